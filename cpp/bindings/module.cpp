@@ -1,0 +1,11 @@
+// netmirror._core: one registration function per concern, each in its own file.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void register_libraries(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "netmirror C++ kernels (inputs are validated once, in the Python layer)";
+    register_libraries(m);
+}

@@ -1,0 +1,447 @@
+// Feature libraries of the Lasso twins of neural networks (docs/libraries.md derives each family).
+//
+// A library is never stored: a Family maps a raw index in [0, size()) to a feature and evaluates it.
+// Raw indices follow a mixed-radix layout per family so that the ReLU deep-narrow library matches the
+// authors' column order exactly (data index fastest, then layer signs, then the reflection flag).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "activation.hpp"
+
+namespace netmirror {
+
+enum class Architecture : int { deep_narrow = 0, symmetrized = 1, rectangular = 2, tree = 3 };
+
+inline const char* architecture_name(Architecture a) {
+    switch (a) {
+        case Architecture::deep_narrow: return "deep_narrow";
+        case Architecture::symmetrized: return "symmetrized";
+        case Architecture::rectangular: return "rectangular";
+        case Architecture::tree: return "tree";
+    }
+    return "?";
+}
+
+enum class FeatureKind : int {
+    nested = 0,       // g1 = s(s1(x - a1)), g_l = s(s_l(g_{l-1}(x) - g_{l-1}(p_l)))
+    symmetrized = 1,  // h = s(x - a) + s(c - x), g = s(s2(h(x) - h(b)))
+    switching = 2,    // s(sign * prod_t sign(x - t_k)): at most K switches along the line
+    angular = 3,      // 2-D sign net without biases: sign(x_j cross x)
+};
+
+struct FamilySpec {
+    Activation activation = Activation::relu;
+    Architecture architecture = Architecture::deep_narrow;
+    int depth = 2;           // number of weight layers L (L = 2 is one hidden layer)
+    double slope = 0.0;      // leaky_relu negative slope (ignored otherwise)
+    int64_t switches = 1;    // switching families: the most switches K a feature may have
+    int input_dim = 1;       // 1, or 2 for the angular sign family
+};
+
+// Decoded feature, for describe() and the structured `features` array (not used on hot paths).
+struct Feature {
+    FeatureKind kind = FeatureKind::nested;
+    int layers = 0;                  // nested activations in the feature (L - 1)
+    int sign[4] = {1, 1, 1, 1};      // s_1..s_layers (switching: sign[0] is the overall sign)
+    double a1 = 0.0;                 // first-layer breakpoint (symmetrized: a)
+    double anchor[4] = {0, 0, 0, 0}; // anchor[l]: point whose value sets layer l+2's bias (symmetrized: c, b)
+    int32_t index[4] = {-1, -1, -1, -1};  // data indices j_1..j_4 the feature is built from
+    bool reflected = false;          // a1 = 2 x[j2] - x[j1] (ReLU/leaky depth 4)
+    std::vector<int32_t> thresholds; // switching: data indices of the switch points
+};
+
+namespace detail {
+
+inline uint64_t checked_mul(uint64_t a, uint64_t b) {
+    uint64_t r;
+    if (__builtin_mul_overflow(a, b, &r) || r > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        throw std::overflow_error("library size does not fit in a signed 64-bit integer");
+    return r;
+}
+inline uint64_t checked_add(uint64_t a, uint64_t b) {
+    uint64_t r;
+    if (__builtin_add_overflow(a, b, &r) || r > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        throw std::overflow_error("library size does not fit in a signed 64-bit integer");
+    return r;
+}
+inline uint64_t ipow(uint64_t b, int e) {
+    uint64_t r = 1;
+    for (int i = 0; i < e; ++i) r = checked_mul(r, b);
+    return r;
+}
+
+// Activations as functors so the row loops specialise and vectorise.
+struct Relu { double operator()(double u) const { return u > 0.0 ? u : 0.0; } };
+struct Abs { double operator()(double u) const { return std::fabs(u); } };
+struct Leaky {
+    double slope;
+    double operator()(double u) const { return u > 0.0 ? u : slope * u; }
+};
+struct Sign { double operator()(double u) const { return u >= 0.0 ? 1.0 : -1.0; } };
+struct Threshold { double operator()(double u) const { return u >= 0.0 ? 1.0 : 0.0; } };
+
+template <class Fn>
+decltype(auto) with_activation(Activation a, double slope, Fn&& fn) {
+    switch (a) {
+        case Activation::relu: return fn(Relu{});
+        case Activation::abs: return fn(Abs{});
+        case Activation::leaky_relu: return fn(Leaky{slope});
+        case Activation::sign: return fn(Sign{});
+        case Activation::threshold: return fn(Threshold{});
+    }
+    return fn(Relu{});
+}
+
+// out[i] = g_H(t[i]) for the nested recursion with H layers (constants c[1..H-1] precomputed).
+template <int H, class Act, class T>
+void nested_rows(const double* t, int64_t n, T* out, Act act, const double* s, double a1, const double* c) {
+    for (int64_t i = 0; i < n; ++i) {
+        double g = act(s[0] * (t[i] - a1));
+        for (int h = 1; h < H; ++h) g = act(s[h] * (g - c[h]));
+        out[i] = static_cast<T>(g);
+    }
+}
+
+}  // namespace detail
+
+class Family {
+public:
+    // x: training inputs, n points of input_dim coordinates (row-major for 2-D); copied.
+    Family(const double* x, int64_t n, const FamilySpec& spec) : spec_(spec), n_(n) {
+        validate();
+        x_.assign(x, x + n * spec.input_dim);
+        if (spec_.activation == Activation::relu) spec_.slope = 0.0;
+        if (spec_.activation == Activation::abs) spec_.slope = -1.0;
+        size_ = static_cast<int64_t>(compute_size(spec_, n_, &switch_offsets_));
+        if (kind() == FeatureKind::switching) build_binomials();
+    }
+
+    const FamilySpec& spec() const { return spec_; }
+    int64_t n() const { return n_; }
+    int64_t size() const { return size_; }
+    const std::vector<double>& x() const { return x_; }
+    int layers() const { return spec_.depth - 1; }
+
+    FeatureKind kind() const {
+        if (spec_.input_dim == 2) return FeatureKind::angular;
+        switch (spec_.architecture) {
+            case Architecture::symmetrized: return FeatureKind::symmetrized;
+            case Architecture::rectangular:
+            case Architecture::tree: return FeatureKind::switching;
+            default: return FeatureKind::nested;
+        }
+    }
+
+    // The raw library size of a family on n points; throws std::overflow_error past int64.
+    // switch_offsets (optional) receives the first raw index of each switch count k = 1..K.
+    static uint64_t compute_size(const FamilySpec& spec, int64_t n, std::vector<uint64_t>* switch_offsets = nullptr) {
+        const uint64_t N = static_cast<uint64_t>(n);
+        const int H = spec.depth - 1;
+        if (spec.input_dim == 2) return N;
+        switch (spec.architecture) {
+            case Architecture::symmetrized: return detail::checked_mul(2, detail::ipow(N, 3));
+            case Architecture::rectangular:
+            case Architecture::tree: {
+                const uint64_t K = std::min<uint64_t>(static_cast<uint64_t>(spec.switches), N);
+                uint64_t total = 0, binom = 1;  // binom = C(N, k)
+                if (switch_offsets) switch_offsets->assign(1, 0);
+                for (uint64_t k = 1; k <= K; ++k) {
+                    // C(N, k) = C(N, k-1) * (N - k + 1) / k, exact in 128-bit
+                    unsigned __int128 b = static_cast<unsigned __int128>(binom) * (N - k + 1) / k;
+                    if (b > static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()))
+                        throw std::overflow_error("library size does not fit in a signed 64-bit integer");
+                    binom = static_cast<uint64_t>(b);
+                    total = detail::checked_add(total, detail::checked_mul(2, binom));
+                    if (switch_offsets) switch_offsets->push_back(total);
+                }
+                return total;
+            }
+            case Architecture::deep_narrow:
+            default: {
+                if (spec.activation == Activation::abs) return detail::ipow(N, H);
+                uint64_t s = detail::ipow(detail::checked_mul(2, N), H);
+                if (has_reflection_flag(spec)) s = detail::checked_mul(s, 2);
+                return s;
+            }
+        }
+    }
+
+    // ReLU and leaky ReLU deep-narrow nets of depth 4 also start from the reflection 2 x[j2] - x[j1].
+    static bool has_reflection_flag(const FamilySpec& spec) {
+        return spec.architecture == Architecture::deep_narrow && spec.depth == 4 &&
+               (spec.activation == Activation::relu || spec.activation == Activation::leaky_relu);
+    }
+
+    Feature feature(int64_t raw) const {
+        check_raw(raw);
+        Feature f;
+        f.kind = kind();
+        f.layers = layers();
+        switch (f.kind) {
+            case FeatureKind::nested: decode_nested(raw, f); break;
+            case FeatureKind::symmetrized: decode_symmetrized(raw, f); break;
+            case FeatureKind::switching: decode_switching(raw, f); break;
+            case FeatureKind::angular:
+                f.index[0] = static_cast<int32_t>(raw);
+                f.layers = 1;
+                break;
+        }
+        return f;
+    }
+
+    // out[0..m) = feature `raw` evaluated at the m points t (1-D: t[i]; 2-D: t[2i], t[2i+1]).
+    // `scratch` is reused between calls by one thread.
+    template <class T>
+    void column(int64_t raw, const double* t, int64_t m, T* out, std::vector<double>& scratch) const {
+        switch (kind()) {
+            case FeatureKind::nested: nested_column(raw, t, m, out); return;
+            case FeatureKind::symmetrized: symmetrized_column(raw, t, m, out); return;
+            case FeatureKind::switching: switching_column(raw, t, m, out, scratch); return;
+            case FeatureKind::angular: angular_column(raw, t, m, out); return;
+        }
+    }
+
+    // Scalar evaluation of a decoded feature at one point (for C++ users and tests).
+    double evaluate(const Feature& f, double t) const {
+        const Activation a = spec_.activation;
+        const double sl = spec_.slope;
+        switch (f.kind) {
+            case FeatureKind::nested: return nested_value(f, t, f.layers);
+            case FeatureKind::symmetrized: {
+                auto h = [&](double u) { return activate(a, sl, u - f.a1) + activate(a, sl, f.anchor[0] - u); };
+                return activate(a, sl, f.sign[0] * (h(t) - h(f.anchor[1])));
+            }
+            case FeatureKind::switching: {
+                int below = 0;
+                for (int32_t j : f.thresholds) below += (t < x_[static_cast<size_t>(j)]) ? 1 : 0;
+                return activate(a, sl, f.sign[0] * ((below & 1) ? -1.0 : 1.0));
+            }
+            case FeatureKind::angular: break;
+        }
+        throw std::invalid_argument("angular features need a 2-D point");
+    }
+
+private:
+    void validate() const {
+        if (n_ <= 0) throw std::invalid_argument("a library needs at least one data point");
+        if (spec_.input_dim != 1 && spec_.input_dim != 2) throw std::invalid_argument("input_dim must be 1 or 2");
+        if (spec_.depth < 2) throw std::invalid_argument("depth must be at least 2");
+        if (spec_.input_dim == 2 && !(spec_.activation == Activation::sign && spec_.depth == 2))
+            throw std::invalid_argument("2-D inputs are supported for 2-layer sign networks only");
+        const bool binary = spec_.activation == Activation::sign || spec_.activation == Activation::threshold;
+        switch (spec_.architecture) {
+            case Architecture::deep_narrow:
+                if (spec_.depth > (spec_.activation == Activation::abs ? 5 : 4))
+                    throw std::invalid_argument("deep_narrow depth out of range");
+                break;
+            case Architecture::symmetrized:
+                if (spec_.depth != 3 || binary || spec_.activation == Activation::abs)
+                    throw std::invalid_argument("symmetrized libraries are 3-layer relu/leaky_relu");
+                break;
+            case Architecture::rectangular:
+            case Architecture::tree:
+                if (!binary) throw std::invalid_argument("rectangular/tree libraries are for sign/threshold");
+                if (spec_.switches < 1) throw std::invalid_argument("switches must be >= 1");
+                break;
+        }
+    }
+
+    void check_raw(int64_t raw) const {
+        if (raw < 0 || raw >= size_) throw std::out_of_range("raw feature index out of range");
+    }
+
+    // --- nested (deep narrow) -------------------------------------------------------------
+    struct Nested {
+        int H;
+        double s[4];
+        double a1;
+        double p[4];
+        int32_t j[4];
+        bool reflected;
+    };
+
+    Nested decode_nested_raw(int64_t raw) const {
+        Nested d{};
+        d.H = layers();
+        uint64_t rem = static_cast<uint64_t>(raw);
+        const uint64_t N = static_cast<uint64_t>(n_);
+        for (int i = 0; i < d.H; ++i) {
+            d.j[i] = static_cast<int32_t>(rem % N);
+            rem /= N;
+        }
+        const bool signed_layers = spec_.activation != Activation::abs;  // abs is even: signs are redundant
+        for (int i = 0; i < d.H; ++i) {
+            if (signed_layers) {
+                d.s[i] = (rem % 2) ? 1.0 : -1.0;
+                rem /= 2;
+            } else {
+                d.s[i] = 1.0;
+            }
+        }
+        d.reflected = has_reflection_flag(spec_) && rem == 1;
+        const double* x = x_.data();
+        d.a1 = d.reflected ? 2.0 * x[d.j[1]] - x[d.j[0]] : x[d.j[0]];
+        for (int i = 1; i < d.H; ++i) d.p[i] = x[d.j[i]];
+        return d;
+    }
+
+    void decode_nested(int64_t raw, Feature& f) const {
+        Nested d = decode_nested_raw(raw);
+        for (int i = 0; i < d.H; ++i) {
+            f.sign[i] = d.s[i] > 0 ? 1 : -1;
+            f.index[i] = d.j[i];
+            f.anchor[i] = i > 0 ? d.p[i] : 0.0;
+        }
+        f.a1 = d.a1;
+        f.reflected = d.reflected;
+    }
+
+    // g_upto(t): value of the first `upto` layers of the nested recursion.
+    double nested_value(const Feature& f, double t, int upto) const {
+        const Activation a = spec_.activation;
+        const double sl = spec_.slope;
+        double g = activate(a, sl, f.sign[0] * (t - f.a1));
+        for (int h = 1; h < upto; ++h) {
+            const double c = nested_value(f, f.anchor[h], h);
+            g = activate(a, sl, f.sign[h] * (g - c));
+        }
+        return g;
+    }
+
+    template <class T>
+    void nested_column(int64_t raw, const double* t, int64_t m, T* out) const {
+        const Nested d = decode_nested_raw(raw);
+        detail::with_activation(spec_.activation, spec_.slope, [&](auto act) {
+            // c[h] = g_h(p_{h+1}): the bias that puts layer h+1's kink at the anchor point.
+            double c[4] = {0, 0, 0, 0};
+            for (int h = 1; h < d.H; ++h) {
+                double g = act(d.s[0] * (d.p[h] - d.a1));
+                for (int k = 1; k < h; ++k) g = act(d.s[k] * (g - c[k]));
+                c[h] = g;
+            }
+            switch (d.H) {
+                case 1: detail::nested_rows<1>(t, m, out, act, d.s, d.a1, c); break;
+                case 2: detail::nested_rows<2>(t, m, out, act, d.s, d.a1, c); break;
+                case 3: detail::nested_rows<3>(t, m, out, act, d.s, d.a1, c); break;
+                default: detail::nested_rows<4>(t, m, out, act, d.s, d.a1, c); break;
+            }
+            return 0;
+        });
+    }
+
+    // --- symmetrized (3 layers) -------------------------------------------------------------
+    void decode_symmetrized(int64_t raw, Feature& f) const {
+        uint64_t rem = static_cast<uint64_t>(raw);
+        const uint64_t N = static_cast<uint64_t>(n_);
+        for (int i = 0; i < 3; ++i) {
+            f.index[i] = static_cast<int32_t>(rem % N);
+            rem /= N;
+        }
+        f.sign[0] = rem ? 1 : -1;
+        f.a1 = x_[static_cast<size_t>(f.index[0])];
+        f.anchor[0] = x_[static_cast<size_t>(f.index[1])];
+        f.anchor[1] = x_[static_cast<size_t>(f.index[2])];
+        f.layers = 2;
+    }
+
+    template <class T>
+    void symmetrized_column(int64_t raw, const double* t, int64_t m, T* out) const {
+        Feature f;
+        decode_symmetrized(raw, f);
+        const double a = f.a1, c = f.anchor[0], s = f.sign[0];
+        detail::with_activation(spec_.activation, spec_.slope, [&](auto act) {
+            const double hb = act(f.anchor[1] - a) + act(c - f.anchor[1]);
+            for (int64_t i = 0; i < m; ++i) {
+                const double h = act(t[i] - a) + act(c - t[i]);
+                out[i] = static_cast<T>(act(s * (h - hb)));
+            }
+            return 0;
+        });
+    }
+
+    // --- switching sets (sign/threshold rectangular and tree nets) ----------------------------
+    void build_binomials() {
+        const int64_t K = static_cast<int64_t>(switch_offsets_.size()) - 1;
+        binom_.assign(static_cast<size_t>((n_ + 1) * (K + 1)), 0);
+        for (int64_t a = 0; a <= n_; ++a) {
+            binom_[static_cast<size_t>(a * (K + 1))] = 1;
+            for (int64_t k = 1; k <= std::min(a, K); ++k) {
+                // C(a, k) = C(a-1, k-1) + C(a-1, k); bounded by C(n, k) <= size, so no overflow
+                const uint64_t up = binom_[static_cast<size_t>((a - 1) * (K + 1) + k - 1)];
+                const uint64_t left = (k <= a - 1) ? binom_[static_cast<size_t>((a - 1) * (K + 1) + k)] : 0;
+                binom_[static_cast<size_t>(a * (K + 1) + k)] = up + left;
+            }
+        }
+    }
+    uint64_t binom(int64_t a, int64_t k) const {
+        const int64_t K = static_cast<int64_t>(switch_offsets_.size()) - 1;
+        if (k < 0 || k > K || a < k) return 0;
+        return binom_[static_cast<size_t>(a * (K + 1) + k)];
+    }
+
+    // Colex unranking of a k-subset of {0..n-1}: indices out[0] > out[1] > ... > out[k-1].
+    void decode_switching_raw(int64_t raw, int& sign, std::vector<int32_t>& idx) const {
+        uint64_t r = static_cast<uint64_t>(raw);
+        const auto it = std::upper_bound(switch_offsets_.begin(), switch_offsets_.end(), r);
+        const int64_t k = static_cast<int64_t>(it - switch_offsets_.begin());  // offsets[k-1] <= r < offsets[k]
+        r -= switch_offsets_[static_cast<size_t>(k - 1)];
+        sign = (r % 2) ? 1 : -1;
+        uint64_t rank = r / 2;
+        idx.resize(static_cast<size_t>(k));
+        int64_t hi = n_ - 1;
+        for (int64_t kk = k; kk >= 1; --kk) {
+            while (binom(hi, kk) > rank) --hi;  // largest hi with C(hi, kk) <= rank
+            rank -= binom(hi, kk);
+            idx[static_cast<size_t>(k - kk)] = static_cast<int32_t>(hi);
+            --hi;
+        }
+    }
+
+    void decode_switching(int64_t raw, Feature& f) const {
+        decode_switching_raw(raw, f.sign[0], f.thresholds);
+        for (size_t i = 0; i < std::min<size_t>(4, f.thresholds.size()); ++i) f.index[i] = f.thresholds[i];
+    }
+
+    template <class T>
+    void switching_column(int64_t raw, const double* t, int64_t m, T* out, std::vector<double>& scratch) const {
+        int sign = 1;
+        thread_local std::vector<int32_t> idx;
+        decode_switching_raw(raw, sign, idx);
+        scratch.resize(idx.size());
+        for (size_t i = 0; i < idx.size(); ++i) scratch[i] = x_[static_cast<size_t>(idx[i])];
+        std::sort(scratch.begin(), scratch.end());
+        detail::with_activation(spec_.activation, spec_.slope, [&](auto act) {
+            for (int64_t i = 0; i < m; ++i) {
+                // thresholds strictly above t[i] each flip the sign once (sign(0) = +1)
+                const auto above = scratch.end() - std::upper_bound(scratch.begin(), scratch.end(), t[i]);
+                out[i] = static_cast<T>(act(sign * ((above & 1) ? -1.0 : 1.0)));
+            }
+            return 0;
+        });
+    }
+
+    // --- angular (2-D sign nets without biases) ----------------------------------------------
+    template <class T>
+    void angular_column(int64_t raw, const double* t, int64_t m, T* out) const {
+        const double u0 = x_[static_cast<size_t>(2 * raw)], u1 = x_[static_cast<size_t>(2 * raw + 1)];
+        for (int64_t i = 0; i < m; ++i) {
+            const double cross = u0 * t[2 * i + 1] - u1 * t[2 * i];
+            out[i] = static_cast<T>(cross >= 0.0 ? 1.0 : -1.0);
+        }
+    }
+
+    FamilySpec spec_;
+    int64_t n_;
+    int64_t size_ = 0;
+    std::vector<double> x_;
+    std::vector<uint64_t> switch_offsets_;  // switching: first raw index of each k (offsets[0] = 0)
+    std::vector<uint64_t> binom_;           // switching: C(a, k), a <= n, k <= K
+};
+
+}  // namespace netmirror

@@ -1,0 +1,11 @@
+"""netmirror: compiled kernels for studying what neural networks learn.
+
+Lasso twins of deep networks on low-dimensional data (feature libraries with reflection features,
+dictionary assembly) and, in later releases, representation-alignment metrics. See README.md.
+"""
+from ._library import Library, library, library_size, memory_budget
+from . import datasets, reference
+
+__version__ = "0.1.0"
+
+__all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "reference", "__version__"]

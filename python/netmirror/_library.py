@@ -1,0 +1,358 @@
+"""Feature libraries of Lasso twins: validation (once, here) and the Library object over the C++ kernels."""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+
+import numpy as np
+
+from . import _core, reference
+
+_ACTIVATION_CODES = {name: i for i, name in enumerate(reference.ACTIVATIONS)}
+_ARCHITECTURE_CODES = {name: i for i, name in enumerate(reference.ARCHITECTURES)}
+_KINDS = ("nested", "symmetrized", "switching", "angular")
+
+# Supported (activation, architecture) -> depths. docs/libraries.md says why each family stops where it does.
+SUPPORTED_DEPTHS = {
+    ("relu", "deep_narrow"): range(2, 5),
+    ("leaky_relu", "deep_narrow"): range(2, 5),
+    ("abs", "deep_narrow"): range(2, 6),
+    ("sign", "deep_narrow"): range(2, 5),
+    ("threshold", "deep_narrow"): range(2, 5),
+    ("relu", "symmetrized"): range(3, 4),
+    ("leaky_relu", "symmetrized"): range(3, 4),
+    ("sign", "rectangular"): range(2, 17),
+    ("threshold", "rectangular"): range(2, 17),
+    ("sign", "tree"): range(2, 17),
+    ("threshold", "tree"): range(2, 17),
+}
+
+# Work allowed for deduplication (raw columns x points evaluated) before we refuse and suggest dedup=False.
+_MAX_DEDUP_WORK = 2 * 10**11
+
+
+def _depth_text(depths):
+    return f"{depths[0]}" if len(depths) == 1 else f"{depths[0]}..{depths[-1]}"
+
+
+def memory_budget():
+    """Bytes a single dense matrix may take: NETMIRROR_MAX_BYTES if set, else 80% of available memory."""
+    env = os.environ.get("NETMIRROR_MAX_BYTES")
+    if env:
+        try:
+            value = int(float(env))
+        except ValueError:
+            raise ValueError(f"NETMIRROR_MAX_BYTES={env!r} is not a number of bytes") from None
+        if value <= 0:
+            raise ValueError(f"NETMIRROR_MAX_BYTES must be positive, got {env!r}")
+        return value
+    available = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            available = 8 * 2**30
+    return int(0.8 * available)
+
+
+def _check_points(x, name="x", allow_2d=False):
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be numeric (real numbers), got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0].copy()
+    if arr.ndim == 2 and allow_2d:
+        if arr.shape[1] != 2:
+            raise ValueError(f"{name} must be 1-D, or of shape (n, 2) for 2-D sign nets; got shape {arr.shape}")
+    elif arr.ndim != 1:
+        shape_hint = " or (n, 2) for 2-D sign nets" if allow_2d else ""
+        raise ValueError(f"{name} must be a 1-D array of inputs (shape (n,){shape_hint}); got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: a library needs at least one data point")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them first")
+    return arr
+
+
+def _check_family(activation, depth, architecture, slope, widths, input_dim):
+    if activation not in _ACTIVATION_CODES:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(reference.ACTIVATIONS)}")
+    if architecture not in _ARCHITECTURE_CODES:
+        raise ValueError(
+            f"unknown architecture {architecture!r}; choose one of {', '.join(reference.ARCHITECTURES)}")
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral):
+        raise TypeError(f"depth must be an integer number of weight layers, got {depth!r}")
+    depth = int(depth)
+    if input_dim == 2:
+        if activation != "sign" or depth != 2 or architecture != "deep_narrow":
+            raise ValueError("2-D inputs (shape (n, 2)) are supported for 2-layer sign nets only "
+                             "(activation='sign', depth=2, architecture='deep_narrow')")
+    else:
+        depths = SUPPORTED_DEPTHS.get((activation, architecture))
+        if depths is None:
+            ok = sorted({a for (act, a) in SUPPORTED_DEPTHS if act == activation})
+            raise ValueError(f"architecture {architecture!r} is not defined for activation {activation!r}; "
+                             f"use one of {', '.join(ok)}")
+        if depth not in depths:
+            raise ValueError(f"depth={depth} is out of range for {activation} {architecture} nets; "
+                             f"supported depths (weight layers) are {_depth_text(depths)}")
+    if activation == "leaky_relu":
+        if slope is None:
+            raise ValueError("leaky_relu needs slope= (the negative-side slope alpha, a finite number != 1)")
+        if isinstance(slope, bool) or not isinstance(slope, numbers.Real) or not math.isfinite(slope):
+            raise ValueError(f"slope must be a finite real number, got {slope!r}")
+        if float(slope) == 1.0:
+            raise ValueError("slope=1 makes leaky_relu linear; use a slope != 1 (0 is relu, -1 is abs)")
+        slope = float(slope)
+    elif slope is not None:
+        raise ValueError(f"slope applies to leaky_relu only; drop slope= for {activation}")
+    switches = 1
+    if architecture in ("rectangular", "tree"):
+        if widths is None:
+            raise ValueError(f"{architecture} nets need widths=: the {depth - 1} hidden-layer widths")
+        try:
+            widths = tuple(int(w) for w in widths)
+        except (TypeError, ValueError):
+            raise ValueError(f"widths must be a sequence of positive integers, got {widths!r}") from None
+        if len(widths) != depth - 1 or any(w < 1 for w in widths):
+            raise ValueError(f"widths must give {depth - 1} positive hidden-layer widths for depth={depth}, "
+                             f"got {widths}")
+        if architecture == "rectangular" and len(set(widths)) > 1:
+            raise ValueError(f"rectangular nets have equal hidden widths, got {widths}; "
+                             "use architecture='tree' for varying widths")
+        switches = reference.switch_budget(architecture, depth, widths)
+    elif widths is not None:
+        raise ValueError(f"widths= applies to rectangular and tree nets only, not {architecture}")
+    return depth, slope, widths, switches
+
+
+def library_size(n, activation, depth, *, architecture="deep_narrow", widths=None):
+    """Raw number of features of a library on n points, from the count formula (nothing is built).
+
+    Exact Python integer, so astronomically large libraries can be sized before deciding what to build.
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer number of data points, got {n!r}")
+    slope = 0.5 if activation == "leaky_relu" else None
+    depth, _, widths, _ = _check_family(activation, depth, architecture, slope, widths, 1)
+    return reference.library_size(int(n), activation, depth, architecture, widths)
+
+
+class Library:
+    """A feature library (the columns of a Lasso twin's dictionary) over training inputs x.
+
+    Built by :func:`library`. ``len(lib)`` is the number of kept features; ``lib.raw_size`` the raw count
+    before deduplication. Columns evaluate lazily: ``lib.matrix()`` assembles the dense dictionary.
+    """
+
+    def __init__(self, x, activation, depth, architecture, slope, widths, dedup, switches):
+        self.x = x
+        self.activation = activation
+        self.depth = depth
+        self.architecture = architecture
+        self.slope = slope
+        self.widths = widths
+        self.dedup = bool(dedup)
+        self.input_dim = 1 if x.ndim == 1 else 2
+        self.fit_intercept = self.input_dim == 1  # 2-D sign nets have no biases and xi = 0 (Theorem C.3)
+        self._family = _core.Family(x, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
+                                    depth, 0.0 if slope is None else slope, switches)
+        self.raw_size = int(self._family.size)
+        self.raw_index = None  # None: every raw feature is kept, in raw order
+        self.tolerance = float(self._family.default_tolerance())
+        if self.dedup:
+            work = self.raw_size * max(len(x), 1)
+            if work > _MAX_DEDUP_WORK:
+                raise ValueError(
+                    f"deduplicating {self.raw_size:,} raw features on {len(x)} points is too much work "
+                    f"({work:.2e} evaluations); pass dedup=False or use fewer points")
+            if 32 * self.raw_size > memory_budget():
+                raise MemoryError(
+                    f"deduplicating {self.raw_size:,} raw features needs up to {32 * self.raw_size / 2**30:.1f} GiB "
+                    "of hash table; pass dedup=False or raise NETMIRROR_MAX_BYTES")
+            self.raw_index = self._family.deduplicate(self.tolerance, self.fit_intercept)
+        self._features = None
+
+    # -- size and scaling ---------------------------------------------------------------------------
+    def __len__(self):
+        return self.raw_size if self.raw_index is None else int(self.raw_index.size)
+
+    @property
+    def beta_scale(self):
+        """beta~ / beta: 1/2 for 3-layer symmetrized nets, else 1 (seed 000, section 3.2.2)."""
+        return 0.5 if self.architecture == "symmetrized" else 1.0
+
+    @property
+    def penalty_power(self):
+        """L~ of the weight penalty (beta/L~) sum ||q||^L~: depth for relu/leaky/abs, 2 for sign/threshold."""
+        return 2 if self.activation in ("sign", "threshold") else self.depth
+
+    def nbytes(self, dtype=np.float64, n_points=None):
+        """Bytes of the dense dictionary for n_points evaluation points (default: the training points)."""
+        rows = len(self.x) if n_points is None else int(n_points)
+        return rows * len(self) * np.dtype(dtype).itemsize
+
+    def raw_indices(self):
+        """Raw indices of the kept features (int64 array)."""
+        return np.arange(self.raw_size, dtype=np.int64) if self.raw_index is None else self.raw_index
+
+    # -- assembly ---------------------------------------------------------------------------------
+    def matrix(self, x_eval=None, dtype=np.float64, *, out=None):
+        """Dense dictionary, shape (len(x_eval), len(self)), Fortran order; x_eval defaults to training x.
+
+        ``out`` may be a preallocated Fortran-ordered array of that shape and dtype (float32 or float64).
+        """
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise TypeError(f"dtype must be float64 or float32, got {dtype}")
+        t = self.x if x_eval is None else _check_points(x_eval, "x_eval", allow_2d=self.input_dim == 2)
+        if t.ndim != self.x.ndim:
+            raise ValueError(f"x_eval must have the same dimension as the training inputs ({self.input_dim}-D)")
+        shape = (t.shape[0], len(self))
+        if out is None:
+            need = shape[0] * shape[1] * dtype.itemsize
+            budget = memory_budget()
+            if need > budget:
+                raise MemoryError(
+                    f"the {shape[0]} x {shape[1]:,} {dtype} dictionary needs {need / 2**30:.2f} GiB, more than "
+                    f"the {budget / 2**30:.2f} GiB allowed (NETMIRROR_MAX_BYTES or available memory); "
+                    "use fewer points, float32, dedup=True, or a shallower net")
+            out = np.empty(shape, dtype=dtype, order="F")
+        else:
+            if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
+                    or not out.flags.f_contiguous or not out.flags.writeable:
+                raise ValueError(f"out must be a writeable Fortran-ordered {dtype} array of shape {shape}")
+        self._family.assemble(self.raw_index, t, out)
+        return out
+
+    # -- description --------------------------------------------------------------------------------
+    @property
+    def features(self):
+        """Structured array, one row per kept feature: kind, raw index, layers, signs, breakpoint a1,
+        anchors (points whose values set deeper biases), data indices, reflection flag, switch thresholds."""
+        if self._features is None:
+            raw = self.raw_indices()
+            kind, layers, signs, a1, anchors, index, reflected, thresholds = self._family.decode(raw)
+            dt = np.dtype([("kind", "U11"), ("raw_index", np.int64), ("layers", np.int8), ("signs", np.int8, 4),
+                           ("a1", np.float64), ("anchors", np.float64, 4), ("index", np.int32, 4),
+                           ("reflected", np.bool_), ("thresholds", object)])
+            f = np.empty(raw.size, dtype=dt)
+            f["kind"] = np.asarray(_KINDS)[kind]
+            f["raw_index"], f["layers"], f["signs"], f["a1"] = raw, layers, signs, a1
+            f["anchors"], f["index"], f["reflected"] = anchors, index, reflected.astype(bool)
+            if thresholds:
+                f["thresholds"] = [tuple(int(v) for v in t) for t in thresholds]
+            else:
+                f["thresholds"] = None
+            self._features = f
+        return self._features
+
+    def describe(self, j):
+        """Readable formula of kept feature j, naming reflection points."""
+        n = len(self)
+        if not isinstance(j, numbers.Integral) or not -n <= j < n:
+            raise IndexError(f"feature index {j!r} out of range for a library of {n} features")
+        j = int(j) % n
+        raw = self.raw_indices()[j : j + 1]
+        kind, layers, signs, a1, anchors, index, reflected, thresholds = self._family.decode(raw)
+        return _describe(self, _KINDS[kind[0]], int(layers[0]), signs[0], float(a1[0]), anchors[0], index[0],
+                         bool(reflected[0]), thresholds[0] if thresholds else None)
+
+    def __repr__(self):
+        arch = self.architecture if self.input_dim == 1 else "2-D"
+        return (f"<netmirror.Library {self.activation} {arch} depth={self.depth}: {len(self):,} features "
+                f"({self.raw_size:,} raw) on {len(self.x)} points>")
+
+
+def _num(v):
+    return f"{v:.6g}"
+
+
+def _act(activation, inner, slope):
+    if activation == "abs":
+        return f"|{inner}|"
+    if activation == "leaky_relu":
+        return f"leaky{_num(slope)}({inner})"
+    if activation == "threshold":
+        return f"step({inner})"
+    return f"{activation}({inner})"
+
+
+def _signed(activation, s, expr):
+    return expr if activation == "abs" else f"{'+' if s > 0 else '-'}({expr})"
+
+
+def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, thresholds):
+    act, sl, x = lib.activation, lib.slope, lib.x
+    if kind == "angular":
+        j = int(index[0])
+        return f"sign(x[{j}] × x) with x[{j}] = ({_num(x[j, 0])}, {_num(x[j, 1])})"
+    if kind == "switching":
+        pts = sorted(float(x[i]) for i in thresholds)
+        return (f"{_act(act, ('+' if signs[0] > 0 else '-') + 'prod_k sign(x - t_k)', sl)}: "
+                f"{len(pts)} switch(es) at t = {', '.join(_num(p) for p in pts)}")
+    if kind == "symmetrized":
+        a, c, b = a1, float(anchors[0]), float(anchors[1])
+
+        def h(arg):
+            return f"{_act(act, f'{arg}-{_num(a)}', sl)} + {_act(act, f'{_num(c)}-{arg}', sl)}"
+
+        text = _act(act, _signed(act, signs[0], f"{h('x')} - ({h(_num(b))})"), sl)
+        j1, j2, j3 = (int(v) for v in index[:3])
+        if j1 == j2:
+            note = f"reflection 2*x[{j1}] - x[{j3}] = {_num(2 * a - b)}"
+        else:
+            note = f"generalized reflection x[{j1}] + x[{j2}] - x[{j3}] = {_num(a + c - b)}"
+        return f"{text}  [{note}]"
+
+    # nested recursion, written out layer by layer
+    def g(arg, upto):
+        e = _act(act, _signed(act, signs[0], f"{arg}-{_num(a1)}"), sl)
+        for h in range(1, upto):
+            e = _act(act, _signed(act, signs[h], f"{e} - {g(_num(anchors[h]), h)}"), sl)
+        return e
+
+    text = g("x", layers)
+    if reflected:
+        j1, j2 = int(index[0]), int(index[1])
+        text += f"  [a1 = 2*x[{j2}] - x[{j1}] = {_num(a1)}: reflection of x[{j1}] about x[{j2}]]"
+    elif act == "abs" and layers >= 2:
+        j1, j2 = int(index[0]), int(index[1])
+        text += f"  [reflection 2*x[{j1}] - x[{j2}] = {_num(2 * x[j1] - x[j2])}]"
+    return text
+
+
+def library(x, activation, depth, *, architecture="deep_narrow", slope=None, widths=None, dedup=True):
+    """Feature library of the Lasso twin of a network trained on inputs x.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,) (or (n, 2) for 2-layer sign nets on 2-D data)
+    activation : "relu", "leaky_relu" (needs slope), "abs", "sign" or "threshold"
+    depth : number of weight layers L (L = 2 is one hidden layer)
+    architecture : "deep_narrow", "symmetrized" (3 layers), "rectangular" or "tree" (sign/threshold; need widths)
+    dedup : keep one feature per class of columns equal up to sign and an additive constant (the Lasso
+        optimum is unchanged) and drop constant columns.
+    """
+    arr = _check_points(x, "x", allow_2d=True)
+    depth, slope, widths, switches = _check_family(activation, depth, architecture, slope, widths,
+                                                   1 if arr.ndim == 1 else 2)
+    if arr.ndim == 1:
+        raw = reference.library_size(len(arr), activation, depth, architecture, widths)
+        if raw >= 2**63:
+            raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
+                             "use fewer points, a shallower net or smaller widths")
+    return Library(arr, activation, depth, architecture, slope, widths, dedup, switches)
