@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -152,11 +153,10 @@ public:
                 uint64_t total = 0, binom = 1;  // binom = C(N, k)
                 if (switch_offsets) switch_offsets->assign(1, 0);
                 for (uint64_t k = 1; k <= K; ++k) {
-                    // C(N, k) = C(N, k-1) * (N - k + 1) / k, exact in 128-bit
-                    unsigned __int128 b = static_cast<unsigned __int128>(binom) * (N - k + 1) / k;
-                    if (b > static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()))
-                        throw std::overflow_error("library size does not fit in a signed 64-bit integer");
-                    binom = static_cast<uint64_t>(b);
+                    // C(N, k) = C(N, k-1) * (N - k + 1) / k; dividing by g = gcd(C(N, k-1), k) first keeps
+                    // it exact (k / g divides N - k + 1) and overflow-checked.
+                    const uint64_t g = std::gcd(binom, k);
+                    binom = detail::checked_mul(binom / g, (N - k + 1) / (k / g));
                     total = detail::checked_add(total, detail::checked_mul(2, binom));
                     if (switch_offsets) switch_offsets->push_back(total);
                 }
