@@ -84,7 +84,7 @@ void register_libraries(py::module_& m) {
         // Decoded parameters of the given raw features, as columns for a structured array.
         .def("decode", [](const Family& f, IndexArray raw) {
             const py::ssize_t k = raw.size();
-            py::array_t<int8_t> kind(k), layers(k), reflected(k);
+            py::array_t<int8_t> kind(k), layers(k), reflected(k), midpoint(k);
             py::array_t<int8_t> signs({k, py::ssize_t(4)});
             py::array_t<double> a1(k), anchors({k, py::ssize_t(4)});
             py::array_t<int32_t> index({k, py::ssize_t(4)});
@@ -98,6 +98,7 @@ void register_libraries(py::module_& m) {
                 kind.mutable_at(c) = static_cast<int8_t>(ft.kind);
                 layers.mutable_at(c) = static_cast<int8_t>(ft.layers);
                 reflected.mutable_at(c) = ft.reflected ? 1 : 0;
+                midpoint.mutable_at(c) = ft.midpoint ? 1 : 0;
                 a1.mutable_at(c) = ft.a1;
                 for (int i = 0; i < 4; ++i) {
                     S(c, i) = static_cast<int8_t>(ft.sign[i]);
@@ -106,6 +107,6 @@ void register_libraries(py::module_& m) {
                 }
                 if (ft.kind == netmirror::FeatureKind::switching) thresholds.append(py::cast(ft.thresholds));
             }
-            return py::make_tuple(kind, layers, signs, a1, anchors, index, reflected, thresholds);
+            return py::make_tuple(kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds);
         });
 }

@@ -242,17 +242,19 @@ class Library:
     @property
     def features(self):
         """Structured array, one row per kept feature: kind, raw index, layers, signs, breakpoint a1,
-        anchors (points whose values set deeper biases), data indices, reflection flag, switch thresholds."""
+        anchors (points whose values set deeper biases), data indices, reflection / midpoint flags of a1, switch
+        thresholds."""
         if self._features is None:
             raw = self.raw_indices()
-            kind, layers, signs, a1, anchors, index, reflected, thresholds = self._family.decode(raw)
+            kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds = self._family.decode(raw)
             dt = np.dtype([("kind", "U11"), ("raw_index", np.int64), ("layers", np.int8), ("signs", np.int8, 4),
                            ("a1", np.float64), ("anchors", np.float64, 4), ("index", np.int32, 4),
-                           ("reflected", np.bool_), ("thresholds", object)])
+                           ("reflected", np.bool_), ("midpoint", np.bool_), ("thresholds", object)])
             f = np.empty(raw.size, dtype=dt)
             f["kind"] = np.asarray(_KINDS)[kind]
             f["raw_index"], f["layers"], f["signs"], f["a1"] = raw, layers, signs, a1
             f["anchors"], f["index"], f["reflected"] = anchors, index, reflected.astype(bool)
+            f["midpoint"] = midpoint.astype(bool)
             if thresholds:
                 f["thresholds"] = [tuple(int(v) for v in t) for t in thresholds]
             else:
@@ -267,9 +269,9 @@ class Library:
             raise IndexError(f"feature index {j!r} out of range for a library of {n} features")
         j = int(j) % n
         raw = self.raw_indices()[j : j + 1]
-        kind, layers, signs, a1, anchors, index, reflected, thresholds = self._family.decode(raw)
+        kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds = self._family.decode(raw)
         return _describe(self, _KINDS[kind[0]], int(layers[0]), signs[0], float(a1[0]), anchors[0], index[0],
-                         bool(reflected[0]), thresholds[0] if thresholds else None)
+                         bool(reflected[0]), bool(midpoint[0]), thresholds[0] if thresholds else None)
 
     def __repr__(self):
         arch = self.architecture if self.input_dim == 1 else "2-D"
@@ -295,7 +297,7 @@ def _signed(activation, s, expr):
     return expr if activation == "abs" else f"{'+' if s > 0 else '-'}({expr})"
 
 
-def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, thresholds):
+def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds):
     act, sl, x = lib.activation, lib.slope, lib.x
     if kind == "angular":
         j = int(index[0])
@@ -329,6 +331,9 @@ def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, threshold
     if reflected:
         j1, j2 = int(index[0]), int(index[1])
         text += f"  [a1 = 2*x[{j2}] - x[{j1}] = {_num(a1)}: reflection of x[{j1}] about x[{j2}]]"
+    elif midpoint:
+        j1, j2 = int(index[0]), int(index[1])
+        text += f"  [a1 = (x[{j1}] + x[{j2}])/2 = {_num(a1)}: midpoint, layer-2 kinks at x[{j1}] and x[{j2}]]"
     elif act == "abs" and layers >= 2:
         j1, j2 = int(index[0]), int(index[1])
         text += f"  [reflection 2*x[{j1}] - x[{j2}] = {_num(2 * x[j1] - x[j2])}]"

@@ -56,7 +56,7 @@ def library_size(n, activation, depth, architecture="deep_narrow", widths=None, 
         return 2 * sum(math.comb(n, k) for k in range(1, k_max + 1))
     layers = depth - 1
     if activation == "abs":
-        return n**layers
+        return n**layers * (2 if depth >= 3 else 1)  # first breakpoint a data point or a midpoint
     size = (2 * n) ** layers
     if depth == 4 and activation in ("relu", "leaky_relu"):
         size *= 2  # first breakpoint a data point or the reflection 2 x[j2] - x[j1]
@@ -69,8 +69,9 @@ def nested_parameters(x, activation, depth):
     """Deep-narrow recursion g1 = s(s1 (x - a1)), g_l = s(s_l (g_{l-1}(x) - g_{l-1}(p_l))).
 
     Raw index r = sum_i j_i N^i + sum_i b_i 2^i N^H + k 2^H N^H with H = depth - 1 layers, s_i = 2 b_i - 1
-    and k the reflection flag (depth-4 relu / leaky_relu: a1 = 2 x[j2] - x[j1]); abs has no sign digits.
-    Returns dict of arrays: j (M, H), s (M, H), a1 (M,), p (M, H) anchors (p[:, 0] unused), reflected (M,).
+    and k the first-breakpoint flag: depth-4 relu / leaky_relu reflection a1 = 2 x[j2] - x[j1], abs (depth >= 3)
+    midpoint a1 = (x[j1] + x[j2]) / 2. abs has no sign digits.
+    Returns dict of arrays: j (M, H), s (M, H), a1 (M,), p (M, H) anchors (p[:, 0] unused), reflected, midpoint.
     """
     x = np.asarray(x, dtype=np.float64)
     n, layers = len(x), depth - 1
@@ -85,12 +86,16 @@ def nested_parameters(x, activation, depth):
         for i in range(layers):
             s[:, i] = np.where(r % 2 == 1, 1.0, -1.0)
             r = r // 2
-    reflected = (r == 1) if (depth == 4 and activation in ("relu", "leaky_relu")) else np.zeros(size, bool)
+    flag = r == 1
+    reflected = flag if (depth == 4 and activation in ("relu", "leaky_relu")) else np.zeros(size, bool)
+    midpoint = flag if (depth >= 3 and activation == "abs") else np.zeros(size, bool)
     a1 = x[j[:, 0]].copy()
-    if depth == 4 and reflected.any():
+    if reflected.any():
         a1[reflected] = 2.0 * x[j[reflected, 1]] - x[j[reflected, 0]]
+    if midpoint.any():
+        a1[midpoint] = 0.5 * (x[j[midpoint, 0]] + x[j[midpoint, 1]])
     p = x[j]
-    return {"j": j, "s": s, "a1": a1, "p": p, "reflected": reflected}
+    return {"j": j, "s": s, "a1": a1, "p": p, "reflected": reflected, "midpoint": midpoint}
 
 
 def symmetrized_parameters(x):

@@ -54,6 +54,7 @@ struct Feature {
     double anchor[4] = {0, 0, 0, 0}; // anchor[l]: point whose value sets layer l+2's bias (symmetrized: c, b)
     int32_t index[4] = {-1, -1, -1, -1};  // data indices j_1..j_4 the feature is built from
     bool reflected = false;          // a1 = 2 x[j2] - x[j1] (ReLU/leaky depth 4)
+    bool midpoint = false;           // a1 = (x[j1] + x[j2]) / 2 (abs depth >= 3)
     std::vector<int32_t> thresholds; // switching: data indices of the switch points
 };
 
@@ -164,12 +165,21 @@ public:
             }
             case Architecture::deep_narrow:
             default: {
-                if (spec.activation == Activation::abs) return detail::ipow(N, H);
+                if (spec.activation == Activation::abs) {
+                    const uint64_t s = detail::ipow(N, H);
+                    return has_midpoint_flag(spec) ? detail::checked_mul(s, 2) : s;
+                }
                 uint64_t s = detail::ipow(detail::checked_mul(2, N), H);
                 if (has_reflection_flag(spec)) s = detail::checked_mul(s, 2);
                 return s;
             }
         }
+    }
+
+    // Abs deep-narrow nets of depth >= 3 also start from the midpoint (x[j1] + x[j2]) / 2: the bias at which
+    // layer 2's kinks fall on x[j1] and x[j2] at once (a vertex of the bias arrangement, docs/libraries.md).
+    static bool has_midpoint_flag(const FamilySpec& spec) {
+        return spec.architecture == Architecture::deep_narrow && spec.depth >= 3 && spec.activation == Activation::abs;
     }
 
     // ReLU and leaky ReLU deep-narrow nets of depth 4 also start from the reflection 2 x[j2] - x[j1].
@@ -264,6 +274,7 @@ private:
         double p[4];
         int32_t j[4];
         bool reflected;
+        bool midpoint;
     };
 
     Nested decode_nested_raw(int64_t raw) const {
@@ -285,8 +296,9 @@ private:
             }
         }
         d.reflected = has_reflection_flag(spec_) && rem == 1;
+        d.midpoint = has_midpoint_flag(spec_) && rem == 1;
         const double* x = x_.data();
-        d.a1 = d.reflected ? 2.0 * x[d.j[1]] - x[d.j[0]] : x[d.j[0]];
+        d.a1 = d.reflected ? 2.0 * x[d.j[1]] - x[d.j[0]] : d.midpoint ? 0.5 * (x[d.j[0]] + x[d.j[1]]) : x[d.j[0]];
         for (int i = 1; i < d.H; ++i) d.p[i] = x[d.j[i]];
         return d;
     }
@@ -300,6 +312,7 @@ private:
         }
         f.a1 = d.a1;
         f.reflected = d.reflected;
+        f.midpoint = d.midpoint;
     }
 
     // g_upto(t): value of the first `upto` layers of the nested recursion.
