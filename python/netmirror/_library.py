@@ -169,7 +169,7 @@ class Library:
         self.input_dim = 1 if x.ndim == 1 else 2
         self.fit_intercept = self.input_dim == 1  # 2-D sign nets have no biases and xi = 0 (Theorem C.3)
         self._family = _core.Family(x, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
-                                    depth, 0.0 if slope is None else slope, switches)
+                                    depth, 0.0 if slope is None else slope, min(switches, len(x)))
         self.raw_size = int(self._family.size)
         self.raw_index = None  # None: every raw feature is kept, in raw order
         self.tolerance = float(self._family.default_tolerance())
