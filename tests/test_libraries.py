@@ -480,6 +480,8 @@ def test_describe_and_features(case):
             assert isinstance(s, str) and s
             if f["reflected"][j]:
                 assert "reflection" in s
+            if "midpoint" in f.dtype.names and f["midpoint"][j]:
+                assert "midpoint" in s
         if n:
             assert lib.describe(-1) == lib.describe(n - 1)
             assert lib.describe(np.int64(0)) == lib.describe(0)
@@ -554,6 +556,8 @@ def test_nested_features_match_reference_parameters(case):
     assert_array_equal(f["signs"][:, :H], prm["s"])
     assert_array_equal(f["a1"], prm["a1"])
     assert_array_equal(f["reflected"], prm["reflected"])
+    if "midpoint" in prm:
+        assert_array_equal(f["midpoint"], prm["midpoint"])
     assert_array_equal(f["anchors"][:, 1:H], prm["p"][:, 1:])
 
 

@@ -70,6 +70,8 @@ def _check_points(x, name="x", allow_2d=False):
         raise TypeError(f"{name} must be numeric (real numbers), got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must be an array of points, got the scalar {arr.item()!r}; wrap it as [{arr.item()!r}]")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0].copy()
@@ -84,10 +86,17 @@ def _check_points(x, name="x", allow_2d=False):
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them first")
+    if not np.isfinite(float(arr.max()) - float(arr.min())):
+        raise ValueError(f"{name} spans more than the float64 range (max - min overflows); rescale it first")
     return arr
 
 
 def _check_family(activation, depth, architecture, slope, widths, input_dim):
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a string, one of {', '.join(reference.ACTIVATIONS)}; got {activation!r}")
+    if not isinstance(architecture, str):
+        raise TypeError(f"architecture must be a string, one of {', '.join(reference.ARCHITECTURES)}; "
+                        f"got {architecture!r}")
     if activation not in _ACTIVATION_CODES:
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(reference.ACTIVATIONS)}")
     if architecture not in _ARCHITECTURE_CODES:
@@ -123,10 +132,14 @@ def _check_family(activation, depth, architecture, slope, widths, input_dim):
     if architecture in ("rectangular", "tree"):
         if widths is None:
             raise ValueError(f"{architecture} nets need widths=: the {depth - 1} hidden-layer widths")
+        given = widths
         try:
+            ok = all(isinstance(w, numbers.Integral) and not isinstance(w, bool) for w in widths)
             widths = tuple(int(w) for w in widths)
         except (TypeError, ValueError):
-            raise ValueError(f"widths must be a sequence of positive integers, got {widths!r}") from None
+            ok = False
+        if not ok:
+            raise ValueError(f"widths must be a sequence of positive integers, got {given!r}")
         if len(widths) != depth - 1 or any(w < 1 for w in widths):
             raise ValueError(f"widths must give {depth - 1} positive hidden-layer widths for depth={depth}, "
                              f"got {widths}")
@@ -171,7 +184,7 @@ class Library:
         self._family = _core.Family(x, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
                                     depth, 0.0 if slope is None else slope, min(switches, len(x)))
         self.raw_size = int(self._family.size)
-        self.raw_index = None  # None: every raw feature is kept, in raw order
+        self._raw_index = None  # None: every raw feature is kept, in raw order
         self.tolerance = float(self._family.default_tolerance())
         if self.dedup:
             work = self.raw_size * max(len(x), 1)
@@ -183,12 +196,19 @@ class Library:
                 raise MemoryError(
                     f"deduplicating {self.raw_size:,} raw features needs up to {32 * self.raw_size / 2**30:.1f} GiB "
                     "of hash table; pass dedup=False or raise NETMIRROR_MAX_BYTES")
-            self.raw_index = self._family.deduplicate(self.tolerance, self.fit_intercept)
+            kept = self._family.deduplicate(self.tolerance, self.fit_intercept)
+            kept.flags.writeable = False  # the kernels trust these indices: keep them read-only
+            self._raw_index = kept
         self._features = None
+
+    @property
+    def raw_index(self):
+        """Raw indices of the kept features (read-only int64 array), or None when nothing was dropped."""
+        return self._raw_index
 
     # -- size and scaling ---------------------------------------------------------------------------
     def __len__(self):
-        return self.raw_size if self.raw_index is None else int(self.raw_index.size)
+        return self.raw_size if self._raw_index is None else int(self._raw_index.size)
 
     @property
     def beta_scale(self):
@@ -207,7 +227,7 @@ class Library:
 
     def raw_indices(self):
         """Raw indices of the kept features (int64 array)."""
-        return np.arange(self.raw_size, dtype=np.int64) if self.raw_index is None else self.raw_index
+        return np.arange(self.raw_size, dtype=np.int64) if self._raw_index is None else self._raw_index
 
     # -- assembly ---------------------------------------------------------------------------------
     def matrix(self, x_eval=None, dtype=np.float64, *, out=None):
@@ -235,7 +255,7 @@ class Library:
             if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
                     or not out.flags.f_contiguous or not out.flags.writeable:
                 raise ValueError(f"out must be a writeable Fortran-ordered {dtype} array of shape {shape}")
-        self._family.assemble(self.raw_index, t, out)
+        self._family.assemble(self._raw_index, t, out)
         return out
 
     # -- description --------------------------------------------------------------------------------
