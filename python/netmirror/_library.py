@@ -93,10 +93,10 @@ def _check_points(x, name="x", allow_2d=False):
 
 def _check_family(activation, depth, architecture, slope, widths, input_dim):
     if not isinstance(activation, str):
-        raise TypeError(f"activation must be a string, one of {', '.join(reference.ACTIVATIONS)}; got {activation!r}")
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(reference.ACTIVATIONS)}")
     if not isinstance(architecture, str):
-        raise TypeError(f"architecture must be a string, one of {', '.join(reference.ARCHITECTURES)}; "
-                        f"got {architecture!r}")
+        raise ValueError(
+            f"unknown architecture {architecture!r}; choose one of {', '.join(reference.ARCHITECTURES)}")
     if activation not in _ACTIVATION_CODES:
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(reference.ACTIVATIONS)}")
     if architecture not in _ARCHITECTURE_CODES:
