@@ -288,7 +288,7 @@ class Library:
         if not isinstance(j, numbers.Integral) or not -n <= j < n:
             raise IndexError(f"feature index {j!r} out of range for a library of {n} features")
         j = int(j) % n
-        raw = self.raw_indices()[j : j + 1]
+        raw = np.array([j], dtype=np.int64) if self._raw_index is None else self._raw_index[j : j + 1]
         kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds = self._family.decode(raw)
         return _describe(self, _KINDS[kind[0]], int(layers[0]), signs[0], float(a1[0]), anchors[0], index[0],
                          bool(reflected[0]), bool(midpoint[0]), thresholds[0] if thresholds else None)
