@@ -3,5 +3,8 @@
 #include "activation.hpp"
 #include "dedup.hpp"
 #include "dictionary.hpp"
+#include "lasso.hpp"
 #include "libraries.hpp"
+#include "linalg.hpp"
+#include "matrix.hpp"
 #include "parallel.hpp"

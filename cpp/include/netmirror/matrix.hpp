@@ -1,0 +1,118 @@
+// The matrix interface the solvers read: dense views now, implicit (matrix-free) dictionaries later.
+// Solvers only need correlations A_S^T v over column subsets, single columns, and column statistics,
+// so any dictionary that can produce those can be solved without being stored.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "parallel.hpp"
+
+namespace netmirror {
+
+class DesignMatrix {
+public:
+    virtual ~DesignMatrix() = default;
+    virtual int64_t rows() const = 0;
+    virtual int64_t cols() const = 0;
+    // out[k] = sum_i A(i, idx[k]) v[i], k < count. Called concurrently on disjoint outputs.
+    virtual void tmul(const double* v, const int64_t* idx, int64_t count, double* out) const = 0;
+    // out = column j as float64.
+    virtual void column(int64_t j, double* out) const = 0;
+
+    // Column means and centered squared norms sum_i (A_ij - mean_j)^2 (two-pass: exact for shifted data).
+    virtual void column_stats(int64_t j, double& mean, double& centered_sq) const {
+        const int64_t n = rows();
+        std::vector<double> c(static_cast<size_t>(n));
+        column(j, c.data());
+        double s = 0.0;
+        for (double v : c) s += v;
+        mean = s / static_cast<double>(n);
+        double q = 0.0;
+        for (double v : c) q += (v - mean) * (v - mean);
+        centered_sq = q;
+    }
+};
+
+// Dot product in float64 with independent partial sums (lets the compiler vectorise, bounds rounding).
+template <class T>
+inline double dot(const T* a, const double* v, int64_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += static_cast<double>(a[i]) * v[i];
+        s1 += static_cast<double>(a[i + 1]) * v[i + 1];
+        s2 += static_cast<double>(a[i + 2]) * v[i + 2];
+        s3 += static_cast<double>(a[i + 3]) * v[i + 3];
+    }
+    for (; i < n; ++i) s0 += static_cast<double>(a[i]) * v[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+// A dense (rows x cols) array of T = float or double, column-major (Fortran) or row-major (C), not owned.
+template <class T>
+class DenseMatrix final : public DesignMatrix {
+public:
+    DenseMatrix(const T* data, int64_t rows, int64_t cols, bool fortran)
+        : data_(data), rows_(rows), cols_(cols), fortran_(fortran) {}
+    int64_t rows() const override { return rows_; }
+    int64_t cols() const override { return cols_; }
+
+    void tmul(const double* v, const int64_t* idx, int64_t count, double* out) const override {
+        if (fortran_) {
+            for (int64_t k = 0; k < count; ++k) out[k] = dot(data_ + idx[k] * rows_, v, rows_);
+            return;
+        }
+        // Row-major: stream rows once, scatter into the outputs (contiguous when idx is a range).
+        std::fill(out, out + count, 0.0);
+        const bool contiguous = count > 0 && idx[count - 1] - idx[0] == count - 1;
+        for (int64_t i = 0; i < rows_; ++i) {
+            const T* row = data_ + i * cols_;
+            const double vi = v[i];
+            if (contiguous) {
+                const T* r = row + idx[0];
+                for (int64_t k = 0; k < count; ++k) out[k] += static_cast<double>(r[k]) * vi;
+            } else {
+                for (int64_t k = 0; k < count; ++k) out[k] += static_cast<double>(row[idx[k]]) * vi;
+            }
+        }
+    }
+
+    void column(int64_t j, double* out) const override {
+        if (fortran_) {
+            const T* c = data_ + j * rows_;
+            for (int64_t i = 0; i < rows_; ++i) out[i] = static_cast<double>(c[i]);
+        } else {
+            for (int64_t i = 0; i < rows_; ++i) out[i] = static_cast<double>(data_[i * cols_ + j]);
+        }
+    }
+
+    void column_stats(int64_t j, double& mean, double& centered_sq) const override {
+        if (!fortran_) return DesignMatrix::column_stats(j, mean, centered_sq);
+        const T* c = data_ + j * rows_;
+        double s = 0.0;
+        for (int64_t i = 0; i < rows_; ++i) s += static_cast<double>(c[i]);
+        mean = s / static_cast<double>(rows_);
+        double q = 0.0;
+        for (int64_t i = 0; i < rows_; ++i) {
+            const double d = static_cast<double>(c[i]) - mean;
+            q += d * d;
+        }
+        centered_sq = q;
+    }
+
+private:
+    const T* data_;
+    int64_t rows_, cols_;
+    bool fortran_;
+};
+
+// out[k] = A(:, idx[k])^T v for all k, split over threads in column blocks.
+inline void parallel_tmul(const DesignMatrix& A, const double* v, const int64_t* idx, int64_t count, double* out,
+                          int threads) {
+    // Row-major matrices scan every row per call: give each thread one large block.
+    parallel_for(0, count, threads, [&](int64_t lo, int64_t hi) { A.tmul(v, idx + lo, hi - lo, out + lo); }, 256);
+}
+
+}  // namespace netmirror

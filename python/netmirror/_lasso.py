@@ -1,0 +1,205 @@
+"""Lasso twins: ``min_{z, xi} 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1`` solved in the C++ core.
+
+Sum units throughout (scikit-learn's ``alpha`` equals ``beta / n_samples``). The intercept xi is free
+(unpenalized) and handled by implicit centering: A is never copied when it is Fortran-ordered.
+
+Stopping rule: the solver stops when the certified duality gap G = P(z) - D(theta) is at most
+``tol * P(0)`` with P(0) = 1/2 ||y - mean(y)||^2 (1/2 ||y||^2 without intercept): ``tol`` is relative.
+The returned ``gap`` is that absolute gap, computed in float64 over every column of A, so
+``objective - gap`` is a lower bound on the optimum.
+"""
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import time
+import warnings
+
+import numpy as np
+
+from . import _core
+
+
+class ConvergenceWarning(UserWarning):
+    """The solver stopped (iteration cap) before its duality gap reached the requested tolerance."""
+
+
+@dataclasses.dataclass
+class LassoResult:
+    """Solution of one Lasso problem, with its certificate.
+
+    coef : (M,) float64 coefficients z.      intercept : xi (0.0 when fit_intercept=False).
+    objective : P(z, xi) in float64.         gap : certified absolute duality gap, P - D >= P - P*.
+    relative_gap : gap / P(0).               n_iter : outer iterations (full passes over A).
+    n_epochs : coordinate-descent epochs.    converged : gap <= tol * P(0).
+    dual : (N,) a dual-feasible point theta (centered residual direction) that certifies the gap.
+    """
+    coef: np.ndarray
+    intercept: float
+    objective: float
+    gap: float
+    relative_gap: float
+    n_iter: int
+    n_epochs: int
+    converged: bool
+    beta: float
+    dual: np.ndarray
+    time: float = 0.0
+
+
+_DEFAULT_MAX_ITER = 500
+
+
+def _check_design(A):
+    if isinstance(A, (list, tuple)):
+        A = np.asarray(A, dtype=np.float64)
+    if not isinstance(A, np.ndarray):
+        raise TypeError(f"A must be a 2-D numpy array (float64 or float32), got {type(A).__name__}")
+    if A.ndim != 2:
+        raise ValueError(f"A must be 2-D (n_samples, n_features), got shape {A.shape}")
+    if A.dtype not in (np.float64, np.float32):
+        if A.dtype.kind in "biu":
+            A = A.astype(np.float64, order="F")
+        else:
+            raise TypeError(f"A must be float64 or float32, got dtype {A.dtype}; convert it with A.astype(np.float64)")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"A is empty (shape {A.shape}): need at least one sample and one feature")
+    if not (A.flags.f_contiguous or A.flags.c_contiguous):
+        A = np.asfortranarray(A)  # strided views: one copy, then the kernels stream contiguous memory
+    if not np.isfinite(A).all():
+        bad = np.argwhere(~np.isfinite(A))[0]
+        raise ValueError(f"A contains NaN or inf (first at row {bad[0]}, column {bad[1]}); remove or impute it")
+    return A
+
+
+def _check_target(y, n):
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"y must be a real numeric vector, got dtype {y.dtype}")
+    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1) if y.ndim == 2 and 1 in y.shape else y
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must be a vector of length {n} (the rows of A), got shape {y.shape}")
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    if not np.isfinite(y).all():
+        raise ValueError(f"y contains NaN or inf (first at index {int(np.argmin(np.isfinite(y)))}); remove those rows")
+    return y
+
+
+def _check_positive(name, v, allow_zero=False):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) \
+            or (v < 0 if allow_zero else v <= 0):
+        raise ValueError(f"{name} must be a finite {'non-negative' if allow_zero else 'positive'} number, got {v!r}")
+    return float(v)
+
+
+def _check_max_iter(max_iter):
+    if max_iter is None:
+        return _DEFAULT_MAX_ITER
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    return int(max_iter)
+
+
+def beta_max(A, y, fit_intercept=True):
+    """Smallest beta for which z = 0 is optimal: ||A^T (y - mean(y))||_inf (||A^T y||_inf without intercept)."""
+    A = _check_design(A)
+    y = _check_target(y, A.shape[0])
+    return float(_core.lasso_beta_max(A, y, bool(fit_intercept)))
+
+
+def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init=None, verbose=False):
+    """Solve ``min 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1`` to a certified relative duality gap ``tol``.
+
+    A : (N, M) float64 or float32, Fortran (never copied) or C order.   y : (N,) targets.
+    beta : penalty (sum units; scikit-learn alpha = beta / N).
+    tol : stop when gap <= tol * 1/2 ||y - mean(y)||^2.   max_iter : outer iterations (default 500).
+    coef_init : warm start (M,).   verbose : print one line per outer iteration.
+    Returns a :class:`LassoResult`; warns :class:`ConvergenceWarning` (stating the gap) if not converged.
+    """
+    A = _check_design(A)
+    y = _check_target(y, A.shape[0])
+    beta = _check_positive("beta", beta)
+    tol = _check_positive("tol", tol, allow_zero=True)
+    max_iter = _check_max_iter(max_iter)
+    z0 = None
+    if coef_init is not None:
+        z0 = np.ascontiguousarray(coef_init, dtype=np.float64)
+        if z0.shape != (A.shape[1],) or not np.isfinite(z0).all():
+            raise ValueError(f"coef_init must be a finite vector of length {A.shape[1]}, got shape {z0.shape}")
+    t0 = time.perf_counter()
+    out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, None, bool(verbose))
+    res = _result(out, beta, time.perf_counter() - t0)
+    if not res.converged:
+        warnings.warn(f"Lasso did not converge in {res.n_iter} iterations: duality gap {res.gap:.3e} "
+                      f"(relative {res.relative_gap:.3e}) > tol {tol:.1e}; raise max_iter or tol", ConvergenceWarning,
+                      stacklevel=2)
+    return res
+
+
+def _result(out, beta, elapsed):
+    return LassoResult(coef=out["coef"], intercept=float(out["intercept"]), objective=float(out["objective"]),
+                       gap=float(out["gap"]), relative_gap=float(out["relative_gap"]), n_iter=int(out["n_iter"]),
+                       n_epochs=int(out["n_epochs"]), converged=bool(out["converged"]), beta=float(beta),
+                       dual=out["dual"], time=elapsed)
+
+
+@dataclasses.dataclass
+class LassoPath:
+    """Solutions along a decreasing beta grid. ``coefs`` is a scipy.sparse CSC array (M, n_betas)."""
+    betas: np.ndarray
+    coefs: object
+    intercepts: np.ndarray
+    objectives: np.ndarray
+    gaps: np.ndarray
+    n_iters: np.ndarray
+    converged: np.ndarray
+
+
+def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, tol=1e-10, max_iter=None):
+    """Lasso solutions on a geometric grid from beta_max down to eps * beta_max (or on ``betas``, sorted
+    decreasing), warm-started in primal and dual. Warns ConvergenceWarning for any beta not converged."""
+    import scipy.sparse as sp
+
+    A = _check_design(A)
+    y = _check_target(y, A.shape[0])
+    tol = _check_positive("tol", tol, allow_zero=True)
+    max_iter = _check_max_iter(max_iter)
+    if betas is None:
+        if isinstance(n_betas, bool) or not isinstance(n_betas, numbers.Integral) or n_betas < 1:
+            raise ValueError(f"n_betas must be a positive integer, got {n_betas!r}")
+        eps = _check_positive("eps", eps)
+        bmax = float(_core.lasso_beta_max(A, y, bool(fit_intercept)))
+        if bmax == 0.0:
+            raise ValueError("beta_max is 0 (y is constant or orthogonal to every column): the path is all zeros")
+        betas = bmax * np.geomspace(1.0, eps, int(n_betas))
+    else:
+        betas = np.asarray(betas, dtype=np.float64).reshape(-1)
+        if betas.size == 0 or not np.isfinite(betas).all() or (betas <= 0).any():
+            raise ValueError("betas must be a non-empty vector of finite positive numbers")
+        betas = np.sort(betas)[::-1]
+    m = A.shape[1]
+    rows, cols, vals = [], [], []
+    intercepts, objectives, gaps, n_iters, conv = [], [], [], [], []
+    z = None
+    dual = None
+    for k, beta in enumerate(betas):
+        out = _core.lasso_solve(A, y, float(beta), bool(fit_intercept), tol, max_iter, z, dual, False)
+        z, dual = out["coef"], out["dual"]
+        nz = np.flatnonzero(z)
+        rows.append(nz)
+        cols.append(np.full(nz.size, k))
+        vals.append(z[nz])
+        intercepts.append(out["intercept"])
+        objectives.append(out["objective"])
+        gaps.append(out["gap"])
+        n_iters.append(out["n_iter"])
+        conv.append(out["converged"])
+    conv = np.asarray(conv, dtype=bool)
+    if not conv.all():
+        bad = np.flatnonzero(~conv)
+        warnings.warn(f"Lasso path: {bad.size} of {len(betas)} betas did not converge (first beta={betas[bad[0]]:.3e}, "
+                      f"gap {gaps[bad[0]]:.3e}); raise max_iter or tol", ConvergenceWarning, stacklevel=2)
+    coefs = sp.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(m, len(betas)))
+    return LassoPath(betas=betas, coefs=coefs, intercepts=np.asarray(intercepts), objectives=np.asarray(objectives),
+                     gaps=np.asarray(gaps), n_iters=np.asarray(n_iters), converged=conv)
