@@ -12,6 +12,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -130,9 +131,9 @@ public:
             const int64_t e0 = epochs_;
             inner_solve(ws, std::max(0.3 * gap, 0.5 * tol_abs), extra);
             if (opt_.verbose)
-                std::fprintf(stderr, "netmirror.lasso:   working set %lld, %lld epochs, %lld exact-finish rounds\n",
+                std::fprintf(stderr, "netmirror.lasso:   working set %lld, %lld epochs, %lld exact-finish rounds (%.3f s)\n",
                              static_cast<long long>(ws_size), static_cast<long long>(epochs_ - e0),
-                             static_cast<long long>(exact_rounds_));
+                             static_cast<long long>(exact_rounds_), exact_seconds_);
         }
         out.n_iter = it;
         // Certificate over every column: screening is safe in exact arithmetic; re-check it in floating point.
@@ -165,6 +166,7 @@ private:
     std::vector<double> theta_best_, corr_best_;  // best dual point and its correlations (on active_)
     double dual_best_ = 0.0;
     int64_t epochs_ = 0, exact_rounds_ = 0;
+    double exact_seconds_ = 0.0;
 
     bool stopped() const { return opt_.stop && opt_.stop->load(std::memory_order_relaxed); }
 
@@ -348,7 +350,10 @@ private:
             const uint64_t pattern = support_pattern(zw);
             if (pattern == prev_pattern && pattern != tried_pattern) {
                 tried_pattern = pattern;
-                if (exact.run(zw, r_, primal, exact_rounds_)) {
+                const auto t0 = std::chrono::steady_clock::now();
+                const bool moved = exact.run(zw, r_, primal, exact_rounds_);
+                exact_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                if (moved) {
                     dual_in = -std::numeric_limits<double>::infinity();  // primal moved: re-certify
                     theta_in.clear();
                     best_extra.clear();
@@ -456,29 +461,35 @@ private:
                     if (zw[c] != 0.0) keep.push_back(c);
                 S.swap(keep);
                 if (full) {
-                    // Optimal on the support: admit the worst KKT violator of the working set, if any.
-                    int64_t worst = -1;
-                    double worst_excess = 1e-12 * beta_;
+                    // Optimal on the support: admit the worst KKT violators of the working set (a few per
+                    // round: each QR solve is the expensive part), each by an exact one-coordinate step, which
+                    // is a strict descent and gives it the right sign.
+                    std::vector<std::pair<double, int64_t>> viol;
                     for (int64_t c = 0; c < k_; ++c) {
                         if (zw[c] != 0.0) continue;
-                        const double g = dot(X_.data() + c * n_, r.data(), n_);
-                        if (std::abs(g) - beta_ > worst_excess) worst_excess = std::abs(g) - beta_, worst = c;
+                        const double excess = std::abs(dot(X_.data() + c * n_, r.data(), n_)) - beta_;
+                        if (excess > 1e-12 * beta_) viol.emplace_back(-excess, c);
                     }
-                    if (worst < 0) {
+                    if (viol.empty()) {
                         changed |= primal < before;
                         break;
                     }
-                    // Enter it with an exact one-coordinate step: strict descent, and its sign is then right.
-                    const double* xw = X_.data() + worst * n_;
-                    double nrm2 = 0.0;
-                    for (int64_t i = 0; i < n_; ++i) nrm2 += xw[i] * xw[i];
-                    const double v = detail::soft_threshold(dot(xw, r.data(), n_) / nrm2, beta_ / nrm2);
-                    if (v != 0.0) {
-                        zw[worst] = v;
-                        primal = objective(zw, r);
-                        S.push_back(worst);
-                        std::sort(S.begin(), S.end());
+                    const size_t enter = std::min(viol.size(), static_cast<size_t>(kEnterPerRound));
+                    std::partial_sort(viol.begin(), viol.begin() + static_cast<std::ptrdiff_t>(enter), viol.end());
+                    for (size_t e = 0; e < enter; ++e) {
+                        const int64_t c = viol[e].second;
+                        const double* xc = X_.data() + c * n_;
+                        double nrm2 = 0.0;
+                        for (int64_t i = 0; i < n_; ++i) nrm2 += xc[i] * xc[i];
+                        const double g = dot(xc, r.data(), n_);  // r is current: earlier entries moved it
+                        const double v = detail::soft_threshold(g / nrm2, beta_ / nrm2);
+                        if (v == 0.0) continue;
+                        zw[c] = v;
+                        for (int64_t i = 0; i < n_; ++i) r[i] -= v * xc[i];
+                        S.push_back(c);
                     }
+                    std::sort(S.begin(), S.end());
+                    primal = objective(zw, r);
                 }
                 const bool progress = primal < before * (1.0 - 1e-15);
                 changed |= primal < before;
@@ -546,6 +557,7 @@ private:
         const std::vector<double>& yc_;
         double beta_;
         PivotedQR qr_;
+        static constexpr int64_t kEnterPerRound = 4;
     };
 
     LassoOutput& finish(LassoOutput& out, const std::vector<double>& theta, double primal, double gap,
