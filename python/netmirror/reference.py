@@ -221,3 +221,116 @@ def deduplicate(A, tol, intercept=True):
         seen.add(key)
         kept.append(j)
     return np.asarray(kept, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lasso
+#
+#   P(z, xi) = 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1        (sum units; scikit-learn alpha = beta / N)
+#
+# The intercept xi is free. For fixed z its best value is mean(y - A z); substituting it centers the
+# problem: P(z) = 1/2 ||Ac z - yc||^2 + beta ||z||_1 with Ac = A - 1 abar^T, yc = y - ybar.
+# Dual: D(theta) = theta^T y - 1/2 ||theta||^2 over ||A^T theta||_inf <= beta (and 1^T theta = 0 with an
+# intercept). Any feasible theta gives P(z) - D(theta) >= P(z) - P*; the rescaled residual is feasible.
+def _lasso_center(A, y, fit_intercept):
+    A = np.asarray(A, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if fit_intercept:
+        return A - A.mean(axis=0), y - y.mean()
+    return A, y
+
+
+def lasso_objective(A, y, z, xi, beta):
+    """P(z, xi) = 1/2 ||A z + xi - y||^2 + beta ||z||_1."""
+    A = np.asarray(A, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    r = np.asarray(y, dtype=np.float64) - A @ z - float(xi)
+    return 0.5 * float(r @ r) + float(beta) * float(np.abs(z).sum())
+
+
+def lasso_intercept(A, y, z):
+    """Best intercept for fixed z: mean(y - A z)."""
+    A = np.asarray(A, dtype=np.float64)
+    return float(np.mean(np.asarray(y, dtype=np.float64) - A @ np.asarray(z, dtype=np.float64)))
+
+
+def lasso_null_objective(y, fit_intercept=True):
+    """P(0) = 1/2 ||y - mean(y)||^2 (1/2 ||y||^2 without intercept): the scale of the relative tolerance."""
+    y = np.asarray(y, dtype=np.float64)
+    yc = y - y.mean() if fit_intercept else y
+    return 0.5 * float(yc @ yc)
+
+
+def lasso_beta_max(A, y, fit_intercept=True):
+    """Smallest beta with z = 0 optimal: ||Ac^T yc||_inf."""
+    Ac, yc = _lasso_center(A, y, fit_intercept)
+    return float(np.abs(Ac.T @ yc).max())
+
+
+def lasso_dual_gap(A, y, z, beta, fit_intercept=True, theta=None):
+    """Certified duality gap of z: returns (gap, theta) with theta dual feasible.
+
+    By default theta is the centered residual r = yc - Ac z rescaled by max(1, ||Ac^T r||_inf / beta).
+    A given theta (e.g. a solver's dual point) is centered (with intercept) and rescaled the same way,
+    so the certificate never trusts its feasibility. The primal uses the best intercept for z.
+    """
+    Ac, yc = _lasso_center(A, y, fit_intercept)
+    z = np.asarray(z, dtype=np.float64)
+    beta = float(beta)
+    r = yc - Ac @ z
+    primal = 0.5 * float(r @ r) + beta * float(np.abs(z).sum())
+    theta = r if theta is None else np.asarray(theta, dtype=np.float64)
+    if fit_intercept:
+        theta = theta - theta.mean()
+    theta = theta / max(1.0, float(np.abs(Ac.T @ theta).max()) / beta)
+    dual = float(theta @ yc) - 0.5 * float(theta @ theta)
+    return primal - dual, theta
+
+
+def _soft_threshold(u, t):
+    return math.copysign(max(abs(u) - t, 0.0), u)
+
+
+def lasso_cd(A, y, beta, fit_intercept=True, tol=1e-10, max_epochs=100000, z0=None):
+    """Plain cyclic coordinate descent with implicit centering; stops when the duality gap (checked every
+    10 epochs) is at most tol * P(0). Returns dict(coef, intercept, objective, gap, n_epochs, converged).
+
+    Coordinate j with centered column c_j = a_j - abar_j:  L_j = ||c_j||^2 = ||a_j||^2 - N abar_j^2,
+    z_j <- S(z_j + c_j^T r / L_j, beta / L_j) with S the soft-threshold and r = yc - Ac z the centered
+    residual (c_j^T r = a_j^T r - abar_j sum(r)). Columns with L_j = 0 (constant, or zero) stay at 0.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n, m = A.shape
+    beta = float(beta)
+    abar = A.mean(axis=0) if fit_intercept else np.zeros(m)
+    yc = y - y.mean() if fit_intercept else y.copy()
+    # ||a_j - abar_j||^2 equals ||a_j||^2 - N abar_j^2 but does not cancel catastrophically for
+    # near-constant columns; a column whose centered norm is at rounding level counts as constant.
+    L = ((A - abar) ** 2).sum(axis=0)
+    L[L <= (64.0 * n * np.finfo(np.float64).eps) ** 2 * (A ** 2).sum(axis=0)] = 0.0
+    z = np.zeros(m) if z0 is None else np.array(z0, dtype=np.float64)
+    z[L == 0.0] = 0.0
+    r = yc - (A @ z - abar @ z)
+    target = tol * lasso_null_objective(y, fit_intercept)
+    gap, epoch = np.inf, 0
+    while True:
+        if epoch % 10 == 0 or epoch == max_epochs:
+            gap, _ = lasso_dual_gap(A, y, z, beta, fit_intercept)
+            if gap <= target or epoch >= max_epochs:
+                break
+        for j in range(m):
+            if L[j] == 0.0:
+                continue
+            a = A[:, j]
+            grad = float(a @ r) - abar[j] * float(r.sum())
+            new = _soft_threshold(z[j] + grad / L[j], beta / L[j])
+            if new != z[j]:
+                delta = new - z[j]
+                r -= delta * a
+                r += delta * abar[j]
+                z[j] = new
+        epoch += 1
+    xi = lasso_intercept(A, y, z) if fit_intercept else 0.0
+    return {"coef": z, "intercept": xi, "objective": lasso_objective(A, y, z, xi, beta), "gap": float(gap),
+            "n_epochs": epoch, "converged": bool(gap <= target)}
