@@ -72,6 +72,11 @@ public:
         yc_.resize(static_cast<size_t>(n_));
         for (int64_t i = 0; i < n_; ++i) yc_[i] = y[i] - ybar;
         p0_ = 0.5 * detail::sq_norm(yc_);
+        // y constant up to the rounding of its mean: nothing to fit (the relative tolerance would be unreachable).
+        if (opt.fit_intercept && p0_ <= 1e-28 * 0.5 * ybar * ybar * static_cast<double>(n_)) {
+            std::fill(yc_.begin(), yc_.end(), 0.0);
+            p0_ = 0.0;
+        }
         column_statistics();
     }
 
