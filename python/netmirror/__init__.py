@@ -4,8 +4,13 @@ Lasso twins of deep networks on low-dimensional data (feature libraries with ref
 dictionary assembly) and, in later releases, representation-alignment metrics. See README.md.
 """
 from ._library import Library, library, library_size, memory_budget
+from ._lasso import ConvergenceWarning, LassoPath, LassoResult, beta_max, lasso, lasso_path
+from ._estimator import ConvexNet
+from ._network import Network, reconstruct
 from . import datasets, reference
 
 __version__ = "0.1.0"
 
-__all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "reference", "__version__"]
+__all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "reference", "__version__",
+           "ConvergenceWarning", "LassoPath", "LassoResult", "beta_max", "lasso", "lasso_path", "ConvexNet",
+           "Network", "reconstruct"]

@@ -1,0 +1,183 @@
+"""``ConvexNet``: a scikit-learn regressor that trains a network by solving its Lasso twin.
+
+Fitting builds the feature library of the chosen architecture on the training inputs, solves the Lasso
+``min 1/2 ||A z + xi 1 - y||^2 + beta~ ||z||_1`` (beta~ = beta * library.beta_scale) to a certified duality
+gap, and reconstructs the network whose training loss equals that optimum.
+
+Inputs: one feature, X of shape (n,) or (n, 1). 2-layer sign nets (activation="sign", depth=2,
+architecture="deep_narrow") also take X of shape (n, 2) in the upper half-plane. Any other shape is a
+ValueError, as are NaN and infinite values.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._lasso import lasso
+from ._library import library
+from ._network import reconstruct
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+# Largest dense block (bytes) that predict assembles at once; rows are processed in chunks beyond it.
+_PREDICT_BLOCK_BYTES = 64 * 2**20
+
+
+def _column_if_1d(X):
+    """(n,) -> (n, 1) so that scikit-learn's validation sees one feature; anything else unchanged."""
+    if X is None or sp.issparse(X) or hasattr(X, "columns") or hasattr(X, "__dataframe__"):
+        return X
+    try:
+        arr = np.asarray(X)
+    except Exception:  # ragged or exotic input: let validate_data explain
+        return X
+    if arr.ndim == 1:
+        return arr.reshape(-1, 1)
+    return X
+
+
+def _takes_2d(activation, depth, architecture):
+    return activation == "sign" and architecture == "deep_narrow" and depth == 2
+
+
+class ConvexNet(RegressorMixin, BaseEstimator):
+    """Network on scalar (or, for 2-layer sign nets, planar) inputs, trained exactly through its Lasso twin.
+
+    Parameters
+    ----------
+    activation : "relu", "leaky_relu" (needs ``slope``), "abs", "sign" or "threshold".
+    depth : number of weight layers L (L = 2 is one hidden layer).
+    beta : weight-decay strength of the network; the Lasso is solved with beta * library_.beta_scale.
+    architecture : "deep_narrow", "symmetrized" (3 layers), "rectangular" or "tree" (sign/threshold,
+        need ``widths``).
+    slope, widths, dedup : passed to :func:`netmirror.library`.
+    tol, max_iter : passed to :func:`netmirror.lasso` (relative duality-gap tolerance, outer iterations).
+
+    Attributes
+    ----------
+    library_ : the :class:`netmirror.Library` built on the training inputs.
+    coef_ : (len(library_),) Lasso coefficients z.       intercept_ : xi (0.0 for 2-D sign nets).
+    objective_, gap_, relative_gap_ : optimal training objective and its certified duality gap.
+    n_iter_, converged_ : solver iterations and whether the gap reached ``tol``.
+    network_ : the reconstructed network (``netmirror.reconstruct``); ``network_.loss(X, y) == objective_``.
+    n_features_in_ : 1 (or 2 for 2-D sign nets).
+    """
+
+    def __init__(self, activation="relu", depth=2, beta=1e-2, *, architecture="deep_narrow", slope=None,
+                 widths=None, dedup=True, tol=1e-10, max_iter=None):
+        self.activation = activation
+        self.depth = depth
+        self.beta = beta
+        self.architecture = architecture
+        self.slope = slope
+        self.widths = widths
+        self.dedup = dedup
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True  # X of shape (n,): the natural input of a 1-D net
+        tags.input_tags.two_d_array = True  # (n, 1), and (n, 2) for 2-layer sign nets
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # -- validation ---------------------------------------------------------------------------------
+    def _check_params(self):
+        beta = self.beta
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not np.isfinite(beta) or beta <= 0:
+            raise ValueError(f"beta must be a finite positive number, got {beta!r}")
+
+    def _check_n_features(self, X):
+        d = X.shape[1]
+        if d == 1:
+            return
+        if d == 2 and _takes_2d(self.activation, self.depth, self.architecture):
+            return
+        raise ValueError(
+            f"ConvexNet expects X with 1 feature (shape (n,) or (n, 1)); got {d} features (shape {X.shape}). "
+            "Only 2-layer sign nets (activation='sign', depth=2, architecture='deep_narrow') also take "
+            "X of shape (n, 2).")
+
+    @staticmethod
+    def _points(X):
+        return X[:, 0] if X.shape[1] == 1 else X
+
+    # -- fit / predict ------------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Build the library on X, solve the Lasso twin on y and reconstruct the network."""
+        self._check_params()
+        X, y = _validate_data(self, _column_if_1d(X), y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        self._check_n_features(X)
+        x = np.array(self._points(X), dtype=np.float64)  # own copy: the library keeps a reference
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        lib = library(x, self.activation, self.depth, architecture=self.architecture, slope=self.slope,
+                      widths=self.widths, dedup=self.dedup)
+        beta_t = float(self.beta) * lib.beta_scale
+        if len(lib) == 0:  # every feature is constant on x (e.g. a single distinct input)
+            intercept = float(y.mean()) if lib.fit_intercept else 0.0
+            r = y - intercept
+            self.coef_ = np.zeros(0)
+            self.intercept_ = intercept
+            self.objective_ = float(0.5 * r @ r)
+            self.gap_ = self.relative_gap_ = 0.0
+            self.n_iter_ = 0
+            self.converged_ = True
+        else:
+            A = lib.matrix()
+            res = lasso(A, y, beta_t, fit_intercept=lib.fit_intercept, tol=self.tol, max_iter=self.max_iter)
+            self.coef_ = np.asarray(res.coef, dtype=np.float64)
+            self.intercept_ = float(res.intercept)
+            self.objective_ = float(res.objective)
+            self.gap_ = float(res.gap)
+            self.relative_gap_ = float(res.relative_gap)
+            self.n_iter_ = int(res.n_iter)
+            self.converged_ = bool(res.converged)
+        self.library_ = lib
+        self.network_ = reconstruct(lib, self.coef_, self.intercept_, float(self.beta))
+        return self
+
+    def _decision(self, x):
+        lib, coef = self.library_, self.coef_
+        out = np.full(x.shape[0], self.intercept_, dtype=np.float64)
+        if coef.size == 0 or not np.any(coef):
+            return out
+        rows = max(1, _PREDICT_BLOCK_BYTES // (8 * coef.size))
+        for start in range(0, x.shape[0], rows):
+            stop = min(start + rows, x.shape[0])
+            out[start:stop] += lib.matrix(x[start:stop]) @ coef
+        return out
+
+    def predict(self, X):
+        """Network output on X: library_.matrix(X) @ coef_ + intercept_ (in row blocks of at most 64 MiB)."""
+        check_is_fitted(self)
+        X = _validate_data(self, _column_if_1d(X), dtype=np.float64, reset=False)
+        return self._decision(np.ascontiguousarray(self._points(X)))
+
+    # -- pickling: the library wraps a compiled object; rebuild it (deterministically) on load ---------
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "library_" in state:
+            state = dict(state)
+            lib = state.pop("library_")
+            state.pop("network_", None)
+            state["_library_x"] = np.array(lib.x)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        x = state.pop("_library_x", None)
+        super().__setstate__(state)
+        if x is not None:
+            self.library_ = library(x, self.activation, self.depth, architecture=self.architecture,
+                                    slope=self.slope, widths=self.widths, dedup=self.dedup)
+            self.network_ = reconstruct(self.library_, self.coef_, self.intercept_, float(self.beta))
