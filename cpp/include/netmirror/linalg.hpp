@@ -1,105 +1,144 @@
-// Small dense linear algebra for the Lasso's exact finish: Householder QR with column pivoting and the
-// sign-constrained least-squares solve on a support. Column-major, no external BLAS/LAPACK.
+// Small dense linear algebra for the Lasso: a QR factorization updated one column at a time (the exact
+// finish's support solves) and a small SPD solve (dual extrapolation). Column-major, no external BLAS/LAPACK.
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <numeric>
+#include <limits>
 #include <vector>
 
 namespace netmirror {
 
-// QR with column pivoting of the m x n column-major matrix `a` (overwritten): A P = Q R.
-// On return R is in the upper triangle, the Householder vectors below it (with tau), perm[k] is the
-// original column of pivot k, and rank counts the pivots with |R_kk| > rtol * |R_00|.
-struct PivotedQR {
-    int64_t m = 0, n = 0, rank = 0;
-    std::vector<double> a, tau;
-    std::vector<int64_t> perm;
+// Thin QR of a growing and shrinking set of columns, A_F = Q R (Q: n x f orthonormal, R: f x f upper
+// triangular), for active-set methods whose column set changes by one at a time: appending is O(n f)
+// (classical Gram-Schmidt, twice: keeps Q orthogonal to rounding), removing is O(f^2 + n f) (Givens).
+// A column within `rtol` (relative to the largest column norm seen) of the span is refused: the
+// caller keeps it out of the solve, like a column beyond the rank of a pivoted QR.
+class UpdatedQR {
+public:
+    void reset(int64_t rows, int64_t capacity) {
+        n_ = rows;
+        cap_ = std::min(rows, capacity);
+        f_ = 0;
+        max_norm_ = 0.0;
+        q_.assign(static_cast<size_t>(n_ * cap_), 0.0);
+        r_.assign(static_cast<size_t>(cap_ * cap_), 0.0);
+        w_.resize(static_cast<size_t>(cap_));
+    }
+    int64_t size() const { return f_; }
+    // No column can be appended any more (capacity reached: the caller's bound on the rank).
+    bool full() const { return f_ == cap_; }
 
-    void factor(int64_t rows, int64_t cols, double rtol) {
-        m = rows;
-        n = cols;
-        tau.assign(static_cast<size_t>(n), 0.0);
-        perm.resize(static_cast<size_t>(n));
-        std::iota(perm.begin(), perm.end(), int64_t{0});
-        std::vector<double> norms(static_cast<size_t>(n));
-        for (int64_t j = 0; j < n; ++j) norms[j] = sq_norm(j, 0);
-        const int64_t steps = std::min(m, n);
-        rank = 0;
-        double r00 = 0.0;
-        for (int64_t k = 0; k < steps; ++k) {
-            // Pivot: the remaining column with the largest trailing norm (recomputed: exact, n is small).
-            int64_t best = k;
-            double best_norm = -1.0;
-            for (int64_t j = k; j < n; ++j) {
-                norms[j] = sq_norm(j, k);
-                if (norms[j] > best_norm) best_norm = norms[j], best = j;
+    // Appends column a (length n); false (nothing changed) if it is numerically in the span. `dist`
+    // receives its distance to the span of the previous columns.
+    bool append(const double* a, double rtol, double& dist) {
+        dist = 0.0;
+        double anorm = 0.0;
+        for (int64_t i = 0; i < n_; ++i) anorm += a[i] * a[i];
+        anorm = std::sqrt(anorm);
+        if (f_ == cap_ || !(anorm > 0.0)) return false;
+        double* q = q_.data() + f_ * n_;
+        double* rc = r_.data() + f_ * cap_;
+        std::copy_n(a, n_, q);
+        std::fill_n(rc, f_, 0.0);
+        for (int pass = 0; pass < 2; ++pass) {
+            for (int64_t k = 0; k < f_; ++k) w_[k] = dot4(q_.data() + k * n_, q, n_);
+            for (int64_t k = 0; k < f_; ++k) {
+                const double* qk = q_.data() + k * n_;
+                const double wk = w_[k];
+                for (int64_t i = 0; i < n_; ++i) q[i] -= wk * qk[i];
+                rc[k] += wk;
             }
-            if (best != k) {
-                std::swap_ranges(col(k), col(k) + m, col(best));
-                std::swap(perm[k], perm[best]);
-                std::swap(norms[k], norms[best]);
+        }
+        const double rho = std::sqrt(dot4(q, q, n_));
+        dist = rho;
+        if (!(rho > threshold(rtol, anorm))) return false;
+        max_norm_ = std::max(max_norm_, anorm);
+        for (int64_t i = 0; i < n_; ++i) q[i] /= rho;
+        rc[f_] = rho;
+        ++f_;
+        return true;
+    }
+
+    // Smallest distance to the span at which a column of norm `anorm` is accepted.
+    double threshold(double rtol, double anorm) const { return rtol * std::max(max_norm_, anorm); }
+
+    // Removes the column at position p (later columns move up one). Afterwards dropped() is the unit
+    // direction the span lost: a refused column's distance to the span grows by its component along it.
+    void remove(int64_t p) {
+        for (int64_t j = p; j + 1 < f_; ++j) std::copy_n(r_.data() + (j + 1) * cap_, j + 2, r_.data() + j * cap_);
+        // Columns p..f-2 now carry one subdiagonal entry each: rotate rows (j, j+1) of R, columns of Q.
+        for (int64_t j = p; j + 1 < f_; ++j) {
+            const double a = at(j, j), b = at(j + 1, j);
+            const double h = std::hypot(a, b);
+            if (h == 0.0) continue;
+            const double c = a / h, s = b / h;
+            for (int64_t l = j; l + 1 < f_; ++l) {
+                const double x = at(j, l), y = at(j + 1, l);
+                ref(j, l) = c * x + s * y;
+                ref(j + 1, l) = -s * x + c * y;
             }
-            const double alpha = std::sqrt(std::max(best_norm, 0.0));
-            if (k == 0) r00 = alpha;
-            if (alpha <= rtol * r00 || alpha == 0.0) break;
-            // Householder vector v = x + sign(x0) ||x|| e0, stored with v0 implicit; H = I - tau v v^T.
-            double* x = col(k) + k;
-            const double beta = x[0] >= 0 ? -alpha : alpha;
-            const double v0 = x[0] - beta;
-            for (int64_t i = 1; i < m - k; ++i) x[i] /= v0;
-            tau[k] = (beta - x[0]) / beta;
-            x[0] = beta;
-            for (int64_t j = k + 1; j < n; ++j) apply_reflector(k, col(j));
-            ++rank;
+            ref(j + 1, j) = 0.0;
+            double* qa = q_.data() + j * n_;
+            double* qb = q_.data() + (j + 1) * n_;
+            for (int64_t i = 0; i < n_; ++i) {
+                const double x = qa[i], y = qb[i];
+                qa[i] = c * x + s * y;
+                qb[i] = -s * x + c * y;
+            }
         }
+        --f_;
     }
 
-    // b <- Q^T b (length m).
-    void apply_qt(double* b) const {
-        for (int64_t k = 0; k < rank; ++k) apply_reflector(k, b);
+    const double* dropped() const { return q_.data() + f_ * n_; }
+    const double* newest() const { return q_.data() + (f_ - 1) * n_; }
+
+    // out[k] = q_k^T b, k < f.
+    void qt(const double* b, double* out) const {
+        for (int64_t k = 0; k < f_; ++k) out[k] = dot4(q_.data() + k * n_, b, n_);
+    }
+    // x <- R^{-T} x (forward substitution), then x <- R^{-1} x (back substitution).
+    void solve_rt(double* x) const {
+        for (int64_t i = 0; i < f_; ++i) {
+            double s = x[i];
+            const double* ri = r_.data() + i * cap_;
+            for (int64_t k = 0; k < i; ++k) s -= ri[k] * x[k];
+            x[i] = s / ri[i];
+        }
+    }
+    void solve_r(double* x) const {
+        for (int64_t i = f_ - 1; i >= 0; --i) {
+            double s = x[i];
+            for (int64_t k = i + 1; k < f_; ++k) s -= at(i, k) * x[k];
+            x[i] = s / at(i, i);
+        }
+    }
+    // max |R_kk| / min |R_kk|: a cheap lower bound on the condition number.
+    double diag_ratio() const {
+        double lo = std::numeric_limits<double>::infinity(), hi = 0.0;
+        for (int64_t k = 0; k < f_; ++k) lo = std::min(lo, std::abs(at(k, k))), hi = std::max(hi, std::abs(at(k, k)));
+        return f_ ? hi / lo : 0.0;
     }
 
-    // Minimise 1/2 ||b - A z||^2 + sum_k c_k z_k over z supported on the first `rank` pivots:
-    // R1^T R1 w = R1^T Q1^T b - c_P  =>  R1 w = Q1^T b - R1^{-T} c_P. Output z in original column order
-    // (columns beyond the rank get 0). `qtb` must hold Q^T b.
-    void solve_linear_term(const double* qtb, const double* c, double* z) const {
-        std::vector<double> v(static_cast<size_t>(rank));
-        for (int64_t i = 0; i < rank; ++i) {  // forward substitution with R1^T
-            double s = c[perm[i]];
-            for (int64_t k = 0; k < i; ++k) s -= at(k, i) * v[k];
-            v[i] = s / at(i, i);
+    static double dot4(const double* a, const double* b, int64_t n) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            s0 += a[i] * b[i];
+            s1 += a[i + 1] * b[i + 1];
+            s2 += a[i + 2] * b[i + 2];
+            s3 += a[i + 3] * b[i + 3];
         }
-        std::vector<double> w(static_cast<size_t>(rank));
-        for (int64_t i = rank - 1; i >= 0; --i) {  // back substitution with R1
-            double s = qtb[i] - v[i];
-            for (int64_t k = i + 1; k < rank; ++k) s -= at(i, k) * w[k];
-            w[i] = s / at(i, i);
-        }
-        for (int64_t j = 0; j < n; ++j) z[j] = 0.0;
-        for (int64_t i = 0; i < rank; ++i) z[perm[i]] = w[i];
+        for (; i < n; ++i) s0 += a[i] * b[i];
+        return (s0 + s1) + (s2 + s3);
     }
-
-    double* col(int64_t j) { return a.data() + j * m; }
-    const double* col(int64_t j) const { return a.data() + j * m; }
-    double at(int64_t i, int64_t j) const { return a[static_cast<size_t>(j * m + i)]; }
 
 private:
-    double sq_norm(int64_t j, int64_t from) const {
-        const double* c = col(j);
-        double s = 0.0;
-        for (int64_t i = from; i < m; ++i) s += c[i] * c[i];
-        return s;
-    }
-    void apply_reflector(int64_t k, double* b) const {
-        const double* v = col(k) + k;
-        double s = b[k];
-        for (int64_t i = 1; i < m - k; ++i) s += v[i] * b[k + i];
-        s *= tau[k];
-        b[k] -= s;
-        for (int64_t i = 1; i < m - k; ++i) b[k + i] -= s * v[i];
-    }
+    int64_t n_ = 0, cap_ = 0, f_ = 0;
+    double max_norm_ = 0.0;
+    std::vector<double> q_, r_, w_;  // Q column-major n x cap; R column-major cap x cap
+    double at(int64_t i, int64_t j) const { return r_[static_cast<size_t>(j * cap_ + i)]; }
+    double& ref(int64_t i, int64_t j) { return r_[static_cast<size_t>(j * cap_ + i)]; }
 };
 
 // Solve the k x k system M c = 1 by Cholesky (M symmetric positive semi-definite); false if singular.
