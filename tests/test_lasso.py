@@ -596,6 +596,31 @@ def test_neural_net_dictionaries_converge(n, activation, beta_kind):
     assert res.objective - res.gap <= ref["objective"] + rounding(A, y, ref["coef"], True)
 
 
+def two_sided_ramps(n=200, m_half=2500, seed=12345):
+    """(x - a)_+ and (a - x)_+ with knots at the data points plus uniform ones (bench scenario b): after
+    centering, (x - a)_+ - (a - x)_+ = x - a is the same column for every a, so supports are often
+    exactly dependent."""
+    rng = np.random.default_rng(seed)
+    x, y = netmirror.datasets.sine(n, seed=0)
+    extra = m_half - (n - 1)
+    up = np.concatenate([x[:-1], rng.uniform(x[0], x[-1], extra)])
+    down = np.concatenate([x[1:], rng.uniform(x[0], x[-1], extra)])
+    A = np.asfortranarray(np.hstack([np.maximum(x[:, None] - up, 0.0), np.maximum(down - x[:, None], 0.0)]))
+    return A, y
+
+
+@pytest.mark.parametrize("frac", [0.03, 0.003])
+def test_dependent_violators_swap_in(frac):
+    # A KKT violator in the span of the factored support columns must be swapped in by a null-space step;
+    # refusing it and pushing it out again made the exact finish cycle (CD then crawled for ~2e5 epochs).
+    A, y = two_sided_ramps()
+    beta = frac * netmirror.beta_max(A, y)
+    res = solve(A, y, beta, tol=1e-12)
+    assert res.converged, (res.relative_gap, res.n_iter, res.n_epochs)
+    assert res.n_epochs <= 5000, res.n_epochs
+    check_result(A, y, beta, True, res, tol=1e-12)
+
+
 # --------------------------------------------------------------------------------------------------
 # bad input: a clear exception, never a crash
 _A = np.random.default_rng(0).standard_normal((6, 4))
