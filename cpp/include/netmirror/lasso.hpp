@@ -497,7 +497,7 @@ private:
                 S.swap(keep);
                 if (full) {
                     // Optimal on the support: admit the worst KKT violators of the working set (a few per
-                    // round: each QR solve is the expensive part), each by an exact one-coordinate step, which
+                    // round: most rounds end at a kink anyway), each by an exact one-coordinate step, which
                     // is a strict descent and gives it the right sign.
                     std::vector<std::pair<double, int64_t>> viol;
                     for (int64_t c = 0; c < k_; ++c) {
@@ -537,7 +537,8 @@ private:
         // it P is piecewise linear. Go downhill to the first kink where the slope stops being negative:
         // a column leaves (often one of F, which lets c be factored next round: a swap). Without this, a
         // dependent KKT violator would enter, be refused, be pushed out, and enter again.
-        // Returns true if a step lowered P (then zw, r and primal are updated).
+        // Returns true if a step did not raise P (then zw, r and primal are updated; a flat step still takes
+        // a column out of the support).
         bool swap_dependent(std::vector<double>& zw, std::vector<double>& r, const std::vector<int64_t>& S,
                             std::vector<double>& d, double& primal) {
             for (int64_t c : S) {

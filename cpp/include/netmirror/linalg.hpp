@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <vector>
 
 namespace netmirror {
@@ -90,14 +89,14 @@ public:
         --f_;
     }
 
-    const double* dropped() const { return q_.data() + f_ * n_; }
-    const double* newest() const { return q_.data() + (f_ - 1) * n_; }
+    const double* dropped() const { return q_.data() + f_ * n_; }      // valid until the next append
+    const double* newest() const { return q_.data() + (f_ - 1) * n_; }  // after a successful append
 
     // out[k] = q_k^T b, k < f.
     void qt(const double* b, double* out) const {
         for (int64_t k = 0; k < f_; ++k) out[k] = dot4(q_.data() + k * n_, b, n_);
     }
-    // x <- R^{-T} x (forward substitution), then x <- R^{-1} x (back substitution).
+    // x <- R^{-T} x (forward substitution).
     void solve_rt(double* x) const {
         for (int64_t i = 0; i < f_; ++i) {
             double s = x[i];
@@ -106,6 +105,7 @@ public:
             x[i] = s / ri[i];
         }
     }
+    // x <- R^{-1} x (back substitution).
     void solve_r(double* x) const {
         for (int64_t i = f_ - 1; i >= 0; --i) {
             double s = x[i];
@@ -113,13 +113,8 @@ public:
             x[i] = s / at(i, i);
         }
     }
-    // max |R_kk| / min |R_kk|: a cheap lower bound on the condition number.
-    double diag_ratio() const {
-        double lo = std::numeric_limits<double>::infinity(), hi = 0.0;
-        for (int64_t k = 0; k < f_; ++k) lo = std::min(lo, std::abs(at(k, k))), hi = std::max(hi, std::abs(at(k, k)));
-        return f_ ? hi / lo : 0.0;
-    }
 
+private:
     static double dot4(const double* a, const double* b, int64_t n) {
         double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int64_t i = 0;
@@ -133,7 +128,6 @@ public:
         return (s0 + s1) + (s2 + s3);
     }
 
-private:
     int64_t n_ = 0, cap_ = 0, f_ = 0;
     double max_norm_ = 0.0;
     std::vector<double> q_, r_, w_;  // Q column-major n x cap; R column-major cap x cap
