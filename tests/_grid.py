@@ -81,6 +81,7 @@ def exact_lasso(A, y, beta, fit_intercept=True, max_iter=10_000):
     feas_tol = 1e-12 * beta
     it = 0
     at_target = False  # θ is the projection onto the working set's affine set (a full step was taken)
+    seen = set()  # working sets met at stationary points: a repeat means a degenerate cycle
     for it in range(1, max_iter + 1):
         # projection of yc onto the affine set {θ : s_i a_iᵀθ = β, i ∈ W}
         if work:
@@ -103,6 +104,11 @@ def exact_lasso(A, y, beta, fit_intercept=True, max_iter=10_000):
             if mu.size == 0 or mu.min() >= -1e-14 * max(float(np.abs(mu).max()), 1e-300):
                 theta = target
                 break
+            key = frozenset(work)
+            if key in seen and mu.min() >= -1e-7 * max(float(np.abs(mu).max()), 1e-300):
+                theta = target  # cycling on rounding-size multipliers: this point is optimal to ~1e-7
+                break
+            seen.add(key)
             # drop the most negative multiplier (smallest index among ties)
             worst = float(mu.min())
             cand = [i for i in range(len(work)) if mu[i] <= worst * (1 - 1e-9)]

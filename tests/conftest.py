@@ -76,7 +76,7 @@ def family_params(cases=None):
 
 def ref_size(n, case):
     act, arch, depth, kw = case
-    return reference.library_size(n, act, depth, arch, kw.get("widths"))
+    return reference.library_size(n, act, depth, arch, kw.get("widths"), slope=kw.get("slope"))
 
 
 def max_n(case, budget, cap=40):

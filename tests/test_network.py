@@ -161,7 +161,9 @@ def test_relu_weights_are_authors_construction():
     for u in net.weights:
         r, zr = u["raw_index"], u["coef"]
         g = abs(zr) ** (1 / 4)
-        s, a1, p = prm["s"][r], prm["a1"][r], prm["p"][r]
+        s, j = prm["s"][r], prm["j"][r]
+        # the authors' construction: a1 = x[j1] or its reflection 2 x[j2] - x[j1]; anchors p_l = x[j_l]
+        a1, p = (2 * x[j[1]] - x[j[0]] if prm["reflected"][r] else x[j[0]]), x[j]
         # kinks c_l in layer-l input units: c_1 = a1, c_l = g_{l-1}(p_l)
         c = [a1]
         for h in range(1, 3):

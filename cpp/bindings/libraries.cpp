@@ -84,14 +84,17 @@ void register_libraries(py::module_& m) {
         // Decoded parameters of the given raw features, as columns for a structured array.
         .def("decode", [](const Family& f, IndexArray raw) {
             const py::ssize_t k = raw.size();
-            py::array_t<int8_t> kind(k), layers(k), reflected(k), midpoint(k);
+            py::array_t<int8_t> kind(k), layers(k), reflected(k), midpoint(k), pattern(k);
             py::array_t<int8_t> signs({k, py::ssize_t(4)});
-            py::array_t<double> a1(k), anchors({k, py::ssize_t(4)});
+            py::array_t<double> a1(k), anchors({k, py::ssize_t(4)}), levels({k, py::ssize_t(4)});
+            py::array_t<int8_t> partners({k, py::ssize_t(4)});
             py::array_t<int32_t> index({k, py::ssize_t(4)});
             py::list thresholds;
             auto S = signs.mutable_unchecked<2>();
             auto A = anchors.mutable_unchecked<2>();
             auto I = index.mutable_unchecked<2>();
+            auto V = levels.mutable_unchecked<2>();
+            auto P = partners.mutable_unchecked<2>();
             const int64_t* r = raw.data();
             for (py::ssize_t c = 0; c < k; ++c) {
                 const netmirror::Feature ft = f.feature(r[c]);
@@ -99,14 +102,18 @@ void register_libraries(py::module_& m) {
                 layers.mutable_at(c) = static_cast<int8_t>(ft.layers);
                 reflected.mutable_at(c) = ft.reflected ? 1 : 0;
                 midpoint.mutable_at(c) = ft.midpoint ? 1 : 0;
+                pattern.mutable_at(c) = static_cast<int8_t>(ft.pattern);
                 a1.mutable_at(c) = ft.a1;
                 for (int i = 0; i < 4; ++i) {
                     S(c, i) = static_cast<int8_t>(ft.sign[i]);
                     A(c, i) = ft.anchor[i];
                     I(c, i) = ft.index[i];
+                    V(c, i) = ft.level[i];
+                    P(c, i) = static_cast<int8_t>(ft.partner[i]);
                 }
                 if (ft.kind == netmirror::FeatureKind::switching) thresholds.append(py::cast(ft.thresholds));
             }
-            return py::make_tuple(kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds);
+            return py::make_tuple(kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds, levels,
+                                  partners, pattern);
         });
 }

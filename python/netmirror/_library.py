@@ -152,16 +152,19 @@ def _check_family(activation, depth, architecture, slope, widths, input_dim):
     return depth, slope, widths, switches
 
 
-def library_size(n, activation, depth, *, architecture="deep_narrow", widths=None):
+def library_size(n, activation, depth, *, architecture="deep_narrow", widths=None, slope=None):
     """Raw number of features of a library on n points, from the count formula (nothing is built).
 
     Exact Python integer, so astronomically large libraries can be sized before deciding what to build.
+    leaky_relu sizes depend on the sign of slope (negative slopes make V-shaped units with midpoint
+    features); slope=None sizes the usual positive-slope library.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive integer number of data points, got {n!r}")
-    slope = 0.5 if activation == "leaky_relu" else None
-    depth, _, widths, _ = _check_family(activation, depth, architecture, slope, widths, 1)
-    return reference.library_size(int(n), activation, depth, architecture, widths)
+    if activation == "leaky_relu" and slope is None:
+        slope = 0.5
+    depth, slope, widths, _ = _check_family(activation, depth, architecture, slope, widths, 1)
+    return reference.library_size(int(n), activation, depth, architecture, widths, slope=slope)
 
 
 class Library:
@@ -266,15 +269,18 @@ class Library:
         thresholds."""
         if self._features is None:
             raw = self.raw_indices()
-            kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds = self._family.decode(raw)
+            kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds, levels, partners, pattern = \
+                self._family.decode(raw)
             dt = np.dtype([("kind", "U11"), ("raw_index", np.int64), ("layers", np.int8), ("signs", np.int8, 4),
                            ("a1", np.float64), ("anchors", np.float64, 4), ("index", np.int32, 4),
-                           ("reflected", np.bool_), ("midpoint", np.bool_), ("thresholds", object)])
+                           ("reflected", np.bool_), ("midpoint", np.bool_), ("levels", np.float64, 4),
+                           ("partners", np.int8, 4), ("pattern", np.int8), ("thresholds", object)])
             f = np.empty(raw.size, dtype=dt)
             f["kind"] = np.asarray(_KINDS)[kind]
             f["raw_index"], f["layers"], f["signs"], f["a1"] = raw, layers, signs, a1
             f["anchors"], f["index"], f["reflected"] = anchors, index, reflected.astype(bool)
             f["midpoint"] = midpoint.astype(bool)
+            f["levels"], f["partners"], f["pattern"] = levels, partners, pattern
             if thresholds:
                 f["thresholds"] = [tuple(int(v) for v in t) for t in thresholds]
             else:
@@ -289,9 +295,11 @@ class Library:
             raise IndexError(f"feature index {j!r} out of range for a library of {n} features")
         j = int(j) % n
         raw = np.array([j], dtype=np.int64) if self._raw_index is None else self._raw_index[j : j + 1]
-        kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds = self._family.decode(raw)
+        kind, layers, signs, a1, anchors, index, reflected, _mid, thresholds, levels, partners, pattern = \
+            self._family.decode(raw)
         return _describe(self, _KINDS[kind[0]], int(layers[0]), signs[0], float(a1[0]), anchors[0], index[0],
-                         bool(reflected[0]), bool(midpoint[0]), thresholds[0] if thresholds else None)
+                         bool(reflected[0]), levels[0], partners[0], int(pattern[0]),
+                         thresholds[0] if thresholds else None)
 
     def __repr__(self):
         arch = self.architecture if self.input_dim == 1 else "2-D"
@@ -317,7 +325,7 @@ def _signed(activation, s, expr):
     return expr if activation == "abs" else f"{'+' if s > 0 else '-'}({expr})"
 
 
-def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds):
+def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, levels, partners, pattern, thresholds):
     act, sl, x = lib.activation, lib.slope, lib.x
     if kind == "angular":
         j = int(index[0])
@@ -334,30 +342,47 @@ def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, midpoint,
 
         text = _act(act, _signed(act, signs[0], f"{h('x')} - ({h(_num(b))})"), sl)
         j1, j2, j3 = (int(v) for v in index[:3])
+        if reflected:  # outer kinks on x[j2], x[j3]; one inner kink x[j1], the other reflected
+            return (f"{text}  [inner kink x[{j2}] + x[{j3}] - x[{j1}] = {_num(x[j2] + x[j3] - x[j1])}: "
+                    f"generalized reflection, outer kinks at x[{j2}] and x[{j3}]]")
         if j1 == j2:
             note = f"reflection 2*x[{j1}] - x[{j3}] = {_num(2 * a - b)}"
         else:
             note = f"generalized reflection x[{j1}] + x[{j2}] - x[{j3}] = {_num(a + c - b)}"
         return f"{text}  [{note}]"
 
-    # nested recursion, written out layer by layer
-    def g(arg, upto):
-        e = _act(act, _signed(act, signs[0], f"{arg}-{_num(a1)}"), sl)
-        for h in range(1, upto):
-            e = _act(act, _signed(act, signs[h], f"{e} - {g(_num(anchors[h]), h)}"), sl)
-        return e
-
-    text = g("x", layers)
+    # nested recursion, written out layer by layer with its levels (a1, c_2, ...)
+    e = _act(act, _signed(act, signs[0], f"x-{_num(a1)}"), sl)
+    for h in range(1, layers):
+        e = _act(act, _signed(act, signs[h], f"{e} - {_num(levels[h])}"), sl)
+    notes = []
     if reflected:
         j1, j2 = int(index[0]), int(index[1])
-        text += f"  [a1 = 2*x[{j2}] - x[{j1}] = {_num(a1)}: reflection of x[{j1}] about x[{j2}]]"
-    elif midpoint:
+        notes.append(f"a1 = 2*x[{j2}] - x[{j1}] = {_num(a1)}: reflection of x[{j1}] about x[{j2}]")
+    k = 1.0 if act == "abs" else -float(sl or 0.0)
+    if pattern >= 0:
+        jp, jq, jr = int(index[2]), int(index[0]), int(index[1])
+        kk = "" if k == 1.0 else f"{_num(k)}*"
+        notes.append(f"a1 = {_num(a1)} solves (1 + {_num(k)})*g1(x[{jr}]) = g1(x[{jp}]) + {kk}g1(x[{jq}]): "
+                     f"layer-3 kinks at x[{jp}] and x[{jq}] on both sides of layer 2's kink at x[{jr}]")
+    for h in range(layers):
+        m = int(partners[h])
+        if m < 0:
+            if h > 0:
+                notes.append(f"c{h + 1} = g{h}(x[{int(index[h])}])")
+            continue
+        ji, jm = int(index[h]), int(index[m])
+        what = "a1" if h == 0 else f"c{h + 1}"
+        val = "x" if h == 0 else f"g{h}(x"
+        close = "" if h == 0 else ")"
+        form = (f"({val}[{ji}]{close} + {val}[{jm}]{close})/2" if k == 1.0 else
+                f"({val}[{ji}]{close} + {_num(k)}*{val}[{jm}]{close})/(1 + {_num(k)})")
+        notes.append(f"{what} = {form} = {_num(levels[h])}: {'weighted ' if k != 1.0 else ''}midpoint, "
+                     f"layer-{m + 1} kinks at x[{ji}] and x[{jm}]")
+    if act == "abs" and layers >= 2 and pattern < 0 and all(int(m) < 0 for m in partners[:layers]):
         j1, j2 = int(index[0]), int(index[1])
-        text += f"  [a1 = (x[{j1}] + x[{j2}])/2 = {_num(a1)}: midpoint, layer-2 kinks at x[{j1}] and x[{j2}]]"
-    elif act == "abs" and layers >= 2:
-        j1, j2 = int(index[0]), int(index[1])
-        text += f"  [reflection 2*x[{j1}] - x[{j2}] = {_num(2 * x[j1] - x[j2])}]"
-    return text
+        notes.append(f"reflection 2*x[{j1}] - x[{j2}] = {_num(2 * x[j1] - x[j2])}")
+    return e + ("  [" + "; ".join(notes) + "]" if notes else "")
 
 
 def library(x, activation, depth, *, architecture="deep_narrow", slope=None, widths=None, dedup=True):
@@ -376,7 +401,7 @@ def library(x, activation, depth, *, architecture="deep_narrow", slope=None, wid
     depth, slope, widths, switches = _check_family(activation, depth, architecture, slope, widths,
                                                    1 if arr.ndim == 1 else 2)
     if arr.ndim == 1:
-        raw = reference.library_size(len(arr), activation, depth, architecture, widths)
+        raw = reference.library_size(len(arr), activation, depth, architecture, widths, slope=slope)
         if raw >= 2**63:
             raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
                              "use fewer points, a shallower net or smaller widths")

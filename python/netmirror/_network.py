@@ -215,8 +215,8 @@ def _binary_scales(z):
     return r, math.copysign(r, z)
 
 
-def _nested(lib, act, slope, j, raw, z, H, signs, a1, anchors):
-    """Deep narrow: g1 = σ(s1(x − a1)), g_l = σ(s_l(g_{l−1}(x) − g_{l−1}(p_l))), one neuron per layer."""
+def _nested(lib, act, slope, j, raw, z, H, signs, levels):
+    """Deep narrow: g1 = σ(s1(x − a1)), g_l = σ(s_l(g_{l−1}(x) − c_l)), one neuron per layer; levels = (a1, c_2, …)."""
     binary = act in ("sign", "threshold")
     # relu/leaky/abs: σ(γu) = γσ(u) for γ > 0, so weights of magnitude γ = |z|^(1/L) give the unit
     # γ^L g = |z| g and (β/L)·L·γ^L = β|z|. Sign/threshold units are scale-free: unit weights.
@@ -224,9 +224,9 @@ def _nested(lib, act, slope, j, raw, z, H, signs, a1, anchors):
     layers = []
     for l in range(H):
         W = np.array([[signs[l] * gamma]])
-        # layer l's kink sits where its input takes its value at the anchor: x = a1, or g_{l-1}(p_l)
-        h_anchor = np.array([a1]) if l == 0 else _run(layers, np.array([[anchors[l]]]), act, slope)[0]
-        layers.append((W, _anchored_bias(W, h_anchor)))
+        # layer l's kink sits where its input reaches the level: x = a1, or g_{l-1} = c_l; the scaled
+        # network's layer-l input is γ^l g_{l-1} (σ(γu) = γσ(u); binary units have γ = 1)
+        layers.append((W, _anchored_bias(W, np.array([gamma**l * levels[l]]))))
     if binary:
         amplitude, alpha = _binary_scales(z)
         theta = {"amplitude": amplitude, "alpha": alpha}
@@ -388,8 +388,8 @@ def reconstruct(lib, coef, intercept, beta):
     units = []
     if nz.size:
         raw = nz.astype(np.int64) if lib.raw_index is None else lib.raw_index[nz]
-        kind, n_layers, signs, a1, anchors, index, _refl, _mid, thresholds = lib._family.decode(
-            np.ascontiguousarray(raw, dtype=np.int64))
+        kind, n_layers, signs, a1, anchors, index, _refl, _mid, thresholds, levels, _partners, _pattern = \
+            lib._family.decode(np.ascontiguousarray(raw, dtype=np.int64))
         act, slope = lib.activation, lib.slope
         for u, j in enumerate(nz):
             zj, kd = float(z[j]), _KINDS[int(kind[u])]
@@ -402,6 +402,5 @@ def reconstruct(lib, coef, intercept, beta):
                 units.append(_switching(lib, act, j, raw[u], zj, int(signs[u][0]), thresholds[u]))
             else:
                 units.append(_nested(lib, act, slope, j, raw[u], zj, int(n_layers[u]),
-                                     [float(s) for s in signs[u]], float(a1[u]),
-                                     [float(p) for p in anchors[u]]))
+                                     [float(s) for s in signs[u]], [float(v) for v in levels[u]]))
     return Network(lib, units, xi, beta)

@@ -63,7 +63,7 @@ def feature_points(lib, j):
     breakpoints: every point where the feature bends (relu, leaky_relu, abs: computed exactly by following
     each layer's level set) or jumps (sign, threshold).
     reflection_points: the breakpoints that are not data points -- reflections such as 2 x_j - x_i and
-    x_i + x_j - x_k that no 2-layer net can place -- except a midpoint first-layer breakpoint, which is
+    x_i + x_j - x_k that no 2-layer net can place -- except (weighted) midpoint breakpoints and anchors, which are
     not a reflection. 2-D (angular) features have none.
     """
     f = lib.features[j]
@@ -90,28 +90,31 @@ def feature_points(lib, j):
         first = [a, c]
         level = _level_set(h, first, h(b), scale)
         kinks = _true_kinks(lambda t: sig(float(f["signs"][0]) * (h(t) - h(b))), first + level, scale)
-        midpoint = None
-    else:  # nested: g_1 = sig(s_1 (x - a1)), g_l = sig(s_l (g_{l-1}(x) - g_{l-1}(p_l)))
+        midpoints = []
+    else:  # nested: g_1 = sig(s_1 (x - a1)), g_l = sig(s_l (g_{l-1}(x) - c_l)), levels = (a1, c_2, ...)
         layers, a1 = int(f["layers"]), float(f["a1"])
         signs = [float(s) for s in f["signs"]]
-        anchors = [float(p) for p in f["anchors"]]
+        levels = [float(v) for v in f["levels"]]
 
         def g(t, upto):
             e = sig(signs[0] * (t - a1))
             for l in range(1, upto):
-                e = sig(signs[l] * (e - g(anchors[l], l)))
+                e = sig(signs[l] * (e - levels[l]))
             return e
 
         if binary:  # jumps of g_l are among the jumps of g_{l-1}: only a1
             return [a1], ([] if np.isclose(x, a1, rtol=0.0, atol=1e-9 * scale).any() else [a1])
         kinks = [a1]
+        midpoints = [a1] if f["partners"][0] >= 0 else []  # kinks at (weighted) midpoint levels
         for l in range(1, layers):
-            kinks = kinks + _level_set(lambda t, l=l: g(t, l), kinks, g(anchors[l], l), scale)
+            new = _level_set(lambda t, l=l: g(t, l), kinks, levels[l], scale)
+            if f["partners"][l] >= 0:
+                midpoints += new
+            kinks = kinks + new
         kinks = _true_kinks(lambda t: g(t, layers), kinks, scale)
-        midpoint = a1 if f["midpoint"] else None
     kinks = _snap(kinks, x, scale)
     on_data = lambda v: np.isclose(x, v, rtol=0.0, atol=1e-9 * scale).any()  # noqa: E731
-    refls = [v for v in kinks if not on_data(v) and (midpoint is None or abs(v - midpoint) > 1e-9 * scale)]
+    refls = [v for v in kinks if not on_data(v) and all(abs(v - m) > 1e-9 * scale for m in midpoints)]
     return kinks, refls
 
 

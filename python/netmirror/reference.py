@@ -44,38 +44,65 @@ def switch_budget(architecture, depth, widths):
     return int(math.prod(int(w) for w in widths[: depth - 2]))  # tree: one leaf per path
 
 
-def library_size(n, activation, depth, architecture="deep_narrow", widths=None, input_dim=1):
+def library_size(n, activation, depth, architecture="deep_narrow", widths=None, input_dim=1, slope=None):
     """Raw number of features, from the count formulas of docs/libraries.md."""
     n = int(n)
     if input_dim == 2:
         return n
     if architecture == "symmetrized":
-        return 2 * n**3
+        return 6 * n**3  # 2 N^3 with a, c, b on data points + 4 N^3 with one inner kink reflected
     if architecture in ("rectangular", "tree"):
         k_max = min(switch_budget(architecture, depth, widths), n)
         return 2 * sum(math.comb(n, k) for k in range(1, k_max + 1))
     layers = depth - 1
+    modes = nested_mode_count(activation, depth, slope)
     if activation == "abs":
-        return n**layers * (2 if depth >= 3 else 1)  # first breakpoint a data point or a midpoint
-    size = (2 * n) ** layers
-    if depth == 4 and activation in ("relu", "leaky_relu"):
-        size *= 2  # first breakpoint a data point or the reflection 2 x[j2] - x[j1]
-    return size
+        return n**layers * modes
+    return (2 * n) ** layers * modes
+
+
+def v_shaped(activation, slope=None):
+    """abs and leaky_relu with slope < 0: sigma takes every positive value twice, once on each branch."""
+    return activation == "abs" or (activation == "leaky_relu" and slope is not None and slope < 0)
+
+
+# Depth-4 V-shaped vertex: layer 3 kinks on x_p, x_q on opposite branches of layer 2 whose level is pinned at
+# x_r too, so (1 + k) g1(x_r) = g1(x_p) + k g1(x_q) fixes a1. g1(x) = w_x s1 (x - a1), w = 1 on the unit branch
+# and -k on the other; (w_p, w_q, w_r) = 1 or -k per entry, one of the six patterns that are not all equal.
+THREE_POINT_SIDES = ((0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 0), (1, 0, 1), (1, 1, 0))
+
+
+def nested_mode_count(activation, depth, slope=None):
+    """Values of the last raw digit of a deep-narrow feature.
+
+    V-shaped units: (depth - 1)! partner choices (layer l < H: own level, or a partner layer m in l+1..H);
+    relu / leaky_relu (slope > 0) at depth 4: 2 (the reflection flag); else 1.
+    """
+    if v_shaped(activation, slope):
+        return math.factorial(depth - 1) + (len(THREE_POINT_SIDES) if depth == 4 else 0)
+    return 2 if (depth == 4 and activation in ("relu", "leaky_relu")) else 1
 
 
 # --------------------------------------------------------------------------------------------------
 # raw feature parameters, in raw-index order
-def nested_parameters(x, activation, depth):
-    """Deep-narrow recursion g1 = s(s1 (x - a1)), g_l = s(s_l (g_{l-1}(x) - g_{l-1}(p_l))).
+def nested_parameters(x, activation, depth, slope=None):
+    """Deep-narrow recursion g1 = s(s1 (x - a1)), g_l = s(s_l (g_{l-1}(x) - c_l)).
 
-    Raw index r = sum_i j_i N^i + sum_i b_i 2^i N^H + k 2^H N^H with H = depth - 1 layers, s_i = 2 b_i - 1
-    and k the first-breakpoint flag: depth-4 relu / leaky_relu reflection a1 = 2 x[j2] - x[j1], abs (depth >= 3)
-    midpoint a1 = (x[j1] + x[j2]) / 2. abs has no sign digits.
-    Returns dict of arrays: j (M, H), s (M, H), a1 (M,), p (M, H) anchors (p[:, 0] unused), reflected, midpoint.
+    Raw index r = sum_i j_i N^i + sum_i b_i 2^i N^H + m 2^H N^H with H = depth - 1 layers and s_i = 2 b_i - 1
+    (abs has no sign digits). The mode m:
+      - relu / leaky_relu (slope > 0), depth 4: m = 1 starts from the reflection a1 = 2 x[j2] - x[j1];
+      - V-shaped units (abs, leaky slope < 0): m < (depth - 1)! is a mixed radix over layers l = 0..H-2 (layer 0
+        fastest, radix H - l): digit t = 0 gives layer l its own level (a1 = x[j_0]; c_{l+1} = g_l(x[j_l])),
+        t >= 1 a partner layer m = l + t and the weighted midpoint level (v(j_l) + k v(j_m)) / (1 + k),
+        k = -slope (abs: 1), where v is that layer's input. The last layer always takes its own level.
+        Depth 4 also has m = 6 + pattern: a1 from THREE_POINT_SIDES[pattern] with p = j[2], q = j[0],
+        r = j[1]; c_2, c_3 their own levels.
+    Returns dict of arrays: j (M, H), s (M, H), partner (M, H) (-1: own level), reflected, midpoint (a1 is a
+    midpoint). The levels (a1, c_2, ...) are computed by nested_levels.
     """
     x = np.asarray(x, dtype=np.float64)
     n, layers = len(x), depth - 1
-    size = library_size(n, activation, depth)
+    size = library_size(n, activation, depth, slope=slope)
     r = np.arange(size, dtype=np.int64)
     j = np.empty((size, layers), dtype=np.int64)
     for i in range(layers):
@@ -86,27 +113,83 @@ def nested_parameters(x, activation, depth):
         for i in range(layers):
             s[:, i] = np.where(r % 2 == 1, 1.0, -1.0)
             r = r // 2
-    flag = r == 1
-    reflected = flag if (depth == 4 and activation in ("relu", "leaky_relu")) else np.zeros(size, bool)
-    midpoint = flag if (depth >= 3 and activation == "abs") else np.zeros(size, bool)
-    a1 = x[j[:, 0]].copy()
-    if reflected.any():
-        a1[reflected] = 2.0 * x[j[reflected, 1]] - x[j[reflected, 0]]
-    if midpoint.any():
-        a1[midpoint] = 0.5 * (x[j[midpoint, 0]] + x[j[midpoint, 1]])
-    p = x[j]
-    return {"j": j, "s": s, "a1": a1, "p": p, "reflected": reflected, "midpoint": midpoint}
+    partner = np.full((size, layers), -1, dtype=np.int64)
+    reflected = np.zeros(size, dtype=bool)
+    pattern = np.full(size, -1, dtype=np.int64)
+    if v_shaped(activation, slope):
+        n_partner = math.factorial(layers)
+        pattern = np.where(r >= n_partner, r - n_partner, -1)
+        r = np.where(r >= n_partner, 0, r)
+        for l in range(layers - 1):
+            t = r % (layers - l)
+            r = r // (layers - l)
+            partner[:, l] = np.where(t > 0, l + t, -1)
+    elif nested_mode_count(activation, depth, slope) == 2:
+        reflected = r == 1
+    return {"j": j, "s": s, "partner": partner, "reflected": reflected, "midpoint": partner[:, 0] >= 0,
+            "pattern": pattern}
+
+
+def nested_levels(x, activation, prm, slope=None):
+    """Levels (M, H): column 0 is a1, column h is c_{h+1}, the value layer h subtracts from its input."""
+    x = np.asarray(x, dtype=np.float64)
+    j, s, partner = prm["j"], prm["s"], prm["partner"]
+    size, layers = j.shape
+    k = 1.0 if activation == "abs" else (-float(slope) if slope is not None else 0.0)
+    rows = np.arange(size)
+    level = np.zeros((size, layers))
+
+    def act(u):
+        return activate(activation, u, slope)
+
+    def g(t, upto):  # first `upto` layers at points t (M,), with the levels known so far
+        v = act(s[:, 0] * (t - level[:, 0]))
+        for h in range(1, upto):
+            v = act(s[:, h] * (v - level[:, h]))
+        return v
+
+    three = prm["pattern"] >= 0
+    for h in range(layers):
+        if h == 0 and three.any():  # three-point a1 (depth 4, V-shaped)
+            w = np.where(np.asarray(THREE_POINT_SIDES)[prm["pattern"][three]] == 1, -k, 1.0)
+            xp, xq, xr = x[j[three, 2]], x[j[three, 0]], x[j[three, 1]]
+            level3 = ((w[:, 0] * xp + k * w[:, 1] * xq - (1.0 + k) * w[:, 2] * xr)
+                      / (w[:, 0] + k * w[:, 1] - (1.0 + k) * w[:, 2]))
+        own = x[j[:, 0]] if h == 0 else g(x[j[:, h]], h)
+        pj = j[rows, np.maximum(partner[:, h], 0)]
+        other = x[pj] if h == 0 else g(x[pj], h)
+        level[:, h] = np.where(partner[:, h] >= 0, (own + k * other) / (1.0 + k), own)
+        if h == 0 and three.any():
+            level[three, 0] = level3
+        if h == 0 and prm["reflected"].any():
+            refl = prm["reflected"]
+            level[refl, 0] = 2.0 * x[j[refl, 1]] - x[j[refl, 0]]
+    return level
 
 
 def symmetrized_parameters(x):
-    """3-layer symmetrized net: h(x) = s(x - a) + s(c - x), g = s(s2 (h(x) - h(b)));
-    raw r = j1 + j2 N + j3 N^2 + b N^3, a = x[j1], c = x[j2], b = x[j3], s2 = 2b - 1."""
+    """3-layer symmetrized net: h(x) = s(x - a) + s(c - x), g = s(s2 (h(x) - h(b))).
+
+    h's level sets are symmetric about (a + c)/2, so a feature has kinks a, c, p, q with p + q = a + c; the
+    vertices put three of them on data points. Raw r < 2 N^3: r = j1 + j2 N + j3 N^2 + b N^3 with a = x[j1],
+    c = x[j2], b = x[j3] (p = b), s2 = 2b - 1. Raw r = 2 N^3 + j1 + j2 N + j3 N^2 + b N^3 + o 2 N^3: the outer
+    kinks p = x[j2], q = x[j3] and one inner kink x[j1] (o = 0: a; o = 1: c), the other inner kink
+    x[j2] + x[j3] - x[j1]; b = x[j2].
+    """
     x = np.asarray(x, dtype=np.float64)
     n = len(x)
-    r = np.arange(2 * n**3, dtype=np.int64)
-    j = np.stack([r % n, (r // n) % n, (r // n**2) % n], axis=1)
-    s = np.where(r // n**3 == 1, 1.0, -1.0)
-    return {"j": j, "a": x[j[:, 0]], "c": x[j[:, 1]], "b": x[j[:, 2]], "s": s}
+    r = np.arange(6 * n**3, dtype=np.int64)
+    reflected = r >= 2 * n**3
+    q = np.where(reflected, r - 2 * n**3, r)
+    j = np.stack([q % n, (q // n) % n, (q // n**2) % n], axis=1)
+    s = np.where((q // n**3) % 2 == 1, 1.0, -1.0)
+    order = q // (2 * n**3)
+    x1, x2, x3 = x[j[:, 0]], x[j[:, 1]], x[j[:, 2]]
+    other = (x2 + x3) - x1
+    a = np.where(reflected & (order == 1), other, x1)
+    c = np.where(reflected, np.where(order == 1, x1, other), x2)
+    b = np.where(reflected, x2, x3)
+    return {"j": j, "a": a, "c": c, "b": b, "s": s, "reflected": reflected}
 
 
 def switching_parameters(n, k_max):
@@ -127,23 +210,15 @@ def nested_matrix(x, activation, depth, t=None, slope=None):
     """Raw deep-narrow dictionary: column r is the feature with raw index r evaluated at t."""
     x = np.asarray(x, dtype=np.float64)
     t = x if t is None else np.asarray(t, dtype=np.float64)
-    prm = nested_parameters(x, activation, depth)
-    s, a1, p = prm["s"], prm["a1"], prm["p"]
-    layers = depth - 1
+    prm = nested_parameters(x, activation, depth, slope)
+    s, level = prm["s"], nested_levels(x, activation, prm, slope)
 
     def act(u):
         return activate(activation, u, slope)
 
-    # c[:, h] = g_h(p_h): layer h+1's bias puts its kink at the anchor point p_h
-    c = np.zeros_like(p)
-    for h in range(1, layers):
-        g = act(s[:, 0] * (p[:, h] - a1))
-        for k in range(1, h):
-            g = act(s[:, k] * (g - c[:, k]))
-        c[:, h] = g
-    g = act(s[None, :, 0] * (t[:, None] - a1[None, :]))
-    for h in range(1, layers):
-        g = act(s[None, :, h] * (g - c[None, :, h]))
+    g = act(s[None, :, 0] * (t[:, None] - level[None, :, 0]))
+    for h in range(1, depth - 1):
+        g = act(s[None, :, h] * (g - level[None, :, h]))
     return g
 
 

@@ -31,7 +31,7 @@ inline const char* architecture_name(Architecture a) {
 
 enum class FeatureKind : int {
     nested = 0,       // g1 = s(s1(x - a1)), g_l = s(s_l(g_{l-1}(x) - g_{l-1}(p_l)))
-    symmetrized = 1,  // h = s(x - a) + s(c - x), g = s(s2(h(x) - h(b)))
+    symmetrized = 1,  // h = s(x - a) + s(c - x), g = s(s2(h(x) - h(b))); level set of h symmetric about (a+c)/2
     switching = 2,    // s(sign * prod_t sign(x - t_k)): at most K switches along the line
     angular = 3,      // 2-D sign net without biases: sign(x_j cross x)
 };
@@ -53,8 +53,13 @@ struct Feature {
     double a1 = 0.0;                 // first-layer breakpoint (symmetrized: a)
     double anchor[4] = {0, 0, 0, 0}; // anchor[l]: point whose value sets layer l+2's bias (symmetrized: c, b)
     int32_t index[4] = {-1, -1, -1, -1};  // data indices j_1..j_4 the feature is built from
-    bool reflected = false;          // a1 = 2 x[j2] - x[j1] (ReLU/leaky depth 4)
-    bool midpoint = false;           // a1 = (x[j1] + x[j2]) / 2 (abs depth >= 3)
+    bool reflected = false;          // a1 = 2 x[j2] - x[j1] (ReLU/leaky depth 4); symmetrized: one of a, c is
+                                     // x[j2] + x[j3] - x[j1] (both outer kinks on data points)
+    bool midpoint = false;           // a1 is a (weighted) midpoint: partner[0] >= 0
+    int partner[4] = {-1, -1, -1, -1};  // V-shaped units: layer l's level is the weighted midpoint of the levels
+                                        // of x[j_l] and x[j_partner] (-1: the level of x[j_l] itself)
+    double level[4] = {0, 0, 0, 0};  // level[l]: the value layer l+1 subtracts (level[0] = a1, then c_2, ...)
+    int pattern = -1;                // V-shaped depth 4: a1 from the three-point relation, side pattern 0..5
     std::vector<int32_t> thresholds; // switching: data indices of the switch points
 };
 
@@ -147,7 +152,9 @@ public:
         const int H = spec.depth - 1;
         if (spec.input_dim == 2) return N;
         switch (spec.architecture) {
-            case Architecture::symmetrized: return detail::checked_mul(2, detail::ipow(N, 3));
+            // a, c, b on data points (2 N^3), plus a or c on a data point and the other the reflection
+            // x[j2] + x[j3] - x[j1] with both outer kinks on data points (2 orders x 2 signs x N^3)
+            case Architecture::symmetrized: return detail::checked_mul(6, detail::ipow(N, 3));
             case Architecture::rectangular:
             case Architecture::tree: {
                 const uint64_t K = std::min<uint64_t>(static_cast<uint64_t>(spec.switches), N);
@@ -165,27 +172,37 @@ public:
             }
             case Architecture::deep_narrow:
             default: {
-                if (spec.activation == Activation::abs) {
-                    const uint64_t s = detail::ipow(N, H);
-                    return has_midpoint_flag(spec) ? detail::checked_mul(s, 2) : s;
-                }
-                uint64_t s = detail::ipow(detail::checked_mul(2, N), H);
-                if (has_reflection_flag(spec)) s = detail::checked_mul(s, 2);
-                return s;
+                const uint64_t modes = nested_mode_count(spec);
+                if (spec.activation == Activation::abs) return detail::checked_mul(detail::ipow(N, H), modes);
+                return detail::checked_mul(detail::ipow(detail::checked_mul(2, N), H), modes);
             }
         }
     }
 
-    // Abs deep-narrow nets of depth >= 3 also start from the midpoint (x[j1] + x[j2]) / 2: the bias at which
-    // layer 2's kinks fall on x[j1] and x[j2] at once (a vertex of the bias arrangement, docs/libraries.md).
-    static bool has_midpoint_flag(const FamilySpec& spec) {
-        return spec.architecture == Architecture::deep_narrow && spec.depth >= 3 && spec.activation == Activation::abs;
+    // V-shaped units (abs, leaky slope < 0) take equal values on both sides of their kink, so two data points
+    // can share a level. A vertex of the bias arrangement may then fix layer l's level at the weighted midpoint
+    // (g(x[j_l]) + k g(x[j_m]))/(1 + k), k = -slope, of two points whose later layer m puts its kink on both
+    // (docs/libraries.md). Each layer l < H picks "own level" or a partner layer m in l+1..H: H! modes.
+    static bool v_shaped(const FamilySpec& spec) {
+        return spec.activation == Activation::abs || (spec.activation == Activation::leaky_relu && spec.slope < 0.0);
     }
-
-    // ReLU and leaky ReLU deep-narrow nets of depth 4 also start from the reflection 2 x[j2] - x[j1].
+    // relu / leaky (slope > 0) depth 4: the authors' reflection a1 = 2 x[j2] - x[j1] (flag).
     static bool has_reflection_flag(const FamilySpec& spec) {
-        return spec.architecture == Architecture::deep_narrow && spec.depth == 4 &&
+        return !v_shaped(spec) && spec.depth == 4 &&
                (spec.activation == Activation::relu || spec.activation == Activation::leaky_relu);
+    }
+    // Depth 4 has one more V-shaped vertex: layer 3 kinks on x[p], x[q] on opposite branches of layer 2, whose
+    // level is also pinned at x[r]: (1 + k) g1(x[r]) = g1(x[p]) + k g1(x[q]) fixes a1 (6 side patterns).
+    static constexpr int kThreePointPatterns = 6;
+    static uint64_t partner_mode_count(const FamilySpec& spec) {
+        uint64_t m = 1;
+        for (int h = 2; h < spec.depth; ++h) m *= static_cast<uint64_t>(h);  // (depth - 1)!
+        return m;
+    }
+    static uint64_t nested_mode_count(const FamilySpec& spec) {
+        if (spec.architecture != Architecture::deep_narrow || spec.input_dim != 1) return 1;
+        if (v_shaped(spec)) return partner_mode_count(spec) + (spec.depth == 4 ? kThreePointPatterns : 0);
+        return has_reflection_flag(spec) ? 2 : 1;
     }
 
     Feature feature(int64_t raw) const {
@@ -270,11 +287,10 @@ private:
     struct Nested {
         int H;
         double s[4];
-        double a1;
-        double p[4];
         int32_t j[4];
+        int partner[4];  // -1 or a later layer (0-based)
+        int pattern;     // -1, or the side pattern of the three-point a1 (depth 4, V-shaped)
         bool reflected;
-        bool midpoint;
     };
 
     Nested decode_nested_raw(int64_t raw) const {
@@ -295,35 +311,85 @@ private:
                 d.s[i] = 1.0;
             }
         }
-        d.reflected = has_reflection_flag(spec_) && rem == 1;
-        d.midpoint = has_midpoint_flag(spec_) && rem == 1;
-        const double* x = x_.data();
-        d.a1 = d.reflected ? 2.0 * x[d.j[1]] - x[d.j[0]] : d.midpoint ? 0.5 * (x[d.j[0]] + x[d.j[1]]) : x[d.j[0]];
-        for (int i = 1; i < d.H; ++i) d.p[i] = x[d.j[i]];
+        for (int i = 0; i < 4; ++i) d.partner[i] = -1;
+        d.pattern = -1;
+        if (v_shaped(spec_) && rem >= partner_mode_count(spec_)) {
+            d.pattern = static_cast<int>(rem - partner_mode_count(spec_));
+        } else if (v_shaped(spec_)) {
+            for (int l = 0; l + 1 < d.H; ++l) {  // layer l: option 0 own level, t >= 1 partner layer l + t
+                const uint64_t opts = static_cast<uint64_t>(d.H - l);
+                const int t = static_cast<int>(rem % opts);
+                rem /= opts;
+                d.partner[l] = t ? l + t : -1;
+            }
+        } else {
+            d.reflected = has_reflection_flag(spec_) && rem == 1;
+        }
         return d;
     }
 
+    // Levels of the nested recursion: level[0] = a1, level[h] = c_{h+1}, the value layer h subtracts.
+    template <class Act>
+    void nested_levels(const Nested& d, Act act, double* level) const {
+        const double* x = x_.data();
+        const double k = -spec_.slope;  // V-shaped units: slope ratio of the two branches (abs: 1)
+        auto g = [&](double t, int upto) {  // first `upto` layers at t, with the levels known so far
+            double v = act(d.s[0] * (t - level[0]));
+            for (int h = 1; h < upto; ++h) v = act(d.s[h] * (v - level[h]));
+            return v;
+        };
+        if (d.pattern >= 0) level[0] = three_point_a1(d);
+        for (int h = d.pattern >= 0 ? 1 : 0; h < d.H; ++h) {
+            const double own = h == 0 ? x[d.j[0]] : g(x[d.j[h]], h);
+            if (d.partner[h] >= 0) {
+                const double other = h == 0 ? x[d.j[d.partner[h]]] : g(x[d.j[d.partner[h]]], h);
+                level[h] = (own + k * other) / (1.0 + k);
+            } else if (h == 0 && d.reflected) {
+                level[0] = 2.0 * x[d.j[1]] - x[d.j[0]];
+            } else {
+                level[h] = own;
+            }
+        }
+    }
+
+    // a1 with (1 + k) g1(x_r) = g1(x_p) + k g1(x_q), r = j[1] (layer 2's level), p = j[2] (layer 3's level),
+    // q = j[0]. g1(x) = w_x s1 (x - a1) with w_x = 1 on the unit branch and -k on the other, so a1 is affine in
+    // the data given the sides; the pattern picks (w_p, w_q, w_r) among the six that are not all equal.
+    double three_point_a1(const Nested& d) const {
+        static constexpr int sides[6][3] = {{0, 0, 1}, {0, 1, 0}, {0, 1, 1}, {1, 0, 0}, {1, 0, 1}, {1, 1, 0}};
+        const double k = -spec_.slope;
+        const double* x = x_.data();
+        const double wp = sides[d.pattern][0] ? -k : 1.0, wq = sides[d.pattern][1] ? -k : 1.0,
+                     wr = sides[d.pattern][2] ? -k : 1.0;
+        const double xp = x[d.j[2]], xq = x[d.j[0]], xr = x[d.j[1]];
+        return (wp * xp + k * wq * xq - (1.0 + k) * wr * xr) / (wp + k * wq - (1.0 + k) * wr);
+    }
+
     void decode_nested(int64_t raw, Feature& f) const {
-        Nested d = decode_nested_raw(raw);
+        const Nested d = decode_nested_raw(raw);
+        double level[4] = {0, 0, 0, 0};
+        detail::with_activation(spec_.activation, spec_.slope, [&](auto act) {
+            nested_levels(d, act, level);
+            return 0;
+        });
         for (int i = 0; i < d.H; ++i) {
             f.sign[i] = d.s[i] > 0 ? 1 : -1;
             f.index[i] = d.j[i];
-            f.anchor[i] = i > 0 ? d.p[i] : 0.0;
+            f.anchor[i] = i > 0 ? x_[static_cast<size_t>(d.j[i])] : 0.0;
+            f.partner[i] = d.partner[i];
+            f.level[i] = level[i];
         }
-        f.a1 = d.a1;
+        f.a1 = level[0];
         f.reflected = d.reflected;
-        f.midpoint = d.midpoint;
+        f.midpoint = d.partner[0] >= 0;
+        f.pattern = d.pattern;
     }
 
-    // g_upto(t): value of the first `upto` layers of the nested recursion.
     double nested_value(const Feature& f, double t, int upto) const {
         const Activation a = spec_.activation;
         const double sl = spec_.slope;
-        double g = activate(a, sl, f.sign[0] * (t - f.a1));
-        for (int h = 1; h < upto; ++h) {
-            const double c = nested_value(f, f.anchor[h], h);
-            g = activate(a, sl, f.sign[h] * (g - c));
-        }
+        double g = activate(a, sl, f.sign[0] * (t - f.level[0]));
+        for (int h = 1; h < upto; ++h) g = activate(a, sl, f.sign[h] * (g - f.level[h]));
         return g;
     }
 
@@ -331,35 +397,49 @@ private:
     void nested_column(int64_t raw, const double* t, int64_t m, T* out) const {
         const Nested d = decode_nested_raw(raw);
         detail::with_activation(spec_.activation, spec_.slope, [&](auto act) {
-            // c[h] = g_h(p_{h+1}): the bias that puts layer h+1's kink at the anchor point.
-            double c[4] = {0, 0, 0, 0};
-            for (int h = 1; h < d.H; ++h) {
-                double g = act(d.s[0] * (d.p[h] - d.a1));
-                for (int k = 1; k < h; ++k) g = act(d.s[k] * (g - c[k]));
-                c[h] = g;
-            }
+            double level[4] = {0, 0, 0, 0};
+            nested_levels(d, act, level);
             switch (d.H) {
-                case 1: detail::nested_rows<1>(t, m, out, act, d.s, d.a1, c); break;
-                case 2: detail::nested_rows<2>(t, m, out, act, d.s, d.a1, c); break;
-                case 3: detail::nested_rows<3>(t, m, out, act, d.s, d.a1, c); break;
-                default: detail::nested_rows<4>(t, m, out, act, d.s, d.a1, c); break;
+                case 1: detail::nested_rows<1>(t, m, out, act, d.s, level[0], level); break;
+                case 2: detail::nested_rows<2>(t, m, out, act, d.s, level[0], level); break;
+                case 3: detail::nested_rows<3>(t, m, out, act, d.s, level[0], level); break;
+                default: detail::nested_rows<4>(t, m, out, act, d.s, level[0], level); break;
             }
             return 0;
         });
     }
 
     // --- symmetrized (3 layers) -------------------------------------------------------------
+    // Raw r < 2 N^3: a = x[j1], c = x[j2], b = x[j3], sign digit last (the inner kinks a, c and one outer kink
+    // on data points; h's level set is symmetric about (a + c)/2, so the other outer kink is a + c - b).
+    // Raw r >= 2 N^3: both outer kinks on data points x[j2], x[j3] and one inner kink on x[j1]; the other
+    // inner kink is then the generalized reflection x[j2] + x[j3] - x[j1]. Digits j1, j2, j3, sign, order
+    // (order 0: a = x[j1]; order 1: c = x[j1]); b = x[j2].
     void decode_symmetrized(int64_t raw, Feature& f) const {
-        uint64_t rem = static_cast<uint64_t>(raw);
         const uint64_t N = static_cast<uint64_t>(n_);
+        const uint64_t block = 2 * N * N * N;
+        uint64_t rem = static_cast<uint64_t>(raw);
+        const bool reflected = rem >= block;
+        if (reflected) rem -= block;
         for (int i = 0; i < 3; ++i) {
             f.index[i] = static_cast<int32_t>(rem % N);
             rem /= N;
         }
-        f.sign[0] = rem ? 1 : -1;
-        f.a1 = x_[static_cast<size_t>(f.index[0])];
-        f.anchor[0] = x_[static_cast<size_t>(f.index[1])];
-        f.anchor[1] = x_[static_cast<size_t>(f.index[2])];
+        f.sign[0] = (rem % 2) ? 1 : -1;
+        rem /= 2;
+        const double x1 = x_[static_cast<size_t>(f.index[0])], x2 = x_[static_cast<size_t>(f.index[1])],
+                     x3 = x_[static_cast<size_t>(f.index[2])];
+        f.reflected = reflected;
+        if (!reflected) {
+            f.a1 = x1;
+            f.anchor[0] = x2;
+            f.anchor[1] = x3;
+        } else {
+            const double other = (x2 + x3) - x1;
+            f.a1 = rem ? other : x1;
+            f.anchor[0] = rem ? x1 : other;
+            f.anchor[1] = x2;
+        }
         f.layers = 2;
     }
 
