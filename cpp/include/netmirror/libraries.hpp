@@ -15,6 +15,12 @@
 
 #include "activation.hpp"
 
+#if defined(__GNUC__)
+#define NETMIRROR_NOINLINE __attribute__((noinline))
+#else
+#define NETMIRROR_NOINLINE
+#endif
+
 namespace netmirror {
 
 enum class Architecture : int { deep_narrow = 0, symmetrized = 1, rectangular = 2, tree = 3 };
@@ -520,8 +526,10 @@ private:
     }
 
     // --- angular (2-D sign nets without biases) ----------------------------------------------
+    // Not inlined: the kind is a runtime property, and once inlined into a caller that passes a short 1-D
+    // array GCC's -Warray-bounds flags these 2-D reads on a path that never runs.
     template <class T>
-    void angular_column(int64_t raw, const double* t, int64_t m, T* out) const {
+    NETMIRROR_NOINLINE void angular_column(int64_t raw, const double* t, int64_t m, T* out) const {
         const double u0 = x_[static_cast<size_t>(2 * raw)], u1 = x_[static_cast<size_t>(2 * raw + 1)];
         for (int64_t i = 0; i < m; ++i) {
             const double cross = u0 * t[2 * i + 1] - u1 * t[2 * i];
