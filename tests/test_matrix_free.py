@@ -90,7 +90,7 @@ def test_operator_matches_dense(case, data):
     route = data.draw(st.sampled_from(routes))
     op = _core.LibraryOperator(lib._family, lib.raw_index, route)
     assert op.rows == len(x) and op.cols == len(lib)
-    assert op.structured == (route == "structured")  # auto: structured from 64 points on
+    assert op.structured == (route == "structured")  # auto: structured from 16 * 2^H points on
     v = data.draw(vectors(len(x)))
     idx = np.asarray(data.draw(st.lists(st.integers(0, len(lib) - 1), min_size=1, max_size=40)), dtype=np.int64)
     check_operator(lib, op, x, case, v, idx)
@@ -98,8 +98,8 @@ def test_operator_matches_dense(case, data):
 
 @pytest.mark.parametrize("case", family_params(PIECEWISE_LINEAR))
 def test_structured_route_on_larger_data(case):
-    """Prefix sums on unsorted data with ties and far offsets match the dense correlations (auto picks them
-    from 64 points on); a random subset of at most 20,000 raw features keeps the dense reference small."""
+    """Prefix sums on unsorted data with ties and far offsets match the dense correlations; a random subset
+    of at most 20,000 raw features keeps the dense reference small."""
     rng = np.random.default_rng(7)
     act, arch, depth, kw = case
     n = 300 if depth == 2 else (64 if depth < 5 else 24)
@@ -107,7 +107,7 @@ def test_structured_route_on_larger_data(case):
     x[: n // 5] = x[n // 5: 2 * (n // 5)]  # ties
     lib = build(x, case, dedup=False)
     raw = np.sort(rng.choice(lib.raw_size, min(lib.raw_size, 20_000), replace=False)).astype(np.int64)
-    op = _core.LibraryOperator(lib._family, raw, "auto" if n >= 64 else "structured")
+    op = _core.LibraryOperator(lib._family, raw, "structured")
     assert op.structured
     v = rng.standard_normal(n)
     A = np.empty((n, raw.size), order="F")
@@ -115,6 +115,15 @@ def test_structured_route_on_larger_data(case):
     close_normwise(op.tmul(v), A, x, v)
     # the accuracy guard streams only a small share of the columns
     assert op.streamed_fallbacks <= 0.25 * raw.size
+
+
+def test_auto_route():
+    """auto: prefix sums where they pay (relu from 16 * 2^H points, V-shaped units from 48 * 2^H)."""
+    for act, depth, n, structured in [("relu", 2, 31, False), ("relu", 2, 32, True), ("relu", 3, 64, True),
+                                      ("relu", 4, 127, False), ("relu", 4, 128, True), ("abs", 3, 191, False),
+                                      ("abs", 2, 96, True), ("sign", 2, 130, False)]:
+        lib = netmirror.library(np.linspace(-1, 1, n), act, depth, dedup=False)
+        assert _core.LibraryOperator(lib._family, np.arange(4), "auto").structured == structured, (act, depth, n)
 
 
 @settings(max_examples=10)

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <string>
 #include <thread>
 
@@ -198,6 +199,25 @@ void register_implicit(py::module_& m) {
                  return netmirror::lasso_beta_max(o.op(), yp, fit_intercept);
              },
              py::arg("y"), py::arg("fit_intercept"));
+
+    // The dense solver's correlation kernel, for benchmarks against the implicit operator.
+    m.def(
+        "dense_tmul",
+        [](py::array_t<double, py::array::f_style | py::array::forcecast> A, DoubleVector v) {
+            if (A.ndim() != 2 || v.ndim() != 1 || v.size() != A.shape(0))
+                throw std::invalid_argument("need a 2-D A and a vector v with A.shape[0] entries");
+            const int64_t n = A.shape(0), cols = A.shape(1);
+            py::array_t<double> out(static_cast<py::ssize_t>(cols));
+            double* o = out.mutable_data();
+            const netmirror::DenseMatrix<double> mat(A.data(), n, cols, true);
+            std::vector<int64_t> idx(static_cast<size_t>(cols));
+            std::iota(idx.begin(), idx.end(), int64_t(0));
+            const double* vp = v.data();
+            py::gil_scoped_release release;
+            netmirror::parallel_tmul(mat, vp, idx.data(), cols, o, netmirror::default_num_threads());
+            return out;
+        },
+        py::arg("A"), py::arg("v"), "A^T v over every column of a Fortran float64 A (the dense solver's kernel).");
 
     m.def(
         "lasso_solve_library",

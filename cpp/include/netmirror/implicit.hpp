@@ -148,8 +148,8 @@ public:
                                       spec.input_dim == 1;
         if (route == Route::structured && !piecewise_linear)
             throw std::invalid_argument("the structured route needs a deep-narrow relu, leaky_relu or abs library");
-        // Below ~64 points a column is cheaper to evaluate than to look up.
-        structured_ = route == Route::structured || (route == Route::automatic && piecewise_linear && n_ >= 64);
+        structured_ = route == Route::structured ||
+                      (route == Route::automatic && piecewise_linear && n_ >= structured_threshold(spec));
         if (structured_) sort_points();
         compute_stats(stop);
     }
@@ -158,6 +158,14 @@ public:
     int64_t cols() const override { return cols_; }
     bool structured() const { return structured_; }
     int64_t raw(int64_t j) const { return raw_ ? raw_[j] : j; }
+
+    // Points from which the automatic route uses prefix sums. A structured column costs O(2^H) work
+    // (2^H - 1 kinks), a streamed one O(N H); measured crossovers on two cores (bench/README.md):
+    // relu/leaky about 16 * 2^H points, V-shaped units (abs, leaky < 0: cheaper to stream, more kinks) 48 * 2^H.
+    static int64_t structured_threshold(const FamilySpec& spec) {
+        const int64_t kinks = int64_t(1) << (spec.depth - 1);
+        return (Family::v_shaped(spec) ? 48 : 16) * kinks;
+    }
 
     void tmul(const double* v, const int64_t* idx, int64_t count, double* out) const override {
         if (count <= 0) return;
@@ -206,6 +214,30 @@ private:
         shifted_.resize(static_cast<size_t>(n_));
         for (int64_t i = 0; i < n_; ++i) shifted_[i] = x[order_[i]] - center_;
         radius_ = std::max(std::fabs(shifted_.front()), std::fabs(shifted_.back()));
+        // Bucket index over [lo, hi]: a knot's position in the sorted data is found in its bucket (a few
+        // points) instead of by a branchy binary search over all N (the main cost of a structured column).
+        const double lo = shifted_.front(), hi = shifted_.back();
+        const int64_t buckets = 2 * n_;
+        bucket_width_ = (hi - lo) / static_cast<double>(buckets);
+        edge_.resize(static_cast<size_t>(buckets + 1));
+        bucket_start_.resize(static_cast<size_t>(buckets + 1));
+        for (int64_t b = 0; b <= buckets; ++b) {
+            edge_[b] = b == buckets ? hi : lo + static_cast<double>(b) * bucket_width_;
+            bucket_start_[b] = std::lower_bound(shifted_.begin(), shifted_.end(), edge_[b]) - shifted_.begin();
+        }
+    }
+
+    // First sorted position with shifted x >= k (std::lower_bound), in O(1) for spread-out data.
+    int64_t position(double k) const {
+        if (!(k > shifted_.front())) return 0;
+        if (k > shifted_.back()) return n_;
+        const int64_t last = static_cast<int64_t>(edge_.size()) - 1;
+        int64_t b = bucket_width_ > 0 ? static_cast<int64_t>((k - shifted_.front()) / bucket_width_) : 0;
+        b = std::min(std::max<int64_t>(b, 0), last - 1);
+        while (b > 0 && edge_[b] > k) --b;  // rounding of the division: settle edge[b] <= k < edge[b + 1]
+        while (b + 1 < last && edge_[b + 1] <= k) ++b;
+        const double* sx = shifted_.data();
+        return std::lower_bound(sx + bucket_start_[b], sx + bucket_start_[b + 1], k) - sx;
     }
 
     PrefixSums prefix_sums(const double* v) const {
@@ -255,13 +287,12 @@ private:
             out = 0.0;
             return true;
         }
-        const double* sx = shifted_.data();
         double acc = 0.0, acc_err = 0.0, kmax = 0.0;
         int64_t begin = 0;
         for (int q = 0; q <= g.p; ++q) {
             // piece q holds the sorted points in [knot[q-1], knot[q]) (f is continuous: ties at a knot
             // may go either way)
-            const int64_t end = q == g.p ? n_ : std::lower_bound(sx + begin, sx + n_, g.knot[q]) - sx;
+            const int64_t end = q == g.p ? n_ : std::max(begin, position(g.knot[q]));
             if (end > begin) {
                 const int ref = q == 0 ? 0 : q - 1;  // knot the piece's affine form is written around
                 const double val = g.value[ref], sl = g.slope[q];
@@ -322,6 +353,9 @@ private:
     std::vector<int64_t> order_;     // data indices in increasing x
     std::vector<double> shifted_;    // sorted x - center_
     double center_ = 0.0, radius_ = 0.0;
+    std::vector<double> edge_;          // bucket edges lo + b * width over the sorted shifted data
+    std::vector<int64_t> bucket_start_; // lower_bound of each edge
+    double bucket_width_ = 0.0;
     std::vector<double> mean_, centered_sq_;
     mutable std::atomic<int64_t> fallbacks_{0};
 };
