@@ -241,6 +241,16 @@ def test_ctrl_c_returns_the_best_iterate():
     timer.join()
     assert time.perf_counter() - t0 < 5.0
 
+    # a path ends at the interrupted beta
+    timer = _interrupt_after(0.3)
+    try:
+        with pytest.warns(netmirror.ConvergenceWarning, match="interrupted"):
+            path = netmirror.lasso_path(lib, y, n_betas=20, tol=0.0, max_iter=10**9)
+        assert 1 <= len(path.betas) < 20 and path.coefs.shape == (len(lib), len(path.betas))
+    except KeyboardInterrupt:
+        pass
+    timer.join()
+
 
 def test_ctrl_c_during_statistics_raises_keyboard_interrupt():
     x = np.random.default_rng(8).uniform(-1, 1, 80)
@@ -257,10 +267,11 @@ def test_progress_callback():
     lib = netmirror.library(x, "relu", 3)
     seen = []
     op = _core.LibraryOperator(lib._family, lib.raw_index, "auto", seen.append)
-    assert seen and seen[-1] == len(lib)  # the statistics pass evaluated every column once
+    assert seen and seen[-1] == len(lib) == op.columns_evaluated  # statistics: every column once
     seen.clear()
     out = _core.lasso_solve_library(op, y, 0.1, True, 1e-10, 500, None, None, False, seen.append)
-    assert out["converged"] and seen[-1] >= 2 * len(lib)  # at least two correlation passes
+    assert out["converged"] and seen[-1] >= 3 * len(lib)  # at least two correlation passes
+    assert seen == sorted(seen) and seen[-1] == op.columns_evaluated
 
     def boom(_):
         raise RuntimeError("progress failed")

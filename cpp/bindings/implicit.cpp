@@ -186,6 +186,9 @@ void register_implicit(py::module_& m) {
         .def_property_readonly("cols", [](const LibraryOperator& o) { return o.op().cols(); })
         .def_property_readonly("structured", [](const LibraryOperator& o) { return o.op().structured(); })
         .def_property_readonly("streamed_fallbacks", [](const LibraryOperator& o) { return o.op().streamed_fallbacks(); })
+        .def_property_readonly("columns_evaluated",
+                               [](LibraryOperator& o) { return o.counter().load(std::memory_order_relaxed); },
+                               "Columns evaluated so far (statistics pass and correlations): what progress reports.")
         .def("tmul", &LibraryOperator::tmul, py::arg("v"), py::arg("idx") = py::none(),
              "A[:, idx]^T v (all columns when idx is None).")
         .def("column", &LibraryOperator::column, py::arg("j"))

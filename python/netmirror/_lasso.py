@@ -70,19 +70,20 @@ def _check_library(lib):
     return lib
 
 
-def _progress(enabled, desc, cols):
-    """tqdm bar fed with the operator's count of evaluated columns (statistics pass, then A^T r passes)."""
+def _progress(enabled, desc, cols, start=0):
+    """tqdm bar fed with the operator's count of evaluated columns (statistics pass, then A^T r passes);
+    ``start``: the count already reached when the bar opens."""
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
     bar = tqdm(desc=desc, unit="col", unit_scale=True, leave=False, file=sys.stderr)
-    state = {"last": 0}
+    state = {"last": start}
 
     def update(done):
         bar.update(done - state["last"])
         state["last"] = done
-        bar.set_postfix_str(f"{done / cols:.1f} passes over {cols:,} columns", refresh=False)
+        bar.set_postfix_str(f"{(done - start) / cols:.1f} passes over {cols:,} columns", refresh=False)
 
     update.close = bar.close
     return update
@@ -105,7 +106,7 @@ def _library_operator(lib, progress):
 
 
 def _solve_library(op, y, beta, fit_intercept, tol, max_iter, z0, dual, verbose, show):
-    progress = _progress(show, "netmirror.lasso (matrix-free)", op.cols)
+    progress = _progress(show, "netmirror.lasso (matrix-free)", op.cols, op.columns_evaluated)
     try:
         return _core.lasso_solve_library(op, y, beta, fit_intercept, tol, max_iter, z0, dual, verbose, progress)
     finally:
