@@ -16,7 +16,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import netmirror
 from netmirror import ConvexNet, datasets
 
-PARAMS = {"activation", "depth", "beta", "architecture", "slope", "widths", "dedup", "tol", "max_iter"}
+PARAMS = {"activation", "depth", "beta", "architecture", "slope", "widths", "dedup", "tol", "max_iter",
+          "matrix_free"}
 
 # (activation, depth, extra keyword arguments) exercised on the toy and noisy data
 FAMILIES = [

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._lasso import lasso
-from ._library import library
+from ._library import library, memory_budget
 from ._network import reconstruct
 
 try:  # scikit-learn >= 1.6
@@ -60,6 +60,13 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         need ``widths``).
     slope, widths, dedup : passed to :func:`netmirror.library`.
     tol, max_iter : passed to :func:`netmirror.lasso` (relative duality-gap tolerance, outer iterations).
+    matrix_free : "auto" (default), True or False. True solves the Lasso over the implicit dictionary (columns
+        evaluated on demand, O(N + M) memory; docs/matrix_free.md); "auto" does so when the dense dictionary
+        (``library_.nbytes()``) exceeds :func:`netmirror.memory_budget` (``NETMIRROR_MAX_BYTES``, default 80%
+        of available memory). Deduplication streams the columns either way, but its hash table holds up to
+        32 bytes per raw feature and must fit the same budget (else a MemoryError suggests dedup=False).
+        Matrix-free fits show a progress bar on a terminal and stop on Ctrl-C with the best iterate so far
+        (``converged_`` False, ConvergenceWarning).
 
     Attributes
     ----------
@@ -69,10 +76,11 @@ class ConvexNet(RegressorMixin, BaseEstimator):
     n_iter_, converged_ : solver iterations and whether the gap reached ``tol``.
     network_ : the reconstructed network (``netmirror.reconstruct``); ``network_.loss(X, y) == objective_``.
     n_features_in_ : 1 (or 2 for 2-D sign nets).
+    matrix_free_ : whether the fit used the implicit dictionary.
     """
 
     def __init__(self, activation="relu", depth=2, beta=1e-2, *, architecture="deep_narrow", slope=None,
-                 widths=None, dedup=True, tol=1e-10, max_iter=None):
+                 widths=None, dedup=True, tol=1e-10, max_iter=None, matrix_free="auto"):
         self.activation = activation
         self.depth = depth
         self.beta = beta
@@ -82,6 +90,7 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         self.dedup = dedup
         self.tol = tol
         self.max_iter = max_iter
+        self.matrix_free = matrix_free
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -96,6 +105,8 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         beta = self.beta
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not np.isfinite(beta) or beta <= 0:
             raise ValueError(f"beta must be a finite positive number, got {beta!r}")
+        if not (self.matrix_free is True or self.matrix_free is False or self.matrix_free == "auto"):
+            raise ValueError(f"matrix_free must be 'auto', True or False, got {self.matrix_free!r}")
 
     def _check_n_features(self, X):
         d = X.shape[1]
@@ -123,6 +134,7 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         lib = library(x, self.activation, self.depth, architecture=self.architecture, slope=self.slope,
                       widths=self.widths, dedup=self.dedup)
         beta_t = float(self.beta) * lib.beta_scale
+        matrix_free = self.matrix_free is True or (self.matrix_free == "auto" and lib.nbytes() > memory_budget())
         if len(lib) == 0:  # every feature is constant on x (e.g. a single distinct input)
             intercept = float(y.mean()) if lib.fit_intercept else 0.0
             r = y - intercept
@@ -133,7 +145,7 @@ class ConvexNet(RegressorMixin, BaseEstimator):
             self.n_iter_ = 0
             self.converged_ = True
         else:
-            A = lib.matrix()
+            A = lib if matrix_free else lib.matrix()
             res = lasso(A, y, beta_t, fit_intercept=lib.fit_intercept, tol=self.tol, max_iter=self.max_iter)
             self.coef_ = np.asarray(res.coef, dtype=np.float64)
             self.intercept_ = float(res.intercept)
@@ -143,6 +155,7 @@ class ConvexNet(RegressorMixin, BaseEstimator):
             self.n_iter_ = int(res.n_iter)
             self.converged_ = bool(res.converged)
         self.library_ = lib
+        self.matrix_free_ = bool(matrix_free)
         self.network_ = reconstruct(lib, self.coef_, self.intercept_, float(self.beta))
         return self
 
@@ -150,6 +163,16 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         lib, coef = self.library_, self.coef_
         out = np.full(x.shape[0], self.intercept_, dtype=np.float64)
         if coef.size == 0 or not np.any(coef):
+            return out
+        if getattr(self, "matrix_free_", False):  # never assemble all columns: only the selected ones
+            nz = np.flatnonzero(coef)
+            raw = nz.astype(np.int64) if lib.raw_index is None else lib.raw_index[nz]
+            rows = max(1, _PREDICT_BLOCK_BYTES // (8 * nz.size))
+            for start in range(0, x.shape[0], rows):
+                t = np.ascontiguousarray(x[start:start + rows])
+                block = np.empty((t.shape[0], nz.size), dtype=np.float64, order="F")
+                lib._family.assemble(raw, t, block)
+                out[start:start + t.shape[0]] += block @ coef[nz]
             return out
         rows = max(1, _PREDICT_BLOCK_BYTES // (8 * coef.size))
         for start in range(0, x.shape[0], rows):

@@ -7,11 +7,18 @@ Stopping rule: the solver stops when the certified duality gap G = P(z) - D(thet
 ``tol * P(0)`` with P(0) = 1/2 ||y - mean(y)||^2 (1/2 ||y||^2 without intercept): ``tol`` is relative.
 The returned ``gap`` is that absolute gap, computed in float64 over every column of A, so
 ``objective - gap`` is a lower bound on the optimum.
+
+Matrix-free: ``lasso``, ``lasso_path`` and ``beta_max`` also take a :class:`netmirror.Library` in place of A.
+Its columns are then evaluated on demand by the C++ operator (``_core.LibraryOperator``: O(N + M) memory,
+prefix-sum correlations for deep-narrow relu/leaky_relu/abs libraries, docs/matrix_free.md), never stored.
+Those solves stop cleanly on Ctrl-C (the best certified iterate comes back, ``interrupted=True``) and show a
+progress bar on a terminal or with ``verbose=True``.
 """
 from __future__ import annotations
 
 import dataclasses
 import numbers
+import sys
 import time
 import warnings
 
@@ -33,6 +40,7 @@ class LassoResult:
     relative_gap : gap / P(0).               n_iter : outer iterations (full passes over A).
     n_epochs : coordinate-descent epochs.    converged : gap <= tol * P(0).
     dual : (N,) a dual-feasible point theta (centered residual direction) that certifies the gap.
+    interrupted : the solve was stopped by Ctrl-C (matrix-free solves): coef is the best iterate so far.
     """
     coef: np.ndarray
     intercept: float
@@ -45,9 +53,65 @@ class LassoResult:
     beta: float
     dual: np.ndarray
     time: float = 0.0
+    interrupted: bool = False
 
 
 _DEFAULT_MAX_ITER = 500
+
+
+def _is_library(A):
+    from ._library import Library
+    return isinstance(A, Library)
+
+
+def _check_library(lib):
+    if len(lib) == 0:
+        raise ValueError("the library has no features (every column is constant on x): nothing to fit")
+    return lib
+
+
+def _progress(enabled, desc, cols, start=0):
+    """tqdm bar fed with the operator's count of evaluated columns (statistics pass, then A^T r passes);
+    ``start``: the count already reached when the bar opens."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=desc, unit="col", unit_scale=True, leave=False, file=sys.stderr)
+    state = {"last": start}
+
+    def update(done):
+        bar.update(done - state["last"])
+        state["last"] = done
+        bar.set_postfix_str(f"{(done - start) / cols:.1f} passes over {cols:,} columns", refresh=False)
+
+    update.close = bar.close
+    return update
+
+
+def _show_progress(verbose):
+    try:
+        return bool(verbose) or sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return bool(verbose)
+
+
+def _library_operator(lib, progress):
+    """The implicit dictionary of lib (column statistics are computed here: one pass over the columns)."""
+    try:
+        return _core.LibraryOperator(lib._family, lib.raw_index, "auto", progress)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _solve_library(op, y, beta, fit_intercept, tol, max_iter, z0, dual, verbose, show):
+    progress = _progress(show, "netmirror.lasso (matrix-free)", op.cols, op.columns_evaluated)
+    try:
+        return _core.lasso_solve_library(op, y, beta, fit_intercept, tol, max_iter, z0, dual, verbose, progress)
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def _check_design(A):
@@ -101,7 +165,14 @@ def _check_max_iter(max_iter):
 
 
 def beta_max(A, y, fit_intercept=True):
-    """Smallest beta for which z = 0 is optimal: ||A^T (y - mean(y))||_inf (||A^T y||_inf without intercept)."""
+    """Smallest beta for which z = 0 is optimal: ||A^T (y - mean(y))||_inf (||A^T y||_inf without intercept).
+
+    A may be a :class:`netmirror.Library` (matrix-free)."""
+    if _is_library(A):
+        lib = _check_library(A)
+        y = _check_target(y, len(lib.x))
+        op = _library_operator(lib, _progress(_show_progress(False), "netmirror.beta_max", len(lib)))
+        return float(op.beta_max(y, bool(fit_intercept)))
     A = _check_design(A)
     y = _check_target(y, A.shape[0])
     return float(_core.lasso_beta_max(A, y, bool(fit_intercept)))
@@ -110,26 +181,45 @@ def beta_max(A, y, fit_intercept=True):
 def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init=None, verbose=False):
     """Solve ``min 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1`` to a certified relative duality gap ``tol``.
 
-    A : (N, M) float64 or float32, Fortran (never copied) or C order.   y : (N,) targets.
+    A : (N, M) float64 or float32, Fortran (never copied) or C order; or a :class:`netmirror.Library`, solved
+        matrix-free (its twin needs ``fit_intercept=lib.fit_intercept``, False for 2-D sign nets).
+    y : (N,) targets.
     beta : penalty (sum units; scikit-learn alpha = beta / N).
     tol : stop when gap <= tol * 1/2 ||y - mean(y)||^2.   max_iter : outer iterations (default 500).
     coef_init : warm start (M,).   verbose : print one line per outer iteration.
     Returns a :class:`LassoResult`; warns :class:`ConvergenceWarning` (stating the gap) if not converged.
+    Matrix-free solves show a progress bar (on a terminal, or with verbose) and stop on Ctrl-C with the best
+    certified iterate so far (``interrupted=True``, and a ConvergenceWarning).
     """
-    A = _check_design(A)
-    y = _check_target(y, A.shape[0])
+    library_input = _is_library(A)
+    if library_input:
+        A = _check_library(A)
+        shape = (len(A.x), len(A))
+    else:
+        A = _check_design(A)
+        shape = A.shape
+    y = _check_target(y, shape[0])
     beta = _check_positive("beta", beta)
     tol = _check_positive("tol", tol, allow_zero=True)
     max_iter = _check_max_iter(max_iter)
     z0 = None
     if coef_init is not None:
         z0 = np.ascontiguousarray(coef_init, dtype=np.float64)
-        if z0.shape != (A.shape[1],) or not np.isfinite(z0).all():
-            raise ValueError(f"coef_init must be a finite vector of length {A.shape[1]}, got shape {z0.shape}")
+        if z0.shape != (shape[1],) or not np.isfinite(z0).all():
+            raise ValueError(f"coef_init must be a finite vector of length {shape[1]}, got shape {z0.shape}")
     t0 = time.perf_counter()
-    out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, None, bool(verbose))
+    if library_input:
+        show = _show_progress(verbose)
+        op = _library_operator(A, _progress(show, "netmirror.lasso: column statistics", shape[1]))
+        out = _solve_library(op, y, beta, bool(fit_intercept), tol, max_iter, z0, None, bool(verbose), show)
+    else:
+        out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, None, bool(verbose))
     res = _result(out, beta, time.perf_counter() - t0)
-    if not res.converged:
+    if res.interrupted:
+        warnings.warn(f"Lasso interrupted (Ctrl-C) after {res.n_iter} iterations: returning the best iterate so "
+                      f"far, certified duality gap {res.gap:.3e} (relative {res.relative_gap:.3e})",
+                      ConvergenceWarning, stacklevel=2)
+    elif not res.converged:
         warnings.warn(f"Lasso did not converge in {res.n_iter} iterations: duality gap {res.gap:.3e} "
                       f"(relative {res.relative_gap:.3e}) > tol {tol:.1e}; raise max_iter or tol", ConvergenceWarning,
                       stacklevel=2)
@@ -140,7 +230,7 @@ def _result(out, beta, elapsed):
     return LassoResult(coef=out["coef"], intercept=float(out["intercept"]), objective=float(out["objective"]),
                        gap=float(out["gap"]), relative_gap=float(out["relative_gap"]), n_iter=int(out["n_iter"]),
                        n_epochs=int(out["n_epochs"]), converged=bool(out["converged"]), beta=float(beta),
-                       dual=out["dual"], time=elapsed)
+                       dual=out["dual"], time=elapsed, interrupted=bool(out.get("interrupted", False)))
 
 
 @dataclasses.dataclass
@@ -157,18 +247,31 @@ class LassoPath:
 
 def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, tol=1e-10, max_iter=None):
     """Lasso solutions on a geometric grid from beta_max down to eps * beta_max (or on ``betas``, sorted
-    decreasing), warm-started in primal and dual. Warns ConvergenceWarning for any beta not converged."""
+    decreasing), warm-started in primal and dual. Warns ConvergenceWarning for any beta not converged.
+
+    A may be a :class:`netmirror.Library` (matrix-free; the operator and its column statistics are built
+    once for the whole path). Ctrl-C during a matrix-free path ends it there: the betas solved so far, the
+    interrupted one included with its best iterate, come back with a ConvergenceWarning."""
     import scipy.sparse as sp
 
-    A = _check_design(A)
-    y = _check_target(y, A.shape[0])
+    library_input = _is_library(A)
+    if library_input:
+        lib = _check_library(A)
+        shape = (len(lib.x), len(lib))
+        show = _show_progress(False)
+        A = _library_operator(lib, _progress(show, "netmirror.lasso_path: column statistics", shape[1]))
+    else:
+        A = _check_design(A)
+        shape = A.shape
+    y = _check_target(y, shape[0])
     tol = _check_positive("tol", tol, allow_zero=True)
     max_iter = _check_max_iter(max_iter)
     if betas is None:
         if isinstance(n_betas, bool) or not isinstance(n_betas, numbers.Integral) or n_betas < 1:
             raise ValueError(f"n_betas must be a positive integer, got {n_betas!r}")
         eps = _check_positive("eps", eps)
-        bmax = float(_core.lasso_beta_max(A, y, bool(fit_intercept)))
+        bmax = float(A.beta_max(y, bool(fit_intercept)) if library_input
+                     else _core.lasso_beta_max(A, y, bool(fit_intercept)))
         if bmax == 0.0:
             raise ValueError("beta_max is 0 (y is constant or orthogonal to every column): the path is all zeros")
         betas = bmax * np.geomspace(1.0, eps, int(n_betas))
@@ -177,13 +280,17 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
         if betas.size == 0 or not np.isfinite(betas).all() or (betas <= 0).any():
             raise ValueError("betas must be a non-empty vector of finite positive numbers")
         betas = np.sort(betas)[::-1]
-    m = A.shape[1]
+    m = shape[1]
     rows, cols, vals = [], [], []
     intercepts, objectives, gaps, n_iters, conv = [], [], [], [], []
     z = None
     dual = None
+    interrupted = False
     for k, beta in enumerate(betas):
-        out = _core.lasso_solve(A, y, float(beta), bool(fit_intercept), tol, max_iter, z, dual, False)
+        if library_input:
+            out = _solve_library(A, y, float(beta), bool(fit_intercept), tol, max_iter, z, dual, False, show)
+        else:
+            out = _core.lasso_solve(A, y, float(beta), bool(fit_intercept), tol, max_iter, z, dual, False)
         z, dual = out["coef"], out["dual"]
         nz = np.flatnonzero(z)
         rows.append(nz)
@@ -194,8 +301,15 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
         gaps.append(out["gap"])
         n_iters.append(out["n_iter"])
         conv.append(out["converged"])
+        if out.get("interrupted", False):
+            interrupted = True
+            betas = betas[: k + 1]
+            break
     conv = np.asarray(conv, dtype=bool)
-    if not conv.all():
+    if interrupted:
+        warnings.warn(f"Lasso path interrupted (Ctrl-C) at beta={betas[-1]:.3e}: returning the {len(betas)} "
+                      "betas solved so far (the last one with its best iterate)", ConvergenceWarning, stacklevel=2)
+    elif not conv.all():
         bad = np.flatnonzero(~conv)
         warnings.warn(f"Lasso path: {bad.size} of {len(betas)} betas did not converge (first beta={betas[bad[0]]:.3e}, "
                       f"gap {gaps[bad[0]]:.3e}); raise max_iter or tol", ConvergenceWarning, stacklevel=2)

@@ -1,0 +1,273 @@
+// Bindings for matrix-free libraries: the implicit operator (LibraryMatrix) and the Lasso solve over it.
+//
+// Long calls run on a worker thread while the calling thread keeps the GIL's door open: every 50 ms it
+// runs Python's signal handlers (Ctrl-C) and the optional progress callback. KeyboardInterrupt raises the
+// solver's stop flag, so the solve returns its best certified iterate with "interrupted": True.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <string>
+#include <thread>
+
+#include <netmirror/implicit.hpp>
+#include <netmirror/lasso.hpp>
+
+namespace py = pybind11;
+using netmirror::Family;
+using netmirror::LibraryMatrix;
+
+namespace {
+
+using DoubleVector = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using IndexArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+py::array_t<double> to_numpy(const std::vector<double>& v) {
+    py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
+    std::copy(v.begin(), v.end(), a.mutable_data());
+    return a;
+}
+
+// Runs work() on a worker thread; this thread (holding the GIL) polls signals and reports progress.
+// Returns true when a KeyboardInterrupt arrived (stop was raised; work() was left to finish on its own).
+// Any other Python exception (from a signal handler or the progress callback) is re-raised after the join,
+// as is an exception thrown by work().
+bool run_watched(const std::function<void()>& work, std::atomic<bool>& stop, const py::object& progress,
+                 const std::atomic<int64_t>& counter) {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+    std::exception_ptr work_error;
+    std::thread worker([&] {
+        try {
+            work();
+        } catch (...) {
+            work_error = std::current_exception();
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        done = true;
+        cv.notify_all();
+    });
+    bool interrupted = false;
+    std::unique_ptr<py::error_already_set> py_error;
+    for (;;) {
+        bool finished;
+        {
+            py::gil_scoped_release release;
+            std::unique_lock<std::mutex> lock(mutex);
+            finished = cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; });
+        }
+        if (finished) break;
+        if (PyErr_CheckSignals() != 0) {
+            py::error_already_set e;  // fetches (and clears) the handler's exception
+            stop = true;
+            if (e.matches(PyExc_KeyboardInterrupt)) interrupted = true;
+            else if (!py_error) py_error = std::make_unique<py::error_already_set>(std::move(e));
+        }
+        if (!progress.is_none() && !py_error) {
+            try {
+                progress(counter.load(std::memory_order_relaxed));
+            } catch (py::error_already_set& e) {
+                stop = true;
+                py_error = std::make_unique<py::error_already_set>(std::move(e));
+            }
+        }
+    }
+    worker.join();
+    if (py_error) throw std::move(*py_error);
+    if (work_error) {
+        try {
+            std::rethrow_exception(work_error);
+        } catch (const netmirror::Interrupted&) {
+            if (!interrupted) throw;
+        }
+    }
+    if (!progress.is_none()) progress(counter.load(std::memory_order_relaxed));
+    return interrupted;
+}
+
+// The operator as seen from Python: owns its counters, keeps the family and the kept indices alive.
+class LibraryOperator {
+public:
+    LibraryOperator(py::object family, py::object raw, const std::string& route, py::object progress)
+        : family_obj_(std::move(family)) {
+        const Family& fam = family_obj_.cast<const Family&>();
+        const int64_t* rp = nullptr;
+        int64_t count = 0;
+        if (!raw.is_none()) {
+            raw_ = IndexArray::ensure(raw);
+            if (!raw_ || raw_.ndim() != 1) throw std::invalid_argument("raw_index must be a 1-D integer array or None");
+            rp = raw_.data();
+            count = raw_.size();
+        }
+        LibraryMatrix::Route r;
+        if (route == "auto") r = LibraryMatrix::Route::automatic;
+        else if (route == "streaming") r = LibraryMatrix::Route::streaming;
+        else if (route == "structured") r = LibraryMatrix::Route::structured;
+        else throw std::invalid_argument("route must be 'auto', 'streaming' or 'structured', got '" + route + "'");
+        std::atomic<bool> stop{false};
+        const bool interrupted = run_watched(
+            [&] { op_ = std::make_unique<LibraryMatrix>(fam, rp, count, r, 0, &stop, &counter_); }, stop, progress,
+            counter_);
+        if (interrupted || !op_) {  // Ctrl-C before any iterate exists: plain KeyboardInterrupt
+            PyErr_SetNone(PyExc_KeyboardInterrupt);
+            throw py::error_already_set();
+        }
+    }
+
+    const LibraryMatrix& op() const { return *op_; }
+    std::atomic<int64_t>& counter() { return counter_; }
+
+    py::array_t<double> tmul(DoubleVector v, py::object idx) const {
+        if (v.ndim() != 1 || v.size() != op_->rows())
+            throw std::invalid_argument("v must be a vector of length " + std::to_string(op_->rows()));
+        std::vector<int64_t> all;
+        IndexArray ia;
+        const int64_t* ip;
+        int64_t count;
+        if (idx.is_none()) {
+            all.resize(static_cast<size_t>(op_->cols()));
+            for (int64_t j = 0; j < op_->cols(); ++j) all[j] = j;
+            ip = all.data();
+            count = op_->cols();
+        } else {
+            ia = IndexArray::ensure(idx);
+            if (!ia || ia.ndim() != 1) throw std::invalid_argument("idx must be a 1-D integer array");
+            ip = ia.data();
+            count = ia.size();
+            for (int64_t k = 0; k < count; ++k)
+                if (ip[k] < 0 || ip[k] >= op_->cols()) throw py::index_error("column index out of range");
+        }
+        py::array_t<double> out(static_cast<py::ssize_t>(count));
+        double* o = out.mutable_data();
+        const double* vp = v.data();
+        py::gil_scoped_release release;
+        netmirror::parallel_tmul(*op_, vp, ip, count, o, netmirror::default_num_threads());
+        return out;
+    }
+
+    py::array_t<double> column(int64_t j) const {
+        if (j < 0 || j >= op_->cols()) throw py::index_error("column index out of range");
+        py::array_t<double> out(static_cast<py::ssize_t>(op_->rows()));
+        op_->column(j, out.mutable_data());
+        return out;
+    }
+
+    py::tuple column_stats() const {
+        const int64_t m = op_->cols();
+        py::array_t<double> mean(static_cast<py::ssize_t>(m)), csq(static_cast<py::ssize_t>(m));
+        double *mp = mean.mutable_data(), *cp = csq.mutable_data();
+        for (int64_t j = 0; j < m; ++j) op_->column_stats(j, mp[j], cp[j]);
+        return py::make_tuple(mean, csq);
+    }
+
+private:
+    py::object family_obj_;  // the Family outlives the operator
+    IndexArray raw_;         // kept raw indices (read by the operator, not copied)
+    std::atomic<int64_t> counter_{0};
+    std::unique_ptr<LibraryMatrix> op_;
+};
+
+}  // namespace
+
+void register_implicit(py::module_& m) {
+    py::class_<LibraryOperator>(m, "LibraryOperator",
+                                "Matrix-free dictionary of a library: columns are evaluated on demand, never stored.")
+        .def(py::init<py::object, py::object, const std::string&, py::object>(), py::arg("family"),
+             py::arg("raw_index"), py::arg("route") = "auto", py::arg("progress") = py::none())
+        .def_property_readonly("rows", [](const LibraryOperator& o) { return o.op().rows(); })
+        .def_property_readonly("cols", [](const LibraryOperator& o) { return o.op().cols(); })
+        .def_property_readonly("structured", [](const LibraryOperator& o) { return o.op().structured(); })
+        .def_property_readonly("streamed_fallbacks", [](const LibraryOperator& o) { return o.op().streamed_fallbacks(); })
+        .def_property_readonly("columns_evaluated",
+                               [](LibraryOperator& o) { return o.counter().load(std::memory_order_relaxed); },
+                               "Columns evaluated so far (statistics pass and correlations): what progress reports.")
+        .def("tmul", &LibraryOperator::tmul, py::arg("v"), py::arg("idx") = py::none(),
+             "A[:, idx]^T v (all columns when idx is None).")
+        .def("column", &LibraryOperator::column, py::arg("j"))
+        .def("column_stats", &LibraryOperator::column_stats, "(means, centered squared norms) of every column.")
+        .def("beta_max",
+             [](const LibraryOperator& o, DoubleVector y, bool fit_intercept) {
+                 if (y.ndim() != 1 || y.size() != o.op().rows())
+                     throw std::invalid_argument("y length must equal the rows of the library");
+                 const double* yp = y.data();
+                 py::gil_scoped_release release;
+                 return netmirror::lasso_beta_max(o.op(), yp, fit_intercept);
+             },
+             py::arg("y"), py::arg("fit_intercept"));
+
+    // The dense solver's correlation kernel, for benchmarks against the implicit operator.
+    m.def(
+        "dense_tmul",
+        [](py::array_t<double, py::array::f_style | py::array::forcecast> A, DoubleVector v) {
+            if (A.ndim() != 2 || v.ndim() != 1 || v.size() != A.shape(0))
+                throw std::invalid_argument("need a 2-D A and a vector v with A.shape[0] entries");
+            const int64_t n = A.shape(0), cols = A.shape(1);
+            py::array_t<double> out(static_cast<py::ssize_t>(cols));
+            double* o = out.mutable_data();
+            const netmirror::DenseMatrix<double> mat(A.data(), n, cols, true);
+            std::vector<int64_t> idx(static_cast<size_t>(cols));
+            std::iota(idx.begin(), idx.end(), int64_t(0));
+            const double* vp = v.data();
+            py::gil_scoped_release release;
+            netmirror::parallel_tmul(mat, vp, idx.data(), cols, o, netmirror::default_num_threads());
+            return out;
+        },
+        py::arg("A"), py::arg("v"), "A^T v over every column of a Fortran float64 A (the dense solver's kernel).");
+
+    m.def(
+        "lasso_solve_library",
+        [](LibraryOperator& op, DoubleVector y, double beta, bool fit_intercept, double tol, int64_t max_iter,
+           py::object z0, py::object theta0, bool verbose, py::object progress) {
+            const LibraryMatrix& A = op.op();
+            if (y.ndim() != 1 || y.size() != A.rows()) throw std::invalid_argument("y length must equal the rows of the library");
+            DoubleVector z0a, t0a;
+            const double *z0p = nullptr, *t0p = nullptr;
+            if (!z0.is_none()) {
+                z0a = DoubleVector::ensure(z0);
+                if (!z0a || z0a.size() != A.cols()) throw std::invalid_argument("coef_init length must equal the library size");
+                z0p = z0a.data();
+            }
+            if (!theta0.is_none()) {
+                t0a = DoubleVector::ensure(theta0);
+                if (!t0a || t0a.size() != A.rows()) throw std::invalid_argument("dual length must equal the rows of the library");
+                t0p = t0a.data();
+            }
+            std::atomic<bool> stop{false};
+            netmirror::LassoOptions opt;
+            opt.beta = beta;
+            opt.fit_intercept = fit_intercept;
+            opt.tol = tol;
+            opt.max_iter = max_iter;
+            opt.verbose = verbose;
+            opt.stop = &stop;
+            netmirror::LassoOutput out;
+            const double* yp = y.data();
+            const bool interrupted =
+                run_watched([&] { out = netmirror::lasso(A, yp, opt, z0p, t0p); }, stop, progress, op.counter());
+            py::dict d;
+            d["coef"] = to_numpy(out.coef);
+            d["dual"] = to_numpy(out.dual);
+            d["intercept"] = out.intercept;
+            d["objective"] = out.objective;
+            d["gap"] = out.gap;
+            d["relative_gap"] = out.relative_gap;
+            d["p0"] = out.p0;
+            d["n_iter"] = out.n_iter;
+            d["n_epochs"] = out.n_epochs;
+            d["converged"] = out.converged;
+            d["interrupted"] = interrupted;
+            return d;
+        },
+        py::arg("operator"), py::arg("y"), py::arg("beta"), py::arg("fit_intercept"), py::arg("tol"),
+        py::arg("max_iter"), py::arg("coef_init"), py::arg("dual_init"), py::arg("verbose"),
+        py::arg("progress") = py::none(),
+        "lasso_solve over a LibraryOperator; Ctrl-C returns the best iterate with interrupted=True.");
+}
