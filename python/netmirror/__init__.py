@@ -7,10 +7,11 @@ from ._library import Library, library, library_size, memory_budget
 from ._lasso import ConvergenceWarning, LassoPath, LassoResult, beta_max, lasso, lasso_path
 from ._estimator import ConvexNet
 from ._network import Network, reconstruct
+from ._covariance import CovarianceAccumulator
 from . import datasets, reference
 
 __version__ = "0.1.0"
 
 __all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "reference", "__version__",
            "ConvergenceWarning", "LassoPath", "LassoResult", "beta_max", "lasso", "lasso_path", "ConvexNet",
-           "Network", "reconstruct"]
+           "Network", "reconstruct", "CovarianceAccumulator"]

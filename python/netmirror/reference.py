@@ -409,3 +409,45 @@ def lasso_cd(A, y, beta, fit_intercept=True, tol=1e-10, max_epochs=100000, z0=No
     xi = lasso_intercept(A, y, z) if fit_intercept else 0.0
     return {"coef": z, "intercept": xi, "objective": lasso_objective(A, y, z, xi, beta), "gap": float(gap),
             "n_epochs": epoch, "converged": bool(gap <= target)}
+
+
+# --------------------------------------------------------------------------------------------------
+# covariance accumulation (netmirror.CovarianceAccumulator)
+def covariance_moments(X, weights=None):
+    """Two-pass float64 reference: dict(count, total_weight, mean, scatter, second_moment).
+
+    The mean is taken after shifting by the first row (so an offset of 1e6 costs no digits), the scatter
+    M2 = Σ w (x - μ)(x - μ)ᵀ is formed from the centred rows, and E[x xᵀ] = M2 / W + μ μᵀ.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    W = float(w.sum())
+    shift = X[0] if n else np.zeros(X.shape[1])
+    mean = shift + (w @ (X - shift)) / W
+    D = X - mean
+    scatter = (D * w[:, None]).T @ D
+    return {"count": n, "total_weight": W, "mean": mean, "scatter": scatter,
+            "second_moment": scatter / W + np.outer(mean, mean)}
+
+
+def exact_scatter_entries(X, rows, cols, center=True):
+    """Selected entries of the scatter of X computed in np.longdouble (80-bit where the platform has it).
+
+    Used as the "exact" reference in tests and the benchmark: float64 rounding of the sums is ~1e-19 here.
+    """
+    X = np.asarray(X)
+    out = np.empty(len(rows), dtype=np.longdouble)
+    cache = {}
+
+    def column(j):
+        if j not in cache:
+            c = X[:, j].astype(np.longdouble)
+            if center:
+                c = c - c.sum() / c.size
+            cache[j] = c
+        return cache[j]
+
+    for k, (i, j) in enumerate(zip(rows, cols)):
+        out[k] = np.dot(column(i), column(j))
+    return out
