@@ -8,10 +8,15 @@ from ._lasso import ConvergenceWarning, LassoPath, LassoResult, beta_max, lasso,
 from ._estimator import ConvexNet
 from ._network import Network, reconstruct
 from ._covariance import CovarianceAccumulator
+from ._metrics import (CRHAlignments, DegenerateMetricWarning, MinibatchCKA, NeuralCollapse, PAHExponents, alignment,
+                       cka, crh_alignments, effective_rank, kernel_alignment, neural_collapse, nfa_correlation,
+                       pah_exponents, weight_spectra)
 from . import datasets, reference
 
 __version__ = "0.1.0"
 
 __all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "reference", "__version__",
            "ConvergenceWarning", "LassoPath", "LassoResult", "beta_max", "lasso", "lasso_path", "ConvexNet",
-           "Network", "reconstruct", "CovarianceAccumulator"]
+           "Network", "reconstruct", "CovarianceAccumulator", "alignment", "crh_alignments", "CRHAlignments",
+           "pah_exponents", "PAHExponents", "cka", "MinibatchCKA", "kernel_alignment", "neural_collapse",
+           "NeuralCollapse", "nfa_correlation", "weight_spectra", "effective_rank", "DegenerateMetricWarning"]

@@ -451,3 +451,89 @@ def exact_scatter_entries(X, rows, cols, center=True):
     for k, (i, j) in enumerate(zip(rows, cols)):
         out[k] = np.dot(column(i), column(j))
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# representation metrics (netmirror._metrics), written from the definitions with explicit loops/matrices
+def matrix_pearson(A, B):
+    """Pearson correlation of the entries of two same-shape matrices (np.corrcoef on the flattened entries)."""
+    return float(np.corrcoef(np.ravel(A), np.ravel(B))[0, 1])
+
+
+def centering_matrix(n):
+    return np.eye(n) - np.ones((n, n)) / n
+
+
+def hsic_biased(K, L):
+    """Tr(K H L H) / (n - 1)^2 with the explicit centring matrix H."""
+    n = K.shape[0]
+    H = centering_matrix(n)
+    return float(np.trace(K @ H @ L @ H)) / (n - 1) ** 2
+
+
+def hsic_unbiased_ustat(K, L):
+    """Unbiased HSIC as the U-statistic E[k_ij l_ij] + E[k_ij] E[l_qr] - 2 E[k_ij l_iq] over distinct
+    indices (Song et al. 2012: equal to their closed form). O(n^4): small n only."""
+    n = K.shape[0]
+    idx = range(n)
+    pairs = list(itertools.permutations(idx, 2))
+    a = sum(K[i, j] * L[i, j] for i, j in pairs) / len(pairs)
+    triples = list(itertools.permutations(idx, 3))
+    c = sum(K[i, j] * L[i, q] for i, j, q in triples) / len(triples)
+    quads = list(itertools.permutations(idx, 4))
+    b = sum(K[i, j] * L[q, r] for i, j, q, r in quads) / len(quads)
+    return a + b - 2 * c
+
+
+def cka_gram(K, L, debiased=False):
+    """CKA from Gram matrices: HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))."""
+    hsic = hsic_unbiased_ustat if debiased else hsic_biased
+    return hsic(K, L) / math.sqrt(hsic(K, K) * hsic(L, L))
+
+
+def rbf_gram(X, t):
+    """exp(-d²/(2 t² median(d²))), median over all n² squared distances (diagonal included)."""
+    X = np.asarray(X, dtype=np.float64)
+    d2 = np.array([[float(((a - b) ** 2).sum()) for b in X] for a in X])
+    return np.exp(-d2 / (2 * t * t * np.median(d2)))
+
+
+def neural_collapse(H, labels, W=None, b=None):
+    """Neural-collapse statistics written per class with loops (see netmirror.neural_collapse)."""
+    H = np.asarray(H, dtype=np.float64)
+    classes = sorted(set(np.asarray(labels).tolist()))
+    C = len(classes)
+    means = np.array([H[np.asarray(labels) == c].mean(axis=0) for c in classes])
+    mu_g = means.mean(axis=0)
+    Mt = (means - mu_g).T
+    sigma_w = np.zeros((H.shape[1], H.shape[1]))
+    for h, lab in zip(H, labels):
+        d = h - means[classes.index(lab)]
+        sigma_w += np.outer(d, d)
+    sigma_w /= len(H)
+    sigma_b = sum(np.outer(Mt[:, c], Mt[:, c]) for c in range(C)) / C
+    out = {"nc1": float(np.trace(sigma_w @ np.linalg.pinv(sigma_b))) / C}
+    norms = np.linalg.norm(Mt, axis=0)
+    out["nc2_equinorm_means"] = float(np.std(norms) / np.mean(norms))
+    total = 0.0
+    for c in range(C):
+        for d in range(C):
+            if c != d:
+                cos = Mt[:, c] @ Mt[:, d] / (norms[c] * norms[d])
+                total += abs(cos + 1 / (C - 1))
+    out["nc2_equiangular"] = total / (C * (C - 1))
+    G = Mt.T @ Mt
+    out["nc2_etf_distance"] = float(np.linalg.norm(G / np.linalg.norm(G) - centering_matrix(C) / math.sqrt(C - 1)))
+    if W is not None:
+        W = np.asarray(W, dtype=np.float64)
+        wn = np.linalg.norm(W, axis=1)
+        out["nc2_equinorm_weights"] = float(np.std(wn) / np.mean(wn))
+        out["nc3"] = float(np.linalg.norm(W.T / np.linalg.norm(W) - Mt / np.linalg.norm(Mt)) ** 2)
+        bb = np.zeros(C) if b is None else np.asarray(b, dtype=np.float64)
+        wrong = 0
+        for h in H:
+            pred = int(np.argmax(W @ h + bb))
+            near = int(np.argmin([np.linalg.norm(h - m) for m in means]))
+            wrong += pred != near
+        out["nc4"] = wrong / len(H)
+    return out
