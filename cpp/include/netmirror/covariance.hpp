@@ -125,6 +125,41 @@ struct RowsView {
     T at(int64_t i, int64_t j) const { return data[i * row_stride + j * col_stride]; }
 };
 
+// C-order rows: contiguous reads, 4 columns at a time per panel. Always inlined, so the AVX2 wrapper
+// below compiles it with 256-bit conversions (float -> double) without assuming -march.
+template <class T>
+__attribute__((always_inline)) inline void pack_c_order(const RowsView<T>& x, int64_t row0, int64_t depth,
+                                                         int64_t full_cols, const double* center,
+                                                         const double* row_scale, double* dst) {
+    const int64_t panel_stride = depth * kPanel;
+    for (int64_t k = 0; k < depth; ++k) {
+        const double s = row_scale ? row_scale[row0 + k] : 1.0;
+        const T* row = x.data + (row0 + k) * x.row_stride;
+        for (int64_t j = 0; j < full_cols; j += kPanel) {
+            double* o = dst + (j / kPanel) * panel_stride + k * kPanel;
+            for (int r = 0; r < kPanel; ++r) o[r] = (static_cast<double>(row[j + r]) - center[j + r]) * s;
+        }
+    }
+}
+
+#ifdef NETMIRROR_COV_X86_DISPATCH
+template <class T>
+__attribute__((target("avx2,fma"))) void pack_c_order_avx2(const RowsView<T>& x, int64_t row0, int64_t depth,
+                                                            int64_t full_cols, const double* center,
+                                                            const double* row_scale, double* dst) {
+    pack_c_order(x, row0, depth, full_cols, center, row_scale, dst);
+}
+#endif
+
+inline bool cpu_has_avx2() {
+#ifdef NETMIRROR_COV_X86_DISPATCH
+    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return has;
+#else
+    return false;
+#endif
+}
+
 // Packs rows [row0, row0 + depth) and columns [0, ncols) (ncols a multiple of kPanel) as float64
 // (x - center) * row_scale into panels: dst[(j / 4) * depth * 4 + k * 4 + j % 4]; columns >= cols are 0.
 template <class T>
@@ -132,19 +167,18 @@ void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols
                 const double* row_scale, double* dst) {
     const int64_t real_cols = std::min(ncols, x.cols);
     const int64_t panel_stride = depth * kPanel;
-    if (x.col_stride == 1) {  // C order: contiguous reads along each row, 4 at a time per panel
-        const int64_t full_panels = real_cols / kPanel;
+    if (x.col_stride == 1) {  // C order
+        const int64_t full_cols = (real_cols / kPanel) * kPanel;
+#ifdef NETMIRROR_COV_X86_DISPATCH
+        if (cpu_has_avx2())
+            pack_c_order_avx2(x, row0, depth, full_cols, center, row_scale, dst);
+        else
+#endif
+            pack_c_order(x, row0, depth, full_cols, center, row_scale, dst);
         for (int64_t k = 0; k < depth; ++k) {
             const double s = row_scale ? row_scale[row0 + k] : 1.0;
             const T* row = x.data + (row0 + k) * x.row_stride;
-            double* out = dst + k * kPanel;
-            for (int64_t p = 0; p < full_panels; ++p) {
-                const T* in = row + p * kPanel;
-                const double* cp = center + p * kPanel;
-                double* o = out + p * panel_stride;
-                for (int r = 0; r < kPanel; ++r) o[r] = (static_cast<double>(in[r]) - cp[r]) * s;
-            }
-            for (int64_t j = full_panels * kPanel; j < real_cols; ++j)
+            for (int64_t j = full_cols; j < real_cols; ++j)
                 dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] = (static_cast<double>(row[j]) - center[j]) * s;
         }
     } else if (std::abs(x.col_stride) <= std::abs(x.row_stride)) {  // strided rows: read along rows
@@ -178,7 +212,7 @@ template <class T>
 void add_centered_scatter(const RowsView<T>& x, const double* center, const double* row_scale, double* c,
                           int64_t ld, int threads) {
     const MicroKernel kernel = select_micro_kernel();
-    const int64_t n_panels = ld / kPanel;
+    const int64_t n_panels = (x.cols + kPanel - 1) / kPanel;  // B panels: padding columns of ld are skipped
     const double work = static_cast<double>(x.rows) * static_cast<double>(ld) * static_cast<double>(ld);
     if (work < 4.0e6) threads = 1;  // thread start-up costs more than the work
     threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n_panels / 2)));
