@@ -15,6 +15,14 @@ from . import datasets, reference
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # Optional integrations load on first use: netmirror.torch needs PyTorch, netmirror.dask needs Dask.
+    if name in ("torch", "dask"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'netmirror' has no attribute {name!r}")
+
 __all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "reference", "__version__",
            "ConvergenceWarning", "LassoPath", "LassoResult", "beta_max", "lasso", "lasso_path", "ConvexNet",
            "Network", "reconstruct", "CovarianceAccumulator", "alignment", "crh_alignments", "CRHAlignments",
