@@ -232,6 +232,12 @@ def test_bad_input_leaves_state_unchanged(X, weights, exc, match):
     np.testing.assert_array_equal(acc.scatter, before[3])
 
 
+def test_byte_swapped_input_is_accepted():
+    X = np.random.default_rng(9).standard_normal((20, 3))
+    acc = netmirror.CovarianceAccumulator(3).update(X.astype(">f8"))
+    np.testing.assert_array_equal(acc.scatter, netmirror.CovarianceAccumulator(3).update(X).scatter)
+
+
 def test_bad_construction_and_merge():
     for dim in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="positive integer"):

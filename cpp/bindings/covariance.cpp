@@ -53,9 +53,14 @@ void register_covariance(py::module_& m) {
                         throw std::invalid_argument("weights must have shape (n,)");
                 }
                 const double* wp = weights.is_none() ? nullptr : w.data();
-                if (X.dtype().is(py::dtype::of<float>())) return update_typed<float>(acc, X, wp);
-                if (X.dtype().is(py::dtype::of<double>())) return update_typed<double>(acc, X, wp);
-                throw py::type_error("X must be float32 or float64");
+                // Compare by kind and size, not dtype identity: arrays unpickled elsewhere (dask workers)
+                // carry equal but distinct dtype objects. Byte-swapped data is converted in Python.
+                const py::dtype dt = X.dtype();
+                if (dt.kind() == 'f' && dt.byteorder() != '>') {
+                    if (dt.itemsize() == 4) return update_typed<float>(acc, X, wp);
+                    if (dt.itemsize() == 8) return update_typed<double>(acc, X, wp);
+                }
+                throw py::type_error("X must be float32 or float64 in native byte order");
             },
             py::arg("X"), py::arg("weights") = py::none())
         .def("merge", &CovarianceAccumulator::merge, py::arg("other"), py::call_guard<py::gil_scoped_release>())

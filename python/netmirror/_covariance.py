@@ -63,6 +63,8 @@ class CovarianceAccumulator:
         the accumulator is unchanged when it raises.
         """
         X = np.asarray(X)
+        if not X.dtype.isnative:  # byte-swapped input (e.g. read from a big-endian file): one native copy
+            X = X.astype(X.dtype.newbyteorder("="))
         if X.dtype not in (np.float32, np.float64):
             raise TypeError(f"X must be float32 or float64 (got {X.dtype}); convert it explicitly")
         if X.ndim != 2:
