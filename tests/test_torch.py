@@ -104,3 +104,27 @@ def test_bad_layers():
         Recorder(model, layers=["nope"])
     with pytest.raises(ValueError, match="mean"):
         Recorder(model, loss_reduction="avg")
+
+
+# --------------------------------------------------------------------------------------------------
+# netmirror align (the command line)
+def test_align_cli_table_and_figure(tmp_path, capsys):
+    from netmirror.cli import main
+
+    out = tmp_path / "align.png"
+    assert main(["align", "--epochs", "4", "--record-every", "2", "--depth", "2", "--width", "12", "--n", "256",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fwd RWA" in text and "bwd GWA" in text and "epoch    4" in text
+    rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit() and "epoch" not in line]
+    assert [r[0] for r in rows] == ["0", "1", "2"]  # three linear layers
+    assert all(-1.0 <= float(v) <= 1.0 for r in rows for v in r[1:7])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_align_cli_bad_options(capsys):
+    from netmirror.cli import main
+
+    assert main(["align", "--epochs", "0", "--no-plot"]) == 2
+    assert "--epochs must be >= 1" in capsys.readouterr().err
+    assert main(["align", "--out", "/nonexistent-folder/x.png"]) == 2
