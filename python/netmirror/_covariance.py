@@ -9,6 +9,9 @@ in the kernel: products of float32 values are exact in float64, so only float64 
 
 Weights are *frequency* weights: weight 2 on a row is the same as the row twice; ``covariance(ddof)``
 divides by ``total_weight - ddof``.
+
+One accumulator must not be updated from two Python threads at once (the GIL is released during
+``update``): give each thread its own accumulator and ``merge`` them.
 """
 from __future__ import annotations
 
