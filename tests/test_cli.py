@@ -239,7 +239,7 @@ def test_bad_csv_files_exit_2(tmp_path, capsys):
     (["fit", "{csv}", "--json", "{dir}"], "is a folder"),
     (["fit", "{csv}", "--frobnicate"], "unrecognized arguments"),
     (["fit"], "required: csv"),
-    ([], "required: {demo,fit,libraries}"),
+    ([], "required: {demo,fit,libraries"),
     (["train"], "invalid choice"),
     (["demo", "--data", "mnist"], "invalid choice"),
     (["demo", "--out", "{nodir}/x.png"], "does not exist"),

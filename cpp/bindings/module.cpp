@@ -6,10 +6,12 @@ namespace py = pybind11;
 void register_libraries(py::module_& m);
 void register_lasso(py::module_& m);
 void register_implicit(py::module_& m);
+void register_covariance(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "netmirror C++ kernels (inputs are validated once, in the Python layer)";
     register_libraries(m);
     register_lasso(m);
     register_implicit(m);
+    register_covariance(m);
 }

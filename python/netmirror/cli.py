@@ -3,6 +3,7 @@
   netmirror demo        fit the embedded 1-D data with every activation at depths 2-4; table and figure
   netmirror fit F.csv   fit your own 1-D data (x, y columns) with one architecture; summary, JSON, figure
   netmirror libraries   library sizes (raw and deduplicated) and build times on the embedded data
+  netmirror align       CRH alignments per layer of a small MLP trained with weight decay (needs PyTorch)
 
 Errors in the input or options print one line on stderr and exit with status 2.
 """
@@ -362,7 +363,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     parser = _Parser(prog="netmirror", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,fit,libraries}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,fit,libraries,align}")
 
     p = sub.add_parser("demo", help="fit the embedded data with every activation at depths 2-4 (table + PNG)",
                        description="Fit the embedded toy data and a noisy regression set with relu, "
@@ -402,6 +403,9 @@ def _parser():
                    help="embedded data set (default: opt, x = 0 4 5 7 10 11)")
     p.add_argument("--n", type=int, default=12, help="points for --data sine")
     p.set_defaults(func=_cmd_libraries)
+
+    from ._align import add_parser as add_align_parser  # CRH alignments of a small MLP (needs PyTorch)
+    add_align_parser(sub)
     return parser
 
 

@@ -409,3 +409,131 @@ def lasso_cd(A, y, beta, fit_intercept=True, tol=1e-10, max_epochs=100000, z0=No
     xi = lasso_intercept(A, y, z) if fit_intercept else 0.0
     return {"coef": z, "intercept": xi, "objective": lasso_objective(A, y, z, xi, beta), "gap": float(gap),
             "n_epochs": epoch, "converged": bool(gap <= target)}
+
+
+# --------------------------------------------------------------------------------------------------
+# covariance accumulation (netmirror.CovarianceAccumulator)
+def covariance_moments(X, weights=None):
+    """Two-pass float64 reference: dict(count, total_weight, mean, scatter, second_moment).
+
+    The mean is taken after shifting by the first row (so an offset of 1e6 costs no digits), the scatter
+    M2 = Σ w (x - μ)(x - μ)ᵀ is formed from the centred rows, and E[x xᵀ] = M2 / W + μ μᵀ.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    W = float(w.sum())
+    shift = X[0] if n else np.zeros(X.shape[1])
+    mean = shift + (w @ (X - shift)) / W
+    D = X - mean
+    scatter = (D * w[:, None]).T @ D
+    return {"count": n, "total_weight": W, "mean": mean, "scatter": scatter,
+            "second_moment": scatter / W + np.outer(mean, mean)}
+
+
+def exact_scatter_entries(X, rows, cols, center=True):
+    """Selected entries of the scatter of X computed in np.longdouble (80-bit where the platform has it).
+
+    Used as the "exact" reference in tests and the benchmark: float64 rounding of the sums is ~1e-19 here.
+    """
+    X = np.asarray(X)
+    out = np.empty(len(rows), dtype=np.longdouble)
+    cache = {}
+
+    def column(j):
+        if j not in cache:
+            c = X[:, j].astype(np.longdouble)
+            if center:
+                c = c - c.sum() / c.size
+            cache[j] = c
+        return cache[j]
+
+    for k, (i, j) in enumerate(zip(rows, cols)):
+        out[k] = np.dot(column(i), column(j))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# representation metrics (netmirror._metrics), written from the definitions with explicit loops/matrices
+def matrix_pearson(A, B):
+    """Pearson correlation of the entries of two same-shape matrices (np.corrcoef on the flattened entries)."""
+    return float(np.corrcoef(np.ravel(A), np.ravel(B))[0, 1])
+
+
+def centering_matrix(n):
+    return np.eye(n) - np.ones((n, n)) / n
+
+
+def hsic_biased(K, L):
+    """Tr(K H L H) / (n - 1)^2 with the explicit centring matrix H."""
+    n = K.shape[0]
+    H = centering_matrix(n)
+    return float(np.trace(K @ H @ L @ H)) / (n - 1) ** 2
+
+
+def hsic_unbiased_ustat(K, L):
+    """Unbiased HSIC as the U-statistic E[k_ij l_ij] + E[k_ij] E[l_qr] - 2 E[k_ij l_iq] over distinct
+    indices (Song et al. 2012: equal to their closed form). O(n^4): small n only."""
+    n = K.shape[0]
+    idx = range(n)
+    pairs = list(itertools.permutations(idx, 2))
+    a = sum(K[i, j] * L[i, j] for i, j in pairs) / len(pairs)
+    triples = list(itertools.permutations(idx, 3))
+    c = sum(K[i, j] * L[i, q] for i, j, q in triples) / len(triples)
+    quads = list(itertools.permutations(idx, 4))
+    b = sum(K[i, j] * L[q, r] for i, j, q, r in quads) / len(quads)
+    return a + b - 2 * c
+
+
+def cka_gram(K, L, debiased=False):
+    """CKA from Gram matrices: HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))."""
+    hsic = hsic_unbiased_ustat if debiased else hsic_biased
+    return hsic(K, L) / math.sqrt(hsic(K, K) * hsic(L, L))
+
+
+def rbf_gram(X, t):
+    """exp(-d²/(2 t² median(d²))), median over all n² squared distances (diagonal included)."""
+    X = np.asarray(X, dtype=np.float64)
+    d2 = np.array([[float(((a - b) ** 2).sum()) for b in X] for a in X])
+    return np.exp(-d2 / (2 * t * t * np.median(d2)))
+
+
+def neural_collapse(H, labels, W=None, b=None):
+    """Neural-collapse statistics written per class with loops (see netmirror.neural_collapse)."""
+    H = np.asarray(H, dtype=np.float64)
+    classes = sorted(set(np.asarray(labels).tolist()))
+    C = len(classes)
+    means = np.array([H[np.asarray(labels) == c].mean(axis=0) for c in classes])
+    mu_g = means.mean(axis=0)
+    Mt = (means - mu_g).T
+    sigma_w = np.zeros((H.shape[1], H.shape[1]))
+    for h, lab in zip(H, labels):
+        d = h - means[classes.index(lab)]
+        sigma_w += np.outer(d, d)
+    sigma_w /= len(H)
+    sigma_b = sum(np.outer(Mt[:, c], Mt[:, c]) for c in range(C)) / C
+    out = {"nc1": float(np.trace(sigma_w @ np.linalg.pinv(sigma_b))) / C}
+    norms = np.linalg.norm(Mt, axis=0)
+    out["nc2_equinorm_means"] = float(np.std(norms) / np.mean(norms))
+    total = 0.0
+    for c in range(C):
+        for d in range(C):
+            if c != d:
+                cos = Mt[:, c] @ Mt[:, d] / (norms[c] * norms[d])
+                total += abs(cos + 1 / (C - 1))
+    out["nc2_equiangular"] = total / (C * (C - 1))
+    G = Mt.T @ Mt
+    out["nc2_etf_distance"] = float(np.linalg.norm(G / np.linalg.norm(G) - centering_matrix(C) / math.sqrt(C - 1)))
+    if W is not None:
+        W = np.asarray(W, dtype=np.float64)
+        wn = np.linalg.norm(W, axis=1)
+        out["nc2_equinorm_weights"] = float(np.std(wn) / np.mean(wn))
+        out["nc3"] = float(np.linalg.norm(W.T / np.linalg.norm(W) - Mt / np.linalg.norm(Mt)) ** 2)
+        bb = np.zeros(C) if b is None else np.asarray(b, dtype=np.float64)
+        wrong = 0
+        for h in H:
+            pred = int(np.argmax(W @ h + bb))
+            near = int(np.argmin([np.linalg.norm(h - m) for m in means]))
+            wrong += pred != near
+        out["nc4"] = wrong / len(H)
+    return out

@@ -1,0 +1,86 @@
+// Bindings for CovarianceAccumulator: X is read in place (float32/float64, any strides), the GIL is
+// released while the batch is accumulated. Shape, dtype and weights are validated in the Python layer;
+// NaN/inf are detected in C++ during the mean pass (no extra pass over X).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <netmirror/covariance.hpp>
+
+namespace py = pybind11;
+
+namespace {
+
+using netmirror::CovarianceAccumulator;
+using DoubleVector = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+template <class T>
+void update_typed(CovarianceAccumulator& acc, const py::array& X, const double* weights) {
+    const auto item = static_cast<py::ssize_t>(sizeof(T));
+    if (X.strides(0) % item != 0 || X.strides(1) % item != 0)
+        throw std::invalid_argument("X strides must be multiples of its item size");
+    const T* data = static_cast<const T*>(X.data());
+    const int64_t rows = X.shape(0), rs = X.strides(0) / item, cs = X.strides(1) / item;
+    py::gil_scoped_release release;
+    acc.update(data, rows, rs, cs, weights);
+}
+
+py::array_t<double> square(const CovarianceAccumulator& acc, void (CovarianceAccumulator::*fill)(double*) const) {
+    const auto d = static_cast<py::ssize_t>(acc.dim());
+    py::array_t<double> out({d, d});
+    (acc.*fill)(out.mutable_data());
+    return out;
+}
+
+py::array_t<double> vector(const std::vector<double>& v) {
+    py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
+    std::copy(v.begin(), v.end(), a.mutable_data());
+    return a;
+}
+
+}  // namespace
+
+void register_covariance(py::module_& m) {
+    py::class_<CovarianceAccumulator>(m, "CovarianceAccumulatorCore")
+        .def(py::init<int64_t>(), py::arg("dim"))
+        .def(
+            "update",
+            [](CovarianceAccumulator& acc, const py::array& X, py::object weights) {
+                if (X.ndim() != 2 || X.shape(1) != acc.dim()) throw std::invalid_argument("X must have shape (n, dim)");
+                DoubleVector w;
+                if (!weights.is_none()) {
+                    w = DoubleVector::ensure(weights);
+                    if (!w || w.ndim() != 1 || w.shape(0) != X.shape(0))
+                        throw std::invalid_argument("weights must have shape (n,)");
+                }
+                const double* wp = weights.is_none() ? nullptr : w.data();
+                // Compare by kind and size, not dtype identity: arrays unpickled elsewhere (dask workers)
+                // carry equal but distinct dtype objects. Byte-swapped data is converted in Python.
+                const py::dtype dt = X.dtype();
+                if (dt.kind() == 'f' && dt.byteorder() != '>') {
+                    if (dt.itemsize() == 4) return update_typed<float>(acc, X, wp);
+                    if (dt.itemsize() == 8) return update_typed<double>(acc, X, wp);
+                }
+                throw py::type_error("X must be float32 or float64 in native byte order");
+            },
+            py::arg("X"), py::arg("weights") = py::none())
+        .def("merge", &CovarianceAccumulator::merge, py::arg("other"), py::call_guard<py::gil_scoped_release>())
+        .def_property_readonly("dim", &CovarianceAccumulator::dim)
+        .def_property_readonly("count", &CovarianceAccumulator::count)
+        .def_property_readonly("total_weight", &CovarianceAccumulator::total_weight)
+        .def_property_readonly("mean", [](const CovarianceAccumulator& a) { return vector(a.mean()); })
+        .def_property_readonly("mean_hi", [](const CovarianceAccumulator& a) { return vector(a.mean_hi()); })
+        .def_property_readonly("mean_lo", [](const CovarianceAccumulator& a) { return vector(a.mean_lo()); })
+        .def("scatter", [](const CovarianceAccumulator& a) { return square(a, &CovarianceAccumulator::scatter); })
+        .def("second_moment",
+             [](const CovarianceAccumulator& a) { return square(a, &CovarianceAccumulator::second_moment); })
+        .def("set_state",
+             [](CovarianceAccumulator& a, int64_t count, double weight, DoubleVector hi, DoubleVector lo,
+                DoubleVector scatter) {
+                 const auto d = a.dim();
+                 if (hi.size() != d || lo.size() != d || scatter.size() != d * d)
+                     throw std::invalid_argument("state arrays do not match dim");
+                 a.set_state(count, weight, hi.data(), lo.data(), scatter.data());
+             });
+    m.def("covariance_kernel", [] { return std::string(netmirror::cov_detail::micro_kernel_name()); },
+          "Name of the covariance micro-kernel this CPU runs (avx2+fma or portable).");
+}

@@ -1,0 +1,446 @@
+// Streaming mean / covariance / second moment in float64, whatever the input dtype.
+//
+// Each update(X) is one batch: its (weighted) mean is computed first, then the scatter of the rows
+// around that mean is added into the running centred scatter M2 with a blocked rank-k update of the
+// upper triangle, and the batch is merged with Chan et al.'s pairwise formula
+//     W = Wa + Wb,  delta = mean_b - mean_a,  mean += delta * Wb / W,
+//     M2 = M2a + M2b + delta delta^T * Wa * Wb / W.
+// Centring every batch on its own mean keeps full accuracy for data far from the origin (mean 1e6,
+// std 1): accumulating sum(x x^T) and subtracting n mean mean^T would cancel ~12 digits there.
+// The uncentred second moment E[x x^T] = M2 / W + mean mean^T is derived, never accumulated twice.
+//
+// Kernel: rows are taken in blocks of kDepth; each block is converted to float64, centred, scaled by
+// sqrt(weight) and packed into 4-column panels; a 12x4 register-blocked micro-kernel adds
+// A_i^T A_j into the column-major M2 for i <= j. The column panels are split between threads so that
+// each owns a disjoint, work-balanced set of triangle columns (no locks, no reduction). float32 products
+// are exact in float64, so float32 input loses nothing before the float64 sums.
+// The AVX2+FMA micro-kernel is chosen at run time (no -march needed); elsewhere a portable one runs.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "parallel.hpp"
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define NETMIRROR_COV_X86_DISPATCH 1
+#endif
+
+namespace netmirror {
+
+namespace cov_detail {
+
+constexpr int64_t kPanel = 4;       // packed panel width: one micro-tile column block
+constexpr int64_t kTileRows = 12;   // micro-tile rows: three packed panels
+constexpr int64_t kDepth = 256;     // rows per packed block (the rank-k depth)
+constexpr int64_t kL2Columns = 96;  // A columns kept in L2 while the B panels stream past them (multiple of kTileRows)
+static_assert(kL2Columns % kTileRows == 0, "A blocks must hold whole micro-tiles");
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// c[jj*ld + r] += sum_k a[k][r] * b[k][jj] for r < 12, jj < 4; a is three packed panels panel_stride apart.
+inline void micro_kernel_portable(int64_t depth, const double* a, int64_t panel_stride, const double* b,
+                                  double* c, int64_t ld) {
+    double acc[4][12] = {};
+    for (int64_t k = 0; k < depth; ++k) {
+        const double* bk = b + k * kPanel;
+        for (int q = 0; q < 3; ++q) {
+            const double* ak = a + q * panel_stride + k * kPanel;
+            for (int jj = 0; jj < 4; ++jj)
+                for (int r = 0; r < 4; ++r) acc[jj][4 * q + r] += ak[r] * bk[jj];
+        }
+    }
+    for (int jj = 0; jj < 4; ++jj)
+        for (int r = 0; r < 12; ++r) c[jj * ld + r] += acc[jj][r];
+}
+
+#ifdef NETMIRROR_COV_X86_DISPATCH
+// 12 accumulators: FMA latency (4-5 cycles) x 2 pipes needs at least 8-10 independent chains.
+__attribute__((target("avx2,fma"))) inline void micro_kernel_avx2(int64_t depth, const double* a,
+                                                                  int64_t panel_stride, const double* b,
+                                                                  double* c, int64_t ld) {
+    __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd(), c02 = _mm256_setzero_pd();
+    __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd(), c12 = _mm256_setzero_pd();
+    __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd(), c22 = _mm256_setzero_pd();
+    __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd(), c32 = _mm256_setzero_pd();
+    const double* a0 = a;
+    const double* a1 = a + panel_stride;
+    const double* a2 = a + 2 * panel_stride;
+    for (int64_t k = 0; k < depth * kPanel; k += kPanel) {
+        const __m256d x0 = _mm256_loadu_pd(a0 + k);
+        const __m256d x1 = _mm256_loadu_pd(a1 + k);
+        const __m256d x2 = _mm256_loadu_pd(a2 + k);
+        __m256d bj = _mm256_broadcast_sd(b + k + 0);
+        c00 = _mm256_fmadd_pd(x0, bj, c00);
+        c01 = _mm256_fmadd_pd(x1, bj, c01);
+        c02 = _mm256_fmadd_pd(x2, bj, c02);
+        bj = _mm256_broadcast_sd(b + k + 1);
+        c10 = _mm256_fmadd_pd(x0, bj, c10);
+        c11 = _mm256_fmadd_pd(x1, bj, c11);
+        c12 = _mm256_fmadd_pd(x2, bj, c12);
+        bj = _mm256_broadcast_sd(b + k + 2);
+        c20 = _mm256_fmadd_pd(x0, bj, c20);
+        c21 = _mm256_fmadd_pd(x1, bj, c21);
+        c22 = _mm256_fmadd_pd(x2, bj, c22);
+        bj = _mm256_broadcast_sd(b + k + 3);
+        c30 = _mm256_fmadd_pd(x0, bj, c30);
+        c31 = _mm256_fmadd_pd(x1, bj, c31);
+        c32 = _mm256_fmadd_pd(x2, bj, c32);
+    }
+    // (a lambda would not inherit the avx2 target, so the stores are a loop over pointers)
+    __m256d* const acc[12] = {&c00, &c01, &c02, &c10, &c11, &c12, &c20, &c21, &c22, &c30, &c31, &c32};
+    for (int q = 0; q < 12; ++q) {
+        double* p = c + (q / 3) * ld + (q % 3) * 4;
+        _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), *acc[q]));
+    }
+}
+#endif
+
+using MicroKernel = void (*)(int64_t, const double*, int64_t, const double*, double*, int64_t);
+
+// NETMIRROR_COV_KERNEL=portable forces the portable kernel (tests and benchmarks compare both).
+inline MicroKernel select_micro_kernel() {
+    if (const char* env = std::getenv("NETMIRROR_COV_KERNEL"))
+        if (std::string(env) == "portable") return micro_kernel_portable;
+#ifdef NETMIRROR_COV_X86_DISPATCH
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return micro_kernel_avx2;
+#endif
+    return micro_kernel_portable;
+}
+
+inline const char* micro_kernel_name() {
+    return select_micro_kernel() == micro_kernel_portable ? "portable" : "avx2+fma";
+}
+
+// A strided (n x dim) view: element (i, j) at data[i * row_stride + j * col_stride] (strides in elements).
+template <class T>
+struct RowsView {
+    const T* data;
+    int64_t rows, cols, row_stride, col_stride;
+    T at(int64_t i, int64_t j) const { return data[i * row_stride + j * col_stride]; }
+};
+
+// C-order rows: contiguous reads, 4 columns at a time per panel. Always inlined, so the AVX2 wrapper
+// below compiles it with 256-bit conversions (float -> double) without assuming -march.
+template <class T>
+__attribute__((always_inline)) inline void pack_c_order(const RowsView<T>& x, int64_t row0, int64_t depth,
+                                                         int64_t full_cols, const double* center,
+                                                         const double* row_scale, double* dst) {
+    const int64_t panel_stride = depth * kPanel;
+    for (int64_t k = 0; k < depth; ++k) {
+        const double s = row_scale ? row_scale[row0 + k] : 1.0;
+        const T* row = x.data + (row0 + k) * x.row_stride;
+        for (int64_t j = 0; j < full_cols; j += kPanel) {
+            double* o = dst + (j / kPanel) * panel_stride + k * kPanel;
+            for (int r = 0; r < kPanel; ++r) o[r] = (static_cast<double>(row[j + r]) - center[j + r]) * s;
+        }
+    }
+}
+
+#ifdef NETMIRROR_COV_X86_DISPATCH
+template <class T>
+__attribute__((target("avx2,fma"))) void pack_c_order_avx2(const RowsView<T>& x, int64_t row0, int64_t depth,
+                                                            int64_t full_cols, const double* center,
+                                                            const double* row_scale, double* dst) {
+    pack_c_order(x, row0, depth, full_cols, center, row_scale, dst);
+}
+#endif
+
+inline bool cpu_has_avx2() {
+#ifdef NETMIRROR_COV_X86_DISPATCH
+    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return has;
+#else
+    return false;
+#endif
+}
+
+// Packs rows [row0, row0 + depth) and columns [0, ncols) (ncols a multiple of kPanel) as float64
+// (x - center) * row_scale into panels: dst[(j / 4) * depth * 4 + k * 4 + j % 4]; columns >= cols are 0.
+template <class T>
+void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols, const double* center,
+                const double* row_scale, double* dst) {
+    const int64_t real_cols = std::min(ncols, x.cols);
+    const int64_t panel_stride = depth * kPanel;
+    if (x.col_stride == 1) {  // C order
+        const int64_t full_cols = (real_cols / kPanel) * kPanel;
+#ifdef NETMIRROR_COV_X86_DISPATCH
+        if (cpu_has_avx2())
+            pack_c_order_avx2(x, row0, depth, full_cols, center, row_scale, dst);
+        else
+#endif
+            pack_c_order(x, row0, depth, full_cols, center, row_scale, dst);
+        for (int64_t k = 0; k < depth; ++k) {
+            const double s = row_scale ? row_scale[row0 + k] : 1.0;
+            const T* row = x.data + (row0 + k) * x.row_stride;
+            for (int64_t j = full_cols; j < real_cols; ++j)
+                dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] = (static_cast<double>(row[j]) - center[j]) * s;
+        }
+    } else if (std::abs(x.col_stride) <= std::abs(x.row_stride)) {  // strided rows: read along rows
+        for (int64_t k = 0; k < depth; ++k) {
+            const double s = row_scale ? row_scale[row0 + k] : 1.0;
+            const T* row = x.data + (row0 + k) * x.row_stride;
+            for (int64_t j = 0; j < real_cols; ++j)
+                dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] =
+                    (static_cast<double>(row[j * x.col_stride]) - center[j]) * s;
+        }
+    } else {  // column-major-ish: read along columns
+        for (int64_t j = 0; j < real_cols; ++j) {
+            const T* col = x.data + j * x.col_stride + row0 * x.row_stride;
+            double* out = dst + (j / kPanel) * panel_stride + j % kPanel;
+            const double cj = center[j];
+            if (row_scale) {
+                for (int64_t k = 0; k < depth; ++k)
+                    out[k * kPanel] = (static_cast<double>(col[k * x.row_stride]) - cj) * row_scale[row0 + k];
+            } else {
+                for (int64_t k = 0; k < depth; ++k) out[k * kPanel] = static_cast<double>(col[k * x.row_stride]) - cj;
+            }
+        }
+    }
+    for (int64_t j = real_cols; j < ncols; ++j)
+        for (int64_t k = 0; k < depth; ++k) dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] = 0.0;
+}
+
+// Adds sum_k s_k^2 (x_k - center)(x_k - center)^T into the upper triangle of the column-major
+// (ld x ld) matrix c, ld a multiple of kTileRows >= x.cols. row_scale = sqrt(weights) or null.
+template <class T>
+void add_centered_scatter(const RowsView<T>& x, const double* center, const double* row_scale, double* c,
+                          int64_t ld, int threads) {
+    const MicroKernel kernel = select_micro_kernel();
+    const int64_t n_panels = (x.cols + kPanel - 1) / kPanel;  // B panels: padding columns of ld are skipped
+    const double work = static_cast<double>(x.rows) * static_cast<double>(ld) * static_cast<double>(ld);
+    if (work < 4.0e6) threads = 1;  // thread start-up costs more than the work
+    threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n_panels / 2)));
+    // Thread t owns column panels [bounds[t], bounds[t+1]); work up to column j grows like j^2.
+    std::vector<int64_t> bounds(static_cast<size_t>(threads) + 1);
+    for (int t = 0; t <= threads; ++t)
+        bounds[static_cast<size_t>(t)] =
+            std::min(n_panels, static_cast<int64_t>(std::llround(n_panels * std::sqrt(double(t) / threads))));
+    bounds.back() = n_panels;
+    parallel_for(0, threads, threads, [&](int64_t t_lo, int64_t t_hi) {
+        for (int64_t t = t_lo; t < t_hi; ++t) {
+            const int64_t p_begin = bounds[static_cast<size_t>(t)], p_end = bounds[static_cast<size_t>(t) + 1];
+            if (p_begin >= p_end) continue;
+            // The A side needs every column up to the last owned one: each thread packs its own copy
+            // (packing is O(1/dim) of the flops), so threads never wait on each other.
+            const int64_t ncols = round_up(p_end * kPanel, kTileRows);
+            std::vector<double> packed(static_cast<size_t>(kDepth * ncols));
+            for (int64_t row0 = 0; row0 < x.rows; row0 += kDepth) {
+                const int64_t depth = std::min(kDepth, x.rows - row0);
+                pack_block(x, row0, depth, ncols, center, row_scale, packed.data());
+                const int64_t panel_stride = depth * kPanel;
+                const int64_t j_end = p_end * kPanel;
+                // Blocks of A columns stay in L2 while every B panel right of them streams past.
+                for (int64_t i0 = 0; i0 < j_end; i0 += kL2Columns) {
+                    const int64_t i1 = std::min(i0 + kL2Columns, j_end);
+                    for (int64_t p = std::max(p_begin, i0 / kPanel); p < p_end; ++p) {
+                        const int64_t j = p * kPanel;
+                        const double* b = packed.data() + p * panel_stride;
+                        for (int64_t i = i0; i < i1 && i <= j; i += kTileRows) {
+                            kernel(depth, packed.data() + (i / kPanel) * panel_stride, panel_stride, b, c + j * ld + i, ld);
+                        }
+                    }
+                }
+            }
+        }
+    }, 1);
+}
+
+}  // namespace cov_detail
+
+// Running weighted count, mean and centred scatter M2 = sum_k w_k (x_k - mean)(x_k - mean)^T.
+// Weights are frequency weights: weight 2 on a row equals that row twice.
+// The mean is kept as an unevaluated sum hi + lo (about 106 bits): Chan's correction term needs the
+// difference of two means, and rounding each mean to float64 first would cost digits when the data sit
+// far from the origin (mean 1e6, std 1 leaves only ~6 digits of a float64 mean below the std).
+class CovarianceAccumulator {
+public:
+    explicit CovarianceAccumulator(int64_t dim)
+        : dim_(dim), ld_(cov_detail::round_up(std::max<int64_t>(dim, 1), cov_detail::kTileRows)),
+          mean_hi_(static_cast<size_t>(std::max<int64_t>(dim, 0)), 0.0),
+          mean_lo_(static_cast<size_t>(std::max<int64_t>(dim, 0)), 0.0), m2_(static_cast<size_t>(ld_ * ld_), 0.0) {
+        if (dim < 1) throw std::invalid_argument("dim must be >= 1");
+    }
+
+    int64_t dim() const { return dim_; }
+    int64_t count() const { return count_; }
+    double total_weight() const { return weight_; }
+    const std::vector<double>& mean_hi() const { return mean_hi_; }
+    const std::vector<double>& mean_lo() const { return mean_lo_; }
+    std::vector<double> mean() const {
+        std::vector<double> m(mean_hi_);
+        for (int64_t j = 0; j < dim_; ++j) m[j] += mean_lo_[j];
+        return m;
+    }
+
+    // One batch. weights: null or `rows` values, finite and >= 0. Throws std::invalid_argument (and leaves
+    // the state unchanged) on non-finite input.
+    template <class T>
+    void update(const T* data, int64_t rows, int64_t row_stride, int64_t col_stride, const double* weights,
+                int threads = default_num_threads()) {
+        if (rows < 0) throw std::invalid_argument("rows must be >= 0");
+        if (rows == 0) return;
+        const cov_detail::RowsView<T> x{data, rows, dim_, row_stride, col_stride};
+        double batch_weight = static_cast<double>(rows);
+        std::vector<double> row_scale;
+        if (weights) {
+            batch_weight = 0.0;
+            row_scale.resize(static_cast<size_t>(rows));
+            for (int64_t i = 0; i < rows; ++i) {
+                const double w = weights[i];
+                if (!(w >= 0.0) || !std::isfinite(w)) throw std::invalid_argument("weights must be finite and >= 0");
+                batch_weight += w;
+                row_scale[static_cast<size_t>(i)] = std::sqrt(w);
+            }
+        }
+        // Shift before summing so the batch mean is accurate: the running mean, else the first row.
+        std::vector<double> shift(static_cast<size_t>(dim_));
+        for (int64_t j = 0; j < dim_; ++j) shift[j] = weight_ > 0.0 ? mean_hi_[j] : static_cast<double>(x.at(0, j));
+        const std::vector<double> offset = weighted_column_offsets(x, weights, batch_weight, shift, threads);
+        count_ += rows;
+        if (batch_weight == 0.0) return;  // all weights zero: nothing to merge
+        std::vector<double> center(static_cast<size_t>(dim_));
+        for (int64_t j = 0; j < dim_; ++j) center[j] = shift[j] + offset[j];
+        // Centring on the rounded batch mean is exact up to W_b * (rounding)^2: negligible.
+        cov_detail::add_centered_scatter(x, center.data(), weights ? row_scale.data() : nullptr, m2_.data(), ld_,
+                                         threads);
+        if (weight_ > 0.0) {
+            std::vector<double> delta(static_cast<size_t>(dim_));  // batch mean - running mean
+            for (int64_t j = 0; j < dim_; ++j) delta[j] = offset[j] - mean_lo_[j];
+            merge_moments(batch_weight, delta);
+        } else {
+            for (int64_t j = 0; j < dim_; ++j) {
+                mean_hi_[j] = shift[j];
+                mean_lo_[j] = 0.0;
+                add_to_mean(j, offset[j]);
+            }
+            weight_ = batch_weight;
+        }
+    }
+
+    void merge(const CovarianceAccumulator& other) {
+        if (other.dim_ != dim_) throw std::invalid_argument("cannot merge accumulators of different dim");
+        count_ += other.count_;
+        if (other.weight_ == 0.0) return;
+        for (int64_t j = 0; j < dim_; ++j)
+            for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] += other.m2_[idx(i, j)];
+        if (weight_ > 0.0) {
+            std::vector<double> delta(static_cast<size_t>(dim_));
+            for (int64_t j = 0; j < dim_; ++j)
+                delta[j] = (other.mean_hi_[j] - mean_hi_[j]) + (other.mean_lo_[j] - mean_lo_[j]);
+            merge_moments(other.weight_, delta);
+        } else {
+            mean_hi_ = other.mean_hi_;
+            mean_lo_ = other.mean_lo_;
+            weight_ = other.weight_;
+        }
+    }
+
+    // Full symmetric M2 into out (dim x dim, row-major = column-major).
+    void scatter(double* out) const {
+        for (int64_t j = 0; j < dim_; ++j)
+            for (int64_t i = 0; i <= j; ++i) out[i * dim_ + j] = out[j * dim_ + i] = m2_[idx(i, j)];
+    }
+
+    // E[x x^T] = M2 / W + mean mean^T (W > 0).
+    void second_moment(double* out) const {
+        const std::vector<double> m = mean();
+        for (int64_t j = 0; j < dim_; ++j)
+            for (int64_t i = 0; i <= j; ++i)
+                out[i * dim_ + j] = out[j * dim_ + i] = m2_[idx(i, j)] / weight_ + m[i] * m[j];
+    }
+
+    // Restores a state read with count() / total_weight() / mean_hi() / mean_lo() / scatter() (pickling).
+    void set_state(int64_t count, double weight, const double* mean_hi, const double* mean_lo, const double* scatter) {
+        if (count < 0 || !(weight >= 0.0) || !std::isfinite(weight)) throw std::invalid_argument("invalid accumulator state");
+        count_ = count;
+        weight_ = weight;
+        std::copy(mean_hi, mean_hi + dim_, mean_hi_.begin());
+        std::copy(mean_lo, mean_lo + dim_, mean_lo_.begin());
+        std::fill(m2_.begin(), m2_.end(), 0.0);
+        for (int64_t j = 0; j < dim_; ++j)
+            for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] = scatter[i * dim_ + j];
+    }
+
+private:
+    int64_t idx(int64_t i, int64_t j) const { return j * ld_ + i; }
+
+    // mean_j += v, compensated (TwoSum), so hi + lo keeps the bits hi alone would drop.
+    void add_to_mean(int64_t j, double v) {
+        const double a = mean_hi_[j], s = a + v, bv = s - a;
+        const double err = (a - (s - bv)) + (v - bv);
+        mean_hi_[j] = s;
+        mean_lo_[j] += err;
+    }
+
+    // Chan's merge of a part with weight Wb and mean (running mean + delta); its M2 is already in m2_.
+    void merge_moments(double batch_weight, const std::vector<double>& delta) {
+        const double total = weight_ + batch_weight;
+        const double factor = weight_ * batch_weight / total, share = batch_weight / total;
+        for (int64_t j = 0; j < dim_; ++j)
+            for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] += delta[i] * delta[j] * factor;
+        for (int64_t j = 0; j < dim_; ++j) add_to_mean(j, delta[j] * share);
+        weight_ = total;
+    }
+
+    // sum_k w_k (x_k - shift) / W per column, in float64 with per-block partial sums. A non-finite sum
+    // means NaN/inf in the data (or float64 overflow): rejected before any state changes.
+    template <class T>
+    std::vector<double> weighted_column_offsets(const cov_detail::RowsView<T>& x, const double* weights,
+                                                double batch_weight, const std::vector<double>& shift,
+                                                int threads) const {
+        const int64_t block = cov_detail::kDepth;
+        const int64_t n_blocks = (x.rows + block - 1) / block;
+        if (static_cast<double>(x.rows) * static_cast<double>(dim_) < 1.0e6) threads = 1;
+        threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n_blocks)));
+        std::vector<std::vector<double>> partial(static_cast<size_t>(threads),
+                                                 std::vector<double>(static_cast<size_t>(dim_), 0.0));
+        const int64_t per_thread = (n_blocks + threads - 1) / threads;
+        parallel_for(0, threads, threads, [&](int64_t t_lo, int64_t t_hi) {
+            std::vector<double> block_sum(static_cast<size_t>(dim_));
+            for (int64_t t = t_lo; t < t_hi; ++t) {
+                std::vector<double>& sum = partial[static_cast<size_t>(t)];
+                const int64_t b_end = std::min(n_blocks, (t + 1) * per_thread);
+                for (int64_t b = t * per_thread; b < b_end; ++b) {
+                    std::fill(block_sum.begin(), block_sum.end(), 0.0);
+                    const int64_t r_end = std::min(x.rows, (b + 1) * block);
+                    for (int64_t r = b * block; r < r_end; ++r) {
+                        const T* row = x.data + r * x.row_stride;
+                        const double w = weights ? weights[r] : 1.0;
+                        for (int64_t j = 0; j < dim_; ++j)
+                            block_sum[j] += w * (static_cast<double>(row[j * x.col_stride]) - shift[j]);
+                    }
+                    for (int64_t j = 0; j < dim_; ++j) sum[j] += block_sum[j];
+                }
+            }
+        }, 1);
+        std::vector<double> offset(static_cast<size_t>(dim_), 0.0);
+        for (const auto& sum : partial)
+            for (int64_t j = 0; j < dim_; ++j) offset[j] += sum[j];
+        bool finite = true;
+        for (int64_t j = 0; j < dim_; ++j) finite = finite && std::isfinite(offset[j]);
+        if (!finite) {
+            for (int64_t i = 0; i < x.rows; ++i)
+                for (int64_t j = 0; j < dim_; ++j)
+                    if (!std::isfinite(static_cast<double>(x.at(i, j))))
+                        throw std::invalid_argument("X contains NaN or infinity");
+            throw std::invalid_argument("X is too large: its column sums overflow float64");
+        }
+        if (batch_weight > 0.0)
+            for (auto& v : offset) v /= batch_weight;
+        return offset;
+    }
+
+    int64_t dim_, ld_;
+    int64_t count_ = 0;
+    double weight_ = 0.0;
+    std::vector<double> mean_hi_, mean_lo_;
+    std::vector<double> m2_;  // column-major ld_ x ld_, upper triangle (i <= j) valid
+};
+
+}  // namespace netmirror

@@ -1,0 +1,548 @@
+"""Representation-alignment metrics: CRH/PAH alignments, CKA, kernel alignment, neural collapse, NFA, spectra.
+
+Thin float64 NumPy layer; the heavy streaming part (E[h hᵀ], E[g gᵀ]) is ``CovarianceAccumulator``.
+Every function states its centring, normalisation and estimator. Degenerate inputs (zero variance, a
+negative unbiased HSIC in a denominator) return a documented value with a ``DegenerateMetricWarning``,
+never a silent NaN. Definitions follow Kornblith et al. 2019 (CKA), Song et al. 2012 (unbiased HSIC),
+Nguyen, Raghu & Kornblith 2021 (minibatch CKA), Cristianini et al. 2001 (kernel alignment), Ziyin et al.
+2024 (CRH/PAH), Papyan, Han & Donoho 2020 (neural collapse), Radhakrishnan et al. 2023 (NFA).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from ._covariance import CovarianceAccumulator
+
+__all__ = ["DegenerateMetricWarning", "alignment", "CRHAlignments", "crh_alignments", "PAHExponents",
+           "pah_exponents", "cka", "MinibatchCKA", "kernel_alignment", "NeuralCollapse", "neural_collapse",
+           "nfa_correlation", "weight_spectra", "effective_rank"]
+
+
+class DegenerateMetricWarning(RuntimeWarning):
+    """A metric was undefined on this input (zero variance, negative unbiased HSIC, ...); a documented
+    fallback value was returned instead of NaN."""
+
+
+def _warn(msg):
+    warnings.warn(msg, DegenerateMetricWarning, stacklevel=3)
+
+
+def _matrix(M, name, square=False):
+    """float64 2-D array; a CovarianceAccumulator stands for its second moment E[x xᵀ]."""
+    if isinstance(M, CovarianceAccumulator):
+        M = M.second_moment
+    M = np.asarray(M, dtype=np.float64)
+    if M.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got shape {M.shape}")
+    if square and M.shape[0] != M.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {M.shape}")
+    if not np.isfinite(M).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return M
+
+
+def _double_center(K):
+    return K - K.mean(axis=0, keepdims=True) - K.mean(axis=1, keepdims=True) + K.mean()
+
+
+def _cosine(a, b, what):
+    na, nb = math.sqrt(float(a @ a)), math.sqrt(float(b @ b))
+    if na == 0.0 or nb == 0.0:
+        _warn(f"{what}: a matrix has zero {'variance' if what == 'pearson' else 'norm'}; returning 0.0")
+        return 0.0
+    return float(np.clip((a @ b) / (na * nb), -1.0, 1.0))
+
+
+# --------------------------------------------------------------------------------------------------
+# alignment of two matrices
+def alignment(A, B, *, kind="pearson"):
+    """Alignment of two same-shape matrices, a number in [-1, 1].
+
+    kind="pearson" (the CRH convention): Pearson correlation of the matrix *entries*, i.e. the cosine
+        of vec(A) - mean(A) and vec(B) - mean(B). Invariant to positive scaling and to adding a constant
+        to every entry; 1 iff A = c B + d with c > 0.
+    kind="cosine": ⟨A, B⟩_F / (‖A‖_F ‖B‖_F), no centring (the uncentred kernel alignment).
+    kind="centered": cosine of the double-centred matrices HAH and HBH (H = I - 11ᵀ/n; square inputs):
+        for Gram matrices this is centred kernel alignment = linear CKA.
+    A constant matrix (zero variance / zero norm) gives 0.0 with a DegenerateMetricWarning.
+    CovarianceAccumulator arguments stand for their second moment E[x xᵀ].
+    """
+    A = _matrix(A, "A", square=(kind == "centered"))
+    B = _matrix(B, "B", square=(kind == "centered"))
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    if kind == "pearson":
+        a, b = A.ravel() - A.mean(), B.ravel() - B.mean()
+    elif kind == "cosine":
+        a, b = A.ravel(), B.ravel()
+    elif kind == "centered":
+        a, b = _double_center(A).ravel(), _double_center(B).ravel()
+    else:
+        raise ValueError(f"kind must be 'pearson', 'cosine' or 'centered', got {kind!r}")
+    return _cosine(a, b, kind)
+
+
+# --------------------------------------------------------------------------------------------------
+# canonical representation hypothesis
+CRH_NAMES = ("forward_rga", "forward_rwa", "forward_gwa", "backward_rga", "backward_rwa", "backward_gwa")
+
+
+@dataclasses.dataclass(frozen=True)
+class CRHAlignments:
+    """The six CRH alignments of one linear layer h_b = W h_a (Ziyin et al. 2024).
+
+    backward (post-activation side a, Z_a = WᵀW): rga H_a~G_a, rwa H_a~Z_a, gwa G_a~Z_a;
+    forward (pre-activation side b, Z_b = WWᵀ):   rga H_b~G_b, rwa H_b~Z_b, gwa G_b~Z_b.
+    """
+    forward_rga: float
+    forward_rwa: float
+    forward_gwa: float
+    backward_rga: float
+    backward_rwa: float
+    backward_gwa: float
+    kind: str = "pearson"
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name in CRH_NAMES}
+
+    def phase(self, threshold=0.9):
+        """Which of the 2^6 phases holds: (code, names) where bit k of code is set when alignment k of
+        ``CRH_NAMES`` (forward rga, rwa, gwa, backward rga, rwa, gwa) is >= threshold."""
+        held = tuple(name for name in CRH_NAMES if getattr(self, name) >= threshold)
+        code = sum(1 << k for k, name in enumerate(CRH_NAMES) if name in held)
+        return code, held
+
+
+def crh_alignments(H_a, G_a, H_b, G_b, W, *, kind="pearson"):
+    """The six CRH alignments of a linear layer h_b = W h_a, W of shape (out, in).
+
+    H_c = E[h_c h_cᵀ] and G_c = E[g_c g_cᵀ] are *uncentred* second moments (g = -∂ℓ/∂h per sample),
+    as in Ziyin et al.; pass matrices or CovarianceAccumulator objects (their ``second_moment`` is used).
+    H_a, G_a are (in, in); H_b, G_b are (out, out). ``kind`` as in :func:`alignment` (default: Pearson
+    correlation of entries). Returns a :class:`CRHAlignments`.
+    """
+    W = _matrix(W, "W")
+    n_out, n_in = W.shape
+    mats = {}
+    for name, M, size in (("H_a", H_a, n_in), ("G_a", G_a, n_in), ("H_b", H_b, n_out), ("G_b", G_b, n_out)):
+        M = _matrix(M, name, square=True)
+        if M.shape[0] != size:
+            raise ValueError(f"{name} must be ({size}, {size}) for W of shape {W.shape}, got {M.shape}")
+        mats[name] = M
+    Z_a, Z_b = W.T @ W, W @ W.T
+    return CRHAlignments(
+        forward_rga=alignment(mats["H_b"], mats["G_b"], kind=kind),
+        forward_rwa=alignment(mats["H_b"], Z_b, kind=kind),
+        forward_gwa=alignment(mats["G_b"], Z_b, kind=kind),
+        backward_rga=alignment(mats["H_a"], mats["G_a"], kind=kind),
+        backward_rwa=alignment(mats["H_a"], Z_a, kind=kind),
+        backward_gwa=alignment(mats["G_a"], Z_a, kind=kind),
+        kind=kind)
+
+
+@dataclasses.dataclass(frozen=True)
+class PAHExponents:
+    """Polynomial alignment H^α ∝ G^β ∝ Z^δ, normalised to δ = 1 (only ratios are identifiable).
+
+    alpha, beta : fitted exponents; in_range : whether each of α, β, δ lies in [-1, 3] (the PAH range);
+    r2 : coefficient of determination of the two log-log fits ("H", "G"); n_eigen : eigenvalues used.
+    """
+    alpha: float
+    beta: float
+    delta: float
+    in_range: bool
+    r2: dict
+    n_eigen: int
+
+
+def _log_slope(x, y, what):
+    """Least-squares slope of y on x and its R²; (0.0, 0.0) with a warning when x is constant."""
+    xc, yc = x - x.mean(), y - y.mean()
+    sxx = float(xc @ xc)
+    if np.ptp(x) <= 1e-9:  # log-spectrum flat up to rounding
+        _warn(f"pah_exponents: the spectrum of {what} is flat (isotropic), its exponent is unidentifiable; "
+              "returning 0.0")
+        return 0.0, 0.0
+    slope = float(xc @ yc) / sxx
+    syy = float(yc @ yc)
+    r2 = 1.0 if syy == 0.0 else 1.0 - float(((yc - slope * xc) ** 2).sum()) / syy
+    return slope, r2
+
+
+def pah_exponents(H, G, Z, *, rtol=1e-10):
+    """Power-law exponents of the polynomial alignment hypothesis, H^α ∝ G^β ∝ Z^δ (Ziyin et al. 2024).
+
+    Eigenvalues are matched through Z's eigenvectors v_i: λ_Z,i and the Rayleigh quotients v_iᵀ H v_i,
+    v_iᵀ G v_i (the eigenvalues of H and G when they share Z's eigenbasis, as the PAH implies); indices
+    where all three exceed ``rtol`` times their largest value are kept. With δ = 1,
+    α is the least-squares slope of log λ_Z on log λ_H (α log λ_H = log λ_Z + c), β that of log λ_Z on
+    log λ_G. Exponents are reported as fitted (not clipped); ``in_range`` says whether all lie in
+    [-1, 3]. A flat spectrum gives exponent 0.0 with a DegenerateMetricWarning. Matrices or
+    CovarianceAccumulator objects (second moments).
+    """
+    mats = [_matrix(M, name, square=True) for M, name in ((H, "H"), (G, "G"), (Z, "Z"))]
+    if len({M.shape for M in mats}) != 1:
+        raise ValueError(f"H, G, Z must have the same shape, got {[M.shape for M in mats]}")
+    H_, G_, Z_ = mats
+    lz, V = np.linalg.eigh((Z_ + Z_.T) / 2)
+    # Match eigenvalues through Z's eigenvectors (Rayleigh quotients of H and G there): matching by sorted
+    # rank would flip the sign of negative exponents (G^-1 ∝ Z reverses the order of the spectrum).
+    lh = np.einsum("ij,ik,kj->j", V, H_, V)
+    lg = np.einsum("ij,ik,kj->j", V, G_, V)
+    keep = np.ones(len(lz), dtype=bool)
+    for ev in (lz, lh, lg):
+        keep &= ev > rtol * max(float(ev.max()), 0.0)
+    k = int(keep.sum())
+    if k < 2:
+        raise ValueError(f"pah_exponents needs at least 2 positive eigenvalues common to H, G, Z (got {k})")
+    lh, lg, lz = np.log(lh[keep]), np.log(lg[keep]), np.log(lz[keep])
+    alpha, r2_h = _log_slope(lh, lz, "H")
+    beta, r2_g = _log_slope(lg, lz, "G")
+    in_range = all(-1.0 <= e <= 3.0 for e in (alpha, beta, 1.0))
+    return PAHExponents(alpha=alpha, beta=beta, delta=1.0, in_range=in_range, r2={"H": r2_h, "G": r2_g},
+                        n_eigen=k)
+
+
+# --------------------------------------------------------------------------------------------------
+# CKA and kernel alignment
+def _samples(X, name):
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be (n_samples, n_features), got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return X.reshape(X.shape[0], -1)
+
+
+def _gram_rbf(X, sigma):
+    sq = np.einsum("ij,ij->i", X, X)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (X @ X.T), 0.0)
+    med = float(np.median(d2))
+    if med == 0.0:
+        _warn("cka: median squared distance is 0 (most samples identical); using bandwidth 1.0")
+        med = 1.0
+    return np.exp(-d2 / (2.0 * sigma * sigma * med))
+
+
+def _hsic_biased(K, L):
+    """Tr(K H L H) / (n-1)^2 (Kornblith et al.'s HSIC_0)."""
+    n = K.shape[0]
+    return float((_double_center(K) * L).sum()) / (n - 1) ** 2
+
+
+def _hsic_unbiased(K, L):
+    """Song et al.'s unbiased HSIC_1 on zero-diagonal copies of K and L (can be negative)."""
+    n = K.shape[0]
+    K, L = K.copy(), L.copy()
+    np.fill_diagonal(K, 0.0)
+    np.fill_diagonal(L, 0.0)
+    kl = float((K * L).sum())
+    k1, l1 = K.sum(axis=0), L.sum(axis=0)
+    return (kl + float(k1.sum()) * float(l1.sum()) / ((n - 1) * (n - 2)) - 2.0 * float(k1 @ l1) / (n - 2)) / (
+        n * (n - 3))
+
+
+_DEGENERATE_RTOL = 1e-12
+
+
+def _cka_ratio(xy, xx, yy, what, scale_x, scale_y):
+    """xy / sqrt(xx yy); 0.0 with a warning when a self-HSIC is <= 1e-12 x its scale (mean squared kernel
+    entry): zero up to rounding means a constant representation, negative means the unbiased estimator
+    failed on too few or degenerate samples."""
+    if xx <= _DEGENERATE_RTOL * scale_x or yy <= _DEGENERATE_RTOL * scale_y:
+        _warn(f"{what}: a self-HSIC is {'negative (unbiased estimator on too few or degenerate samples)' if min(xx, yy) < 0 else 'zero (constant representation)'}; returning 0.0")
+        return 0.0
+    return float(xy / math.sqrt(xx * yy))
+
+
+def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
+    """Centred kernel alignment of two representations of the same n samples (rows).
+
+    CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with K, L the Gram matrices of X and Y.
+    - kernel="linear": K = X Xᵀ. Biased estimator (debiased=False, Kornblith et al. 2019) computed in
+      feature space after centring the columns: ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F ‖Yᵀ Y‖_F) (no n×n matrices).
+    - kernel="rbf": k_ij = exp(-d²_ij / (2 σ² median(d²))), median over the full n×n matrix of squared
+      distances including its zero diagonal; ``sigma`` is that *fraction of the median distance*
+      (Kornblith et al.'s ``threshold``), default 1.0 (their demo also uses 0.5).
+    - debiased=True: Song et al.'s unbiased HSIC_1 (zero-diagonal Gram matrices, n >= 4) in all three
+      terms; it is a U-statistic, so debiased CKA of independent data is ≈ 0 and can be negative.
+    Biased HSIC uses H K H with H = I - 11ᵀ/n; the 1/(n-1)² factors cancel in the ratio.
+    Returns a float; a constant representation or a non-positive self-HSIC gives 0.0 with a
+    DegenerateMetricWarning. Memory: O(n²) for rbf or debiased, O(p q) for the biased linear case.
+    """
+    X, Y = _samples(X, "X"), _samples(Y, "Y")
+    n = X.shape[0]
+    if Y.shape[0] != n:
+        raise ValueError(f"X and Y must have the same number of samples, got {n} and {Y.shape[0]}")
+    if n < (4 if debiased else 2):
+        raise ValueError(f"cka needs at least {4 if debiased else 2} samples, got {n}")
+    if kernel not in ("linear", "rbf"):
+        raise ValueError(f"kernel must be 'linear' or 'rbf', got {kernel!r}")
+    if kernel == "linear" and sigma is not None:
+        raise ValueError("sigma applies only to kernel='rbf'")
+    if kernel == "linear" and not debiased:
+        Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+        xy = float(np.linalg.norm(Yc.T @ Xc) ** 2)
+        xx, yy = float(np.linalg.norm(Xc.T @ Xc)) ** 2, float(np.linalg.norm(Yc.T @ Yc)) ** 2
+        # scales: ‖X‖_F⁴ (squared norms of X Xᵀ), times 1e-8 more since these are 4th powers
+        return _cka_ratio(xy, xx, yy, "cka", 1e-8 * float((X * X).sum()) ** 2, 1e-8 * float((Y * Y).sum()) ** 2)
+    if kernel == "linear":
+        K, L = X @ X.T, Y @ Y.T
+    else:
+        t = 1.0 if sigma is None else float(sigma)
+        if not t > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        K, L = _gram_rbf(X, t), _gram_rbf(Y, t)
+    hsic = _hsic_unbiased if debiased else _hsic_biased
+    return _cka_ratio(hsic(K, L), hsic(K, K), hsic(L, L), "cka", float((K * K).mean()), float((L * L).mean()))
+
+
+def kernel_alignment(K1, K2, *, centered=False):
+    """Kernel-target alignment ⟨K1, K2⟩_F / (‖K1‖_F ‖K2‖_F) of two n×n kernels (Cristianini et al. 2001).
+
+    Typical use: K1 = representation kernel X Xᵀ, K2 = label kernel Y Yᵀ (one-hot Y). centered=True
+    double-centres both first (HKH), which equals biased linear CKA when K = X Xᵀ. Zero norm gives 0.0
+    with a DegenerateMetricWarning.
+    """
+    return alignment(K1, K2, kind="centered" if centered else "cosine")
+
+
+class MinibatchCKA:
+    """Streaming linear CKA of every (x layer, y layer) pair over minibatches (Nguyen, Raghu & Kornblith 2021).
+
+    Each ``update(list_of_X, list_of_Y)`` takes one batch of the same n >= 4 samples through every layer
+    (X_i of shape (n, p_i), Y_j of shape (n, q_j)) and adds the unbiased HSIC_1 of every pair and every
+    layer with itself; ``result()`` returns the (n_layers_x, n_layers_y) matrix
+    mean HSIC(X_i, Y_j) / sqrt(mean HSIC(X_i, X_i) mean HSIC(Y_j, Y_j)) — the averages are taken
+    separately, then combined. Only scalars are kept between batches. Layers may differ in width.
+    A non-positive averaged self-HSIC gives 0.0 for its row/column with a DegenerateMetricWarning.
+    """
+
+    def __init__(self, n_layers_x, n_layers_y):
+        for v, name in ((n_layers_x, "n_layers_x"), (n_layers_y, "n_layers_y")):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self.n_layers_x, self.n_layers_y = int(n_layers_x), int(n_layers_y)
+        self._xy = np.zeros((self.n_layers_x, self.n_layers_y))
+        self._xx = np.zeros(self.n_layers_x)
+        self._yy = np.zeros(self.n_layers_y)
+        self._scale_x = np.zeros(self.n_layers_x)  # sums of mean squared kernel entries (degeneracy scale)
+        self._scale_y = np.zeros(self.n_layers_y)
+        self.n_batches = 0
+
+    def update(self, list_of_X, list_of_Y):
+        if len(list_of_X) != self.n_layers_x or len(list_of_Y) != self.n_layers_y:
+            raise ValueError(f"expected {self.n_layers_x} X layers and {self.n_layers_y} Y layers, "
+                             f"got {len(list_of_X)} and {len(list_of_Y)}")
+        Xs = [_samples(X, f"X[{i}]") for i, X in enumerate(list_of_X)]
+        Ys = [_samples(Y, f"Y[{j}]") for j, Y in enumerate(list_of_Y)]
+        n = Xs[0].shape[0]
+        if any(M.shape[0] != n for M in Xs + Ys):
+            raise ValueError("every layer of a batch must have the same number of samples")
+        if n < 4:
+            raise ValueError(f"the unbiased HSIC needs batches of at least 4 samples, got {n}")
+        Ks = [X @ X.T for X in Xs]
+        Ls = [Y @ Y.T for Y in Ys]
+        xy = np.array([[_hsic_unbiased(K, L) for L in Ls] for K in Ks])
+        self._xy += xy
+        self._xx += [_hsic_unbiased(K, K) for K in Ks]
+        self._yy += [_hsic_unbiased(L, L) for L in Ls]
+        self._scale_x += [float((K * K).mean()) for K in Ks]
+        self._scale_y += [float((L * L).mean()) for L in Ls]
+        self.n_batches += 1
+        return self
+
+    def result(self):
+        if self.n_batches == 0:
+            raise ValueError("MinibatchCKA.result() before any update()")
+        xx, yy = self._xx / self.n_batches, self._yy / self.n_batches
+        bad_x = xx <= _DEGENERATE_RTOL * self._scale_x / self.n_batches
+        bad_y = yy <= _DEGENERATE_RTOL * self._scale_y / self.n_batches
+        if bad_x.any() or bad_y.any():
+            _warn("MinibatchCKA: a layer's mean self-HSIC is <= 0 (constant layer or too few samples); "
+                  "its CKA entries are 0.0")
+        denom = np.sqrt(np.outer(np.where(bad_x, 1.0, xx), np.where(bad_y, 1.0, yy)))
+        out = (self._xy / self.n_batches) / denom
+        out[bad_x, :] = 0.0
+        out[:, bad_y] = 0.0
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# neural collapse
+@dataclasses.dataclass(frozen=True)
+class NeuralCollapse:
+    """Neural-collapse statistics (Papyan, Han & Donoho 2020); all → 0 under perfect collapse.
+
+    nc1 : Tr(Σ_W Σ_B⁺) / C (within-class variability relative to between-class).
+    nc2_equinorm_means : std/mean of ‖μ_c - μ_G‖.  nc2_equinorm_weights : std/mean of ‖w_c‖ (None without W).
+    nc2_equiangular : Σ_{c≠c'} |cos(μ̃_c, μ̃_c') + 1/(C-1)| / (C(C-1)).
+    nc2_etf_distance : ‖M̃ᵀM̃/‖M̃ᵀM̃‖_F - (I - 11ᵀ/C)/√(C-1)‖_F.
+    nc3 : ‖Wᵀ/‖W‖_F - M̃/‖M̃‖_F‖²_F (None without W).
+    nc4 : fraction of samples whose classifier argmax differs from the nearest class mean (None without W).
+    """
+    nc1: float
+    nc2_equinorm_means: float
+    nc2_equinorm_weights: float | None
+    nc2_equiangular: float
+    nc2_etf_distance: float
+    nc3: float | None
+    nc4: float | None
+    n_classes: int
+
+
+def _cov_ratio(v, what):
+    m = float(v.mean())
+    if m == 0.0:
+        _warn(f"neural_collapse: all {what} norms are 0; equinorm returns 0.0")
+        return 0.0
+    return float(v.std() / m)
+
+
+def neural_collapse(H, labels, W=None, b=None):
+    """NC1-NC4 of features H (n, p) with integer class labels (n,), optional classifier W (C, p), b (C,).
+
+    Class means μ_c over the samples of each class, μ_G = mean of the class means (classes weighted
+    equally), M̃ = [μ_c - μ_G] (p, C). Σ_W = (1/n) Σ_i (h_i - μ_{y_i})(h_i - μ_{y_i})ᵀ (population
+    covariance, all samples), Σ_B = M̃ M̃ᵀ / C, pseudo-inverse by SVD with NumPy's default cut-off.
+    Labels are mapped to classes in sorted order (row c of W is the c-th smallest label). Needs C >= 2.
+    All class means equal (Σ_B = 0) gives nc1 = inf (0.0 when Σ_W = 0 too) with a DegenerateMetricWarning.
+    """
+    H = _samples(H, "H")
+    labels = np.asarray(labels)
+    if labels.shape != (H.shape[0],):
+        raise ValueError(f"labels must have shape ({H.shape[0]},), got {labels.shape}")
+    classes, y = np.unique(labels, return_inverse=True)
+    C = len(classes)
+    if C < 2:
+        raise ValueError("neural_collapse needs at least 2 classes")
+    counts = np.bincount(y, minlength=C).astype(np.float64)
+    means = np.zeros((C, H.shape[1]))
+    np.add.at(means, y, H)
+    means /= counts[:, None]
+    mu_g = means.mean(axis=0)
+    Mt = (means - mu_g).T  # (p, C)
+    within = H - means[y]
+    sigma_w = within.T @ within / H.shape[0]
+    sigma_b = Mt @ Mt.T / C
+    if not np.any(sigma_b):
+        tw = float(np.trace(sigma_w))
+        _warn("neural_collapse: all class means coincide (Σ_B = 0); NC1 is " + ("inf" if tw > 0 else "0.0"))
+        nc1 = math.inf if tw > 0 else 0.0
+    else:
+        nc1 = float(np.trace(sigma_w @ np.linalg.pinv(sigma_b, hermitian=True))) / C
+    norms = np.linalg.norm(Mt, axis=0)
+    nc2_means = _cov_ratio(norms, "centred class-mean")
+    if np.any(norms == 0):
+        _warn("neural_collapse: a centred class mean is 0; its cosines are taken as 0")
+    unit = Mt / np.where(norms == 0, 1.0, norms)
+    cos = unit.T @ unit
+    off = ~np.eye(C, dtype=bool)
+    nc2_angle = float(np.abs(cos[off] + 1.0 / (C - 1)).sum()) / (C * (C - 1))
+    gram = Mt.T @ Mt
+    gnorm = float(np.linalg.norm(gram))
+    etf = (np.eye(C) - np.ones((C, C)) / C) / math.sqrt(C - 1)
+    nc2_etf = float(np.linalg.norm((gram / gnorm if gnorm > 0 else gram) - etf))
+    nc2_w = nc3 = nc4 = None
+    if W is not None:
+        W = _matrix(W, "W")
+        if W.shape != (C, H.shape[1]):
+            raise ValueError(f"W must have shape ({C}, {H.shape[1]}) (classes, features), got {W.shape}")
+        nc2_w = _cov_ratio(np.linalg.norm(W, axis=1), "classifier row")
+        wn, mn = float(np.linalg.norm(W)), float(np.linalg.norm(Mt))
+        if wn == 0 or mn == 0:
+            _warn("neural_collapse: W or M̃ is zero; NC3 compares the non-zero one with 0")
+        nc3 = float(np.linalg.norm(W.T / (wn or 1.0) - Mt / (mn or 1.0)) ** 2)
+        logits = H @ W.T
+        if b is not None:
+            b = np.asarray(b, dtype=np.float64)
+            if b.shape != (C,):
+                raise ValueError(f"b must have shape ({C},), got {b.shape}")
+            logits = logits + b
+        d2 = ((H[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+        nc4 = float(np.mean(logits.argmax(axis=1) != d2.argmin(axis=1)))
+    return NeuralCollapse(nc1=nc1, nc2_equinorm_means=nc2_means, nc2_equinorm_weights=nc2_w,
+                          nc2_equiangular=nc2_angle, nc2_etf_distance=nc2_etf, nc3=nc3, nc4=nc4, n_classes=C)
+
+
+# --------------------------------------------------------------------------------------------------
+# neural feature ansatz, spectra, ranks
+def _psd_power(M, power):
+    ev, V = np.linalg.eigh((M + M.T) / 2)
+    ev = np.clip(ev, 0.0, None)  # AGOP is PSD; tiny negative rounding would break fractional powers
+    return (V * ev ** power) @ V.T
+
+
+def nfa_correlation(W, agop, *, power=1.0):
+    """Neural feature ansatz: Pearson correlation of the entries of WᵀW and AGOP^power.
+
+    W is (out, in); agop = E[∇_x f ∇_x fᵀ] is (in, in) — a matrix or a CovarianceAccumulator fed with
+    per-sample input gradients (its uncentred second moment is used). power=0.5 compares with the
+    AGOP's square root, as Radhakrishnan et al. also report (negative eigenvalues from rounding are
+    clipped to 0 before the power). Same degenerate-input rules as :func:`alignment`.
+    """
+    W = _matrix(W, "W")
+    agop = _matrix(agop, "agop", square=True)
+    if agop.shape[0] != W.shape[1]:
+        raise ValueError(f"agop must be ({W.shape[1]}, {W.shape[1]}) for W of shape {W.shape}, got {agop.shape}")
+    target = agop if power == 1.0 else _psd_power(agop, float(power))
+    return alignment(W.T @ W, target, kind="pearson")
+
+
+def weight_spectra(weights):
+    """Singular values (descending, float64) of each weight matrix.
+
+    ``weights``: one matrix, a list of matrices, or a dict name -> matrix (e.g. ``dict(model.named_parameters())``
+    filtered to 2-D weights); the result has the same container shape. Tensors with more than 2 dims are
+    flattened to (shape[0], -1) (conv kernels: out channels × the rest).
+    """
+    def sv(M):
+        M = np.asarray(M.detach().cpu().numpy() if hasattr(M, "detach") else M, dtype=np.float64)
+        if M.ndim < 2:
+            raise ValueError(f"weight matrices must be at least 2-D, got shape {M.shape}")
+        return np.linalg.svd(M.reshape(M.shape[0], -1), compute_uv=False)
+
+    if isinstance(weights, dict):
+        return {k: sv(v) for k, v in weights.items()}
+    if isinstance(weights, (list, tuple)):
+        return [sv(v) for v in weights]
+    return sv(weights)
+
+
+def effective_rank(M, *, method="entropy", tol=1e-3):
+    """Effective rank of a matrix (from its singular values) or of a 1-D array of singular values.
+
+    method="entropy" (Roy & Vetterli 2007): exp(-Σ p_i log p_i), p = σ / Σσ.
+    method="stable": ‖M‖²_F / ‖M‖²_2 = Σσ² / σ_max².
+    method="participation": (Σλ)² / Σλ² with λ = σ² (the participation ratio of a covariance; pass the
+        representation matrix, or its covariance's square-root singular values).
+    method="threshold": number of σ > tol · σ_max — a numerical estimate of the bottleneck rank of the
+        weights of a deep network trained with weight decay (tol is relative; default 1e-3).
+    A zero matrix has effective rank 0.0 (with a DegenerateMetricWarning).
+    """
+    s = np.asarray(M, dtype=np.float64)
+    s = np.abs(s) if s.ndim == 1 else np.linalg.svd(s.reshape(s.shape[0], -1), compute_uv=False)
+    if not np.isfinite(s).all():
+        raise ValueError("effective_rank: input contains NaN or infinity")
+    if s.size == 0 or s.max() == 0:
+        _warn("effective_rank of a zero matrix: returning 0.0")
+        return 0.0
+    if method == "entropy":
+        p = s / s.sum()
+        p = p[p > 0]
+        return float(np.exp(-(p * np.log(p)).sum()))
+    if method == "stable":
+        return float((s ** 2).sum() / s.max() ** 2)
+    if method == "participation":
+        lam = s ** 2
+        return float(lam.sum() ** 2 / (lam ** 2).sum())
+    if method == "threshold":
+        return float(np.count_nonzero(s > tol * s.max()))
+    raise ValueError(f"method must be 'entropy', 'stable', 'participation' or 'threshold', got {method!r}")
