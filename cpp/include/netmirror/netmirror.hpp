@@ -1,8 +1,10 @@
 // Umbrella header of the netmirror C++ core.
 #pragma once
 #include "activation.hpp"
+#include "covariance.hpp"
 #include "dedup.hpp"
 #include "dictionary.hpp"
+#include "implicit.hpp"
 #include "lasso.hpp"
 #include "libraries.hpp"
 #include "linalg.hpp"
