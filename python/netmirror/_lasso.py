@@ -256,10 +256,7 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
 
     library_input = _is_library(A)
     if library_input:
-        lib = _check_library(A)
-        shape = (len(lib.x), len(lib))
-        show = _show_progress(False)
-        A = _library_operator(lib, _progress(show, "netmirror.lasso_path: column statistics", shape[1]))
+        shape = (len(A.x), len(_check_library(A)))
     else:
         A = _check_design(A)
         shape = A.shape
@@ -270,16 +267,20 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
         if isinstance(n_betas, bool) or not isinstance(n_betas, numbers.Integral) or n_betas < 1:
             raise ValueError(f"n_betas must be a positive integer, got {n_betas!r}")
         eps = _check_positive("eps", eps)
-        bmax = float(A.beta_max(y, bool(fit_intercept)) if library_input
-                     else _core.lasso_beta_max(A, y, bool(fit_intercept)))
-        if bmax == 0.0:
-            raise ValueError("beta_max is 0 (y is constant or orthogonal to every column): the path is all zeros")
-        betas = bmax * np.geomspace(1.0, eps, int(n_betas))
     else:
         betas = np.asarray(betas, dtype=np.float64).reshape(-1)
         if betas.size == 0 or not np.isfinite(betas).all() or (betas <= 0).any():
             raise ValueError("betas must be a non-empty vector of finite positive numbers")
         betas = np.sort(betas)[::-1]
+    if library_input:  # validated: now the one statistics pass of the whole path
+        show = _show_progress(False)
+        A = _library_operator(A, _progress(show, "netmirror.lasso_path: column statistics", shape[1]))
+    if betas is None:
+        bmax = float(A.beta_max(y, bool(fit_intercept)) if library_input
+                     else _core.lasso_beta_max(A, y, bool(fit_intercept)))
+        if bmax == 0.0:
+            raise ValueError("beta_max is 0 (y is constant or orthogonal to every column): the path is all zeros")
+        betas = bmax * np.geomspace(1.0, eps, int(n_betas))
     m = shape[1]
     rows, cols, vals = [], [], []
     intercepts, objectives, gaps, n_iters, conv = [], [], [], [], []

@@ -44,10 +44,11 @@ struct PiecewiseLinear {
     int p = 0;
     double knot[kMaxKnots], value[kMaxKnots], slope[kMaxKnots + 1];
 
-    // h(x) = act(s (g(x) - c)) for this g, in place. act is u (u > 0), alpha u (u <= 0).
+    // h = act(s (g - c)) for g = *this, written into h (not in place: the knots of g are read throughout).
+    // act is u (u > 0), alpha u (u <= 0).
     template <class Act>
-    void compose(Act act, double alpha, double s, double c) {
-        PiecewiseLinear h;
+    void compose(Act act, double alpha, double s, double c, PiecewiseLinear& h) const {
+        h.p = 0;
         // Sign of g - c on piece q of g (constant there once the crossings are split off), from a point
         // inside: the midpoint for inner pieces, the far end for the rays.
         auto side = [](double lo_value, double hi_value) {
@@ -103,7 +104,6 @@ struct PiecewiseLinear {
                 h.slope[h.p] = piece_slope(far, sp);
             }
         }
-        *this = h;
     }
 
     // Value at x (for the range of the data: max |f|).
@@ -145,7 +145,7 @@ public:
         }
         const auto& spec = family.spec();
         const bool piecewise_linear = family.kind() == FeatureKind::nested && is_piecewise_linear(spec.activation) &&
-                                      spec.input_dim == 1;
+                                      spec.input_dim == 1 && spec.depth <= 5;  // 2^H - 1 <= kMaxKnots
         if (route == Route::structured && !piecewise_linear)
             throw std::invalid_argument("the structured route needs a deep-narrow relu, leaky_relu or abs library");
         structured_ = route == Route::structured ||
@@ -256,28 +256,30 @@ private:
     }
 
     // The feature as a piecewise-linear function of x - center_, built by the same recursion (and the
-    // same levels) as Family::column.
-    detail::PiecewiseLinear piecewise(int64_t raw) const {
+    // same levels) as Family::column, in one of the two buffers (ping-pong: no struct copies).
+    const detail::PiecewiseLinear& piecewise(int64_t raw, detail::PiecewiseLinear (&buf)[2]) const {
         const Feature f = family_.feature(raw);
         const double alpha = family_.spec().slope;  // relu 0, abs -1 (set by Family)
-        detail::PiecewiseLinear g;
+        int cur = 0;
         detail::with_activation(family_.spec().activation, alpha, [&](auto act) {
             // layer 1: act(s1 (x - a1)), one kink at a1
+            detail::PiecewiseLinear& g = buf[0];
             const double s1 = f.sign[0];
             g.p = 1;
             g.knot[0] = f.level[0] - center_;
             g.value[0] = act(0.0);
             g.slope[0] = (s1 > 0 ? alpha : 1.0) * s1;  // left of a1, s1 (x - a1) has the sign of -s1
             g.slope[1] = (s1 > 0 ? 1.0 : alpha) * s1;
-            for (int h = 1; h < f.layers; ++h) g.compose(act, alpha, f.sign[h], f.level[h]);
+            for (int h = 1; h < f.layers; ++h, cur ^= 1) buf[cur].compose(act, alpha, f.sign[h], f.level[h], buf[cur ^ 1]);
             return 0;
         });
-        return g;
+        return buf[cur];
     }
 
     // out = sum_i v_i f(x_i) from the prefix sums; false when the accuracy guard asks for streaming.
     bool structured_tmul(int64_t raw, const PrefixSums& ps, double& out) const {
-        const detail::PiecewiseLinear g = piecewise(raw);
+        detail::PiecewiseLinear buf[2];
+        const detail::PiecewiseLinear& g = piecewise(raw, buf);
         const double lo = shifted_.front(), hi = shifted_.back();
         double fmax = std::max(std::fabs(g(lo)), std::fabs(g(hi))), smax = 0.0;
         for (int q = 0; q < g.p; ++q)
