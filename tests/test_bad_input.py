@@ -260,7 +260,7 @@ def test_matrix_exceeding_memory_budget(monkeypatch):
 
 def test_dedup_exceeding_memory_budget(monkeypatch):
     monkeypatch.setenv("NETMIRROR_MAX_BYTES", "1000")
-    with pytest.raises(MemoryError, match="dedup=False or raise NETMIRROR_MAX_BYTES"):
+    with pytest.raises(MemoryError, match=r"deduplication keeps .* memory budget.*dedup=False.*NETMIRROR_MAX_BYTES"):
         netmirror.library(np.arange(10.0), "relu", 3)
     assert netmirror.library(np.arange(10.0), "relu", 3, dedup=False).raw_size == 400
 
@@ -353,3 +353,11 @@ def test_describe_bad_index(lib1d):
     for j in ("0", None, 1.5):
         with pytest.raises((IndexError, TypeError)):
             lib1d.describe(j)
+
+
+def test_dedup_budget_counts_kept_features_not_raw_ones(monkeypatch):
+    """A budget far below 32 bytes per raw feature is fine when few features survive deduplication."""
+    x = np.repeat(np.arange(3.0), 40)  # 120 points, 3 distinct values: 57,600 raw relu L3 features, few classes
+    monkeypatch.setenv("NETMIRROR_MAX_BYTES", str(2**20))  # 1 MiB < 32 B x 57,600 raw = 1.8 MiB
+    lib = netmirror.library(x, "relu", 3)
+    assert lib.raw_size == 4 * 120**2 and len(lib) < 50

@@ -54,17 +54,19 @@ void register_libraries(py::module_& m) {
                     })
         .def("default_tolerance", [](const Family& f) { return netmirror::default_dedup_tolerance(f); })
         .def("deduplicate",
-             [](const Family& f, double tol, bool intercept) {
+             [](const Family& f, double tol, bool intercept, double max_bytes) {
                  std::vector<int64_t> kept;
+                 const size_t limit = max_bytes >= 1.8e19 ? std::numeric_limits<size_t>::max()
+                                                          : static_cast<size_t>(max_bytes);
                  {
                      py::gil_scoped_release release;
-                     kept = netmirror::deduplicate(f, tol, intercept);
+                     kept = netmirror::deduplicate(f, tol, intercept, netmirror::default_num_threads(), limit);
                  }
                  py::array_t<int64_t> out(static_cast<py::ssize_t>(kept.size()));
                  std::copy(kept.begin(), kept.end(), out.mutable_data());
                  return out;
              },
-             py::arg("tol"), py::arg("intercept"))
+             py::arg("tol"), py::arg("intercept"), py::arg("max_bytes") = 1.8e19)
         // out: preallocated Fortran-ordered (m, ncols) float32/float64 array; raw: None or kept indices.
         .def("assemble",
              [](const Family& f, py::object raw, DoubleArray t, py::array out) {

@@ -100,7 +100,7 @@ def train_and_record(args, log=print):
             batch_loss = loss_fn(model(X[idx]), Y[idx])
             batch_loss.backward()
             opt.step()
-            total += float(batch_loss) * len(idx)
+            total += float(batch_loss.detach()) * len(idx)
         loss = total / args.n
         if epoch % args.record_every == 0 or epoch == args.epochs:
             record(epoch)

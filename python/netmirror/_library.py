@@ -195,11 +195,13 @@ class Library:
                 raise ValueError(
                     f"deduplicating {self.raw_size:,} raw features on {len(x)} points is too much work "
                     f"({work:.2e} evaluations); pass dedup=False or use fewer points")
-            if 32 * self.raw_size > memory_budget():
+            budget = memory_budget()
+            try:  # memory grows with the kept count only; the kernel stops at the budget
+                kept = self._family.deduplicate(self.tolerance, self.fit_intercept, float(budget))
+            except ValueError as err:  # std::length_error
                 raise MemoryError(
-                    f"deduplicating {self.raw_size:,} raw features needs up to {32 * self.raw_size / 2**30:.1f} GiB "
-                    "of hash table; pass dedup=False or raise NETMIRROR_MAX_BYTES")
-            kept = self._family.deduplicate(self.tolerance, self.fit_intercept)
+                    f"{err} ({budget / 2**30:.1f} GiB); pass dedup=False (the solver then needs ~130 bytes per raw "
+                    "feature matrix-free), use fewer points or a shallower net, or raise NETMIRROR_MAX_BYTES") from None
             kept.flags.writeable = False  # the kernels trust these indices: keep them read-only
             self._raw_index = kept
         self._features = None

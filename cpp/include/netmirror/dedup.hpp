@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "libraries.hpp"
@@ -67,6 +69,11 @@ public:
             if (keys_[i] == h && same(vals_[i])) return true;
         }
     }
+    size_t bytes() const { return keys_.capacity() * (sizeof(uint64_t) + sizeof(int64_t)); }
+    // Bytes after the next insert (a rehash doubles the table while the old one is still alive).
+    size_t bytes_after_insert() const {
+        return 2 * (count_ + 1) > keys_.size() ? 3 * bytes() : bytes();
+    }
     void insert(uint64_t h, int64_t raw) {
         if (2 * (count_ + 1) > keys_.size()) rehash(2 * keys_.size());
         size_t i = h & mask_;
@@ -102,15 +109,18 @@ private:
 
 // Raw indices of the kept representatives (first occurrence of each class), in increasing order.
 // intercept=false (no free intercept): constants are not absorbed, columns are equal only up to sign.
+// Memory grows with the kept count (hash table + index list, ~40-72 bytes per kept column); past max_bytes
+// it throws std::length_error rather than exhausting the machine.
 inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool intercept = true,
-                                        int threads = default_num_threads()) {
+                                        int threads = default_num_threads(),
+                                        size_t max_bytes = std::numeric_limits<size_t>::max()) {
     const int64_t n = family.n(), total = family.size();
     const double* x = family.x().data();
     const int64_t block = std::max<int64_t>(64, std::min<int64_t>(8192, (int64_t(1) << 22) / std::max<int64_t>(n, 1)));
     std::vector<int64_t> q(static_cast<size_t>(block * n));
     std::vector<uint64_t> hashes(static_cast<size_t>(block));
     std::vector<int64_t> kept;
-    detail::HashIndex index(static_cast<size_t>(std::min<int64_t>(total, int64_t(1) << 20)));
+    detail::HashIndex index(static_cast<size_t>(std::min<int64_t>(total, int64_t(1) << 12)));  // grows with the kept count
     std::vector<double> v(static_cast<size_t>(n)), scratch;
     std::vector<int64_t> qv(static_cast<size_t>(n));
 
@@ -135,6 +145,12 @@ inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool i
                 return std::equal(qv.begin(), qv.end(), qr);
             });
             if (!duplicate) {
+                const size_t need = index.bytes_after_insert() + (kept.size() + 1) * sizeof(int64_t);
+                if (need > max_bytes)
+                    throw std::length_error("deduplication keeps " + std::to_string(kept.size()) +
+                                            " features after " + std::to_string(r) + " of " + std::to_string(total) +
+                                            " raw ones and would need more than the memory budget of " +
+                                            std::to_string(max_bytes) + " bytes");
                 index.insert(h, r);
                 kept.push_back(r);
             }
