@@ -304,3 +304,36 @@ def test_no_silent_nan():
                   netmirror.kernel_alignment(np.zeros((3, 3)), np.eye(3)),
                   netmirror.nfa_correlation(np.zeros((2, 2)), np.eye(2))]
     assert not any(math.isnan(v) for v in values)
+
+
+# --------------------------------------------------------------------------------------------------
+# cross-check with a published implementation (torch_cka, Nguyen-Raghu-Kornblith minibatch CKA); skipped
+# when PyTorch / torch_cka are not installed
+def test_minibatch_cka_matches_torch_cka():
+    torch = pytest.importorskip("torch")
+    torch_cka = pytest.importorskip("torch_cka")
+    import types
+
+    rng = np.random.default_rng(5)
+    batches_x = [rng.standard_normal((40, 7)) for _ in range(4)]
+    batches_y = [np.tanh(b @ rng.standard_normal((7, 5))) + 0.3 * rng.standard_normal((40, 5)) for b in batches_x]
+    stub = types.SimpleNamespace(device="cpu")  # _HSIC only reads self.device
+    hsic = torch_cka.CKA._HSIC
+    sums = np.zeros(3)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # its ones-vectors follow the default dtype
+    try:
+        for bx, by in zip(batches_x, batches_y):  # what torch_cka.CKA.compare does per batch and layer pair
+            K = torch.from_numpy(bx @ bx.T)
+            L = torch.from_numpy(by @ by.T)
+            K.fill_diagonal_(0.0)
+            L.fill_diagonal_(0.0)
+            sums += [hsic(stub, K, K), hsic(stub, K, L), hsic(stub, L, L)]
+    finally:
+        torch.set_default_dtype(default)
+    theirs = sums[1] / (np.sqrt(sums[0]) * np.sqrt(sums[2]))
+    mb = netmirror.MinibatchCKA(1, 1)
+    for bx, by in zip(batches_x, batches_y):
+        mb.update([bx], [by])
+    ours = float(np.asarray(mb.result()).ravel()[0])
+    assert ours == pytest.approx(theirs, rel=1e-10)
