@@ -236,6 +236,19 @@ def _centred(G, fit_intercept):
     return G - G.mean(axis=0) if fit_intercept else G
 
 
+def _zoom(p, step, mesh, columns, theta, val, rounds, shrink, fit_intercept):
+    """Refine parameters p around the best grid point: evaluate columns(cand) on p + mesh * step, keep the
+    best |column^T theta|, shrink the step; returns (best value, its parameters)."""
+    for _ in range(rounds):
+        cand = p[None, :] + mesh * step[None, :]
+        sc = np.abs(_centred(columns(cand), fit_intercept).T @ theta)
+        k = int(np.argmax(sc))
+        if sc[k] > val:
+            val, p = float(sc[k]), cand[k]
+        step = step / shrink
+    return val, p
+
+
 class NestedGrid:
     """Deep-narrow features over a dense bias grid; ``sup(theta)`` refines the best grid points by zooming in
     (a1, c_2, ..., c_H) for a fixed sign pattern."""
@@ -272,15 +285,8 @@ class NestedGrid:
             for h in range(1, H):
                 step[h] = max(float(g.max() - g.min()), 1e-12) / 20
                 g = act(act_, s[h] * (g - p[h]), slope)
-            val = float(score[i])
-            for _ in range(rounds):
-                cand = p[None, :] + mesh * step[None, :]
-                Gq = _centred(self.evaluate(np.tile(s, (len(cand), 1)), cand[:, 0], cand[:, 1:]), fit_intercept)
-                sc = np.abs(Gq.T @ theta)
-                k = int(np.argmax(sc))
-                if sc[k] > val:
-                    val, p = float(sc[k]), cand[k]
-                step = step / 4
+            val, p = _zoom(p, step, mesh, lambda c, s=s: self.evaluate(np.tile(s, (len(c), 1)), c[:, 0], c[:, 1:]),
+                           theta, float(score[i]), rounds, 4, fit_intercept)
             if val > best[0]:
                 best = (val, {"signs": s, "a1": p[0], "c": p[1:]})
         p = best[1]
@@ -344,15 +350,8 @@ class SymmetrizedGrid:
             s = float(self.prm["s"][i])
             hh = act(self.activation, x - p[0], self.slope) + act(self.activation, p[1] - x, self.slope)
             step = np.array([2 * span / 40, 2 * span / 40, max(float(hh.max() - hh.min()), 1e-12) / 40])
-            val = float(score[i])
-            for _ in range(rounds):
-                cand = p[None, :] + mesh * step[None, :]
-                Gq = _centred(self.evaluate(cand[:, 0], cand[:, 1], cand[:, 2], np.full(len(cand), s)), fit_intercept)
-                sc = np.abs(Gq.T @ theta)
-                k = int(np.argmax(sc))
-                if sc[k] > val:
-                    val, p = float(sc[k]), cand[k]
-                step = step / 3
+            val, p = _zoom(p, step, mesh, lambda c, s=s: self.evaluate(c[:, 0], c[:, 1], c[:, 2], np.full(len(c), s)),
+                           theta, float(score[i]), rounds, 3, fit_intercept)
             if val > best[0]:
                 best = (val, {"a": float(p[0]), "c": float(p[1]), "b": float(p[2]), "s": s})
         p = best[1]

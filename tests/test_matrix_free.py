@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import _thread
 import threading
-import time
 import warnings
 
 import numpy as np
@@ -216,12 +215,10 @@ def test_ctrl_c_returns_the_best_iterate():
     op = _core.LibraryOperator(lib._family, lib.raw_index)
     beta = 1e-4 * op.beta_max(y, True)
     timer = _interrupt_after(0.3)
-    t0 = time.perf_counter()
-    out = _core.lasso_solve_library(op, y, beta, True, 0.0, 10**9, None, None, False, None)  # tol 0: never done
-    elapsed = time.perf_counter() - t0
+    # tol 0 and 10^9 iterations: the call can only come back through the interrupt (no timed assertion needed)
+    out = _core.lasso_solve_library(op, y, beta, True, 0.0, 10**9, None, None, False, None)
     timer.join()
     assert out["interrupted"] and not out["converged"]
-    assert elapsed < 5.0
     # a genuine certificate for the returned iterate
     A = lib.matrix()
     z, xi = out["coef"], out["intercept"]
@@ -231,7 +228,6 @@ def test_ctrl_c_returns_the_best_iterate():
     # the public function: a warning and the best iterate (or, if Ctrl-C hit the statistics pass, a clear
     # KeyboardInterrupt; both come back fast)
     timer = _interrupt_after(0.3)
-    t0 = time.perf_counter()
     try:
         with pytest.warns(netmirror.ConvergenceWarning, match="interrupted"):
             res = netmirror.lasso(lib, y, beta, tol=0.0, max_iter=10**9)
@@ -239,7 +235,6 @@ def test_ctrl_c_returns_the_best_iterate():
     except KeyboardInterrupt:
         pass
     timer.join()
-    assert time.perf_counter() - t0 < 5.0
 
     # a path ends at the interrupted beta
     timer = _interrupt_after(0.3)

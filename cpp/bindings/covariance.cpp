@@ -6,12 +6,15 @@
 
 #include <netmirror/covariance.hpp>
 
+#include "common.hpp"
+
 namespace py = pybind11;
+using nm_bind::DoubleVector;
+using nm_bind::to_numpy;
 
 namespace {
 
 using netmirror::CovarianceAccumulator;
-using DoubleVector = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 template <class T>
 void update_typed(CovarianceAccumulator& acc, const py::array& X, const double* weights) {
@@ -29,12 +32,6 @@ py::array_t<double> square(const CovarianceAccumulator& acc, void (CovarianceAcc
     py::array_t<double> out({d, d});
     (acc.*fill)(out.mutable_data());
     return out;
-}
-
-py::array_t<double> vector(const std::vector<double>& v) {
-    py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
 }
 
 }  // namespace
@@ -67,9 +64,9 @@ void register_covariance(py::module_& m) {
         .def_property_readonly("dim", &CovarianceAccumulator::dim)
         .def_property_readonly("count", &CovarianceAccumulator::count)
         .def_property_readonly("total_weight", &CovarianceAccumulator::total_weight)
-        .def_property_readonly("mean", [](const CovarianceAccumulator& a) { return vector(a.mean()); })
-        .def_property_readonly("mean_hi", [](const CovarianceAccumulator& a) { return vector(a.mean_hi()); })
-        .def_property_readonly("mean_lo", [](const CovarianceAccumulator& a) { return vector(a.mean_lo()); })
+        .def_property_readonly("mean", [](const CovarianceAccumulator& a) { return to_numpy(a.mean()); })
+        .def_property_readonly("mean_hi", [](const CovarianceAccumulator& a) { return to_numpy(a.mean_hi()); })
+        .def_property_readonly("mean_lo", [](const CovarianceAccumulator& a) { return to_numpy(a.mean_lo()); })
         .def("scatter", [](const CovarianceAccumulator& a) { return square(a, &CovarianceAccumulator::scatter); })
         .def("second_moment",
              [](const CovarianceAccumulator& a) { return square(a, &CovarianceAccumulator::second_moment); })

@@ -20,20 +20,16 @@
 #include <netmirror/implicit.hpp>
 #include <netmirror/lasso.hpp>
 
+#include "common.hpp"
+
 namespace py = pybind11;
 using netmirror::Family;
 using netmirror::LibraryMatrix;
+using nm_bind::DoubleVector;
+using nm_bind::IndexArray;
+using nm_bind::to_numpy;
 
 namespace {
-
-using DoubleVector = py::array_t<double, py::array::c_style | py::array::forcecast>;
-using IndexArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
-
-py::array_t<double> to_numpy(const std::vector<double>& v) {
-    py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
-}
 
 // Runs work() on a worker thread; this thread (holding the GIL) polls signals and reports progress.
 // Returns true when a KeyboardInterrupt arrived (stop was raised; work() was left to finish on its own).
@@ -228,41 +224,17 @@ void register_implicit(py::module_& m) {
            py::object z0, py::object theta0, bool verbose, py::object progress) {
             const LibraryMatrix& A = op.op();
             if (y.ndim() != 1 || y.size() != A.rows()) throw std::invalid_argument("y length must equal the rows of the library");
-            DoubleVector z0a, t0a;
-            const double *z0p = nullptr, *t0p = nullptr;
-            if (!z0.is_none()) {
-                z0a = DoubleVector::ensure(z0);
-                if (!z0a || z0a.size() != A.cols()) throw std::invalid_argument("coef_init length must equal the library size");
-                z0p = z0a.data();
-            }
-            if (!theta0.is_none()) {
-                t0a = DoubleVector::ensure(theta0);
-                if (!t0a || t0a.size() != A.rows()) throw std::invalid_argument("dual length must equal the rows of the library");
-                t0p = t0a.data();
-            }
+            const nm_bind::WarmStart warm(z0, theta0, A.rows(), A.cols(),
+                                          "coef_init length must equal the library size",
+                                          "dual length must equal the rows of the library");
             std::atomic<bool> stop{false};
-            netmirror::LassoOptions opt;
-            opt.beta = beta;
-            opt.fit_intercept = fit_intercept;
-            opt.tol = tol;
-            opt.max_iter = max_iter;
-            opt.verbose = verbose;
+            netmirror::LassoOptions opt = nm_bind::lasso_options(beta, fit_intercept, tol, max_iter, verbose);
             opt.stop = &stop;
             netmirror::LassoOutput out;
             const double* yp = y.data();
-            const bool interrupted =
-                run_watched([&] { out = netmirror::lasso(A, yp, opt, z0p, t0p); }, stop, progress, op.counter());
-            py::dict d;
-            d["coef"] = to_numpy(out.coef);
-            d["dual"] = to_numpy(out.dual);
-            d["intercept"] = out.intercept;
-            d["objective"] = out.objective;
-            d["gap"] = out.gap;
-            d["relative_gap"] = out.relative_gap;
-            d["p0"] = out.p0;
-            d["n_iter"] = out.n_iter;
-            d["n_epochs"] = out.n_epochs;
-            d["converged"] = out.converged;
+            const auto solve = [&] { out = netmirror::lasso(A, yp, opt, warm.coef_ptr, warm.dual_ptr); };
+            const bool interrupted = run_watched(solve, stop, progress, op.counter());
+            py::dict d = nm_bind::lasso_result(out);
             d["interrupted"] = interrupted;
             return d;
         },

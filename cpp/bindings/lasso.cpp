@@ -6,11 +6,12 @@
 
 #include <netmirror/lasso.hpp>
 
+#include "common.hpp"
+
 namespace py = pybind11;
+using nm_bind::DoubleVector;
 
 namespace {
-
-using DoubleVector = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 // A view of a 2-D float array (validated in Python: contiguous in C or Fortran order, finite).
 std::unique_ptr<netmirror::DesignMatrix> view(const py::array& A) {
@@ -27,12 +28,6 @@ std::unique_ptr<netmirror::DesignMatrix> view(const py::array& A) {
     throw py::type_error("A must be float64 or float32");
 }
 
-py::array_t<double> to_numpy(const std::vector<double>& v) {
-    py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
-    std::copy(v.begin(), v.end(), a.mutable_data());
-    return a;
-}
-
 }  // namespace
 
 void register_lasso(py::module_& m) {
@@ -42,41 +37,16 @@ void register_lasso(py::module_& m) {
            py::object z0, py::object theta0, bool verbose) {
             auto mat = view(A);
             if (y.size() != mat->rows()) throw std::invalid_argument("y length must equal the rows of A");
-            DoubleVector z0a, t0a;
-            const double *z0p = nullptr, *t0p = nullptr;
-            if (!z0.is_none()) {
-                z0a = DoubleVector::ensure(z0);
-                if (!z0a || z0a.size() != mat->cols()) throw std::invalid_argument("coef_init length must equal the columns of A");
-                z0p = z0a.data();
-            }
-            if (!theta0.is_none()) {
-                t0a = DoubleVector::ensure(theta0);
-                if (!t0a || t0a.size() != mat->rows()) throw std::invalid_argument("dual length must equal the rows of A");
-                t0p = t0a.data();
-            }
-            netmirror::LassoOptions opt;
-            opt.beta = beta;
-            opt.fit_intercept = fit_intercept;
-            opt.tol = tol;
-            opt.max_iter = max_iter;
-            opt.verbose = verbose;
+            const nm_bind::WarmStart warm(z0, theta0, mat->rows(), mat->cols(),
+                                          "coef_init length must equal the columns of A",
+                                          "dual length must equal the rows of A");
+            const netmirror::LassoOptions opt = nm_bind::lasso_options(beta, fit_intercept, tol, max_iter, verbose);
             netmirror::LassoOutput out;
             {
                 py::gil_scoped_release release;
-                out = netmirror::lasso(*mat, y.data(), opt, z0p, t0p);
+                out = netmirror::lasso(*mat, y.data(), opt, warm.coef_ptr, warm.dual_ptr);
             }
-            py::dict d;
-            d["coef"] = to_numpy(out.coef);
-            d["dual"] = to_numpy(out.dual);
-            d["intercept"] = out.intercept;
-            d["objective"] = out.objective;
-            d["gap"] = out.gap;
-            d["relative_gap"] = out.relative_gap;
-            d["p0"] = out.p0;
-            d["n_iter"] = out.n_iter;
-            d["n_epochs"] = out.n_epochs;
-            d["converged"] = out.converged;
-            return d;
+            return nm_bind::lasso_result(out);
         },
         py::arg("A"), py::arg("y"), py::arg("beta"), py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
         py::arg("coef_init"), py::arg("dual_init"), py::arg("verbose"),

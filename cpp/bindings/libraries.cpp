@@ -7,14 +7,15 @@
 #include <netmirror/dictionary.hpp>
 #include <netmirror/libraries.hpp>
 
+#include "common.hpp"
+
 namespace py = pybind11;
 using netmirror::Family;
 using netmirror::FamilySpec;
+using DoubleArray = nm_bind::DoubleVector;
+using nm_bind::IndexArray;
 
 namespace {
-
-using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
-using IndexArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
 FamilySpec make_spec(int activation, int architecture, int depth, double slope, int64_t switches, int input_dim) {
     FamilySpec s;
