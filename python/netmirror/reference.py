@@ -537,3 +537,219 @@ def neural_collapse(H, labels, W=None, b=None):
             wrong += pred != near
         out["nc4"] = wrong / len(H)
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Convex two-layer ReLU networks (netmirror.convex_relu, docs/convex_relu.md)
+#
+#   P(v, w) = 1/2 ||sum_i D_i X (v_i - w_i) - y||^2 + beta sum_i (||v_i|| + ||w_i||)
+#             s.t. (2 D_i - I) X v_i >= 0, (2 D_i - I) X w_i >= 0,
+#
+# X (N, k) the inputs (with a column of ones when the hidden units have a bias), D_i = diag(1[X u >= 0])
+# the activation patterns of the chambers of the hyperplane arrangement {u : x_n^T u = 0}.
+# Dual: D(theta) = theta^T y - 1/2 ||theta||^2 over ||Proj_{K_i}(+-X^T D_i theta)|| <= beta for every i,
+# K_i = {u : (2 D_i - I) X u >= 0}.
+def arrangement_hyperplanes(X, tol=1e-12):
+    """Distinct hyperplanes {u : h^T u = 0} of the rows of X: unit normals, one per set of parallel rows
+    (rows within tol of parallel, in either orientation, share one); zero rows give none."""
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.sqrt((X * X).sum(axis=1))
+    kept = []
+    for n in range(X.shape[0]):
+        if not norms[n] > 0.0:
+            continue
+        h = X[n] / norms[n]
+        if all(abs(float(h @ g)) < 1.0 - tol for g in kept):
+            kept.append(h)
+    return np.array(kept).reshape(len(kept), X.shape[1])
+
+
+def _hyperplane_basis(h):
+    """Orthonormal basis (k, k-1) of the hyperplane h^T u = 0 (h a unit vector): a Householder reflection
+    maps e_0 to +-h, its other columns span the complement."""
+    k = h.shape[0]
+    v = h.copy()
+    v[0] += math.copysign(1.0, h[0]) if h[0] != 0.0 else 1.0
+    Q = np.eye(k) - 2.0 * np.outer(v, v) / float(v @ v)
+    return Q[:, 1:]
+
+
+def arrangement_points(H, tol=1e-12):
+    """One point in the interior of every chamber of the central arrangement of the unit normals H (m, k);
+    duplicates possible (a chamber is found once per facet).
+
+    Every chamber of a non-empty arrangement has a facet on some hyperplane h_n, and that facet is a chamber
+    of the arrangement the other hyperplanes cut on h_n. So: recurse on each h_n (dimension k - 1), and push
+    each point u0 found there off h_n by +-eps h_n, eps half the distance from u0 to the nearest other
+    hyperplane, which keeps every other sign. k = 1: the half-lines +1 and -1."""
+    H = np.asarray(H, dtype=np.float64)
+    m, k = H.shape
+    if m == 0:
+        e = np.zeros(k)
+        e[0] = 1.0
+        return e[None]
+    if k == 1:
+        return np.array([[1.0], [-1.0]])
+    points = []
+    for n in range(m):
+        B = _hyperplane_basis(H[n])
+        others = np.delete(H, n, axis=0)
+        restricted = arrangement_hyperplanes(others @ B, tol)
+        for t in arrangement_points(restricted, tol):
+            u0 = B @ t
+            u0 /= np.linalg.norm(u0)
+            dist = np.abs(others @ u0)
+            eps = 0.5 * float(dist.min()) if dist.size else 1.0
+            points.append(u0 + eps * H[n])
+            points.append(u0 - eps * H[n])
+    return np.array(points)
+
+
+def general_position_chambers(m, k):
+    """Chambers of m central hyperplanes in general position in R^k: 2 sum_{i<k} C(m-1, i) (m >= 1)."""
+    if m == 0:
+        return 1
+    return 2 * sum(math.comb(m - 1, i) for i in range(k))
+
+
+def distinct_patterns(X, U):
+    """Activation patterns 1[X u >= 0] of the directions U (P, k), each once, in order of first appearance;
+    the all-zero pattern (a dead unit) is left out. Returns (patterns (Q, N) bool, first (Q,) index into U)."""
+    X = np.asarray(X, dtype=np.float64)
+    U = np.asarray(U, dtype=np.float64).reshape(-1, X.shape[1])
+    seen = {}
+    for p in range(U.shape[0]):
+        d = X @ U[p] >= 0.0
+        key = d.tobytes()
+        if d.any() and key not in seen:
+            seen[key] = p
+    first = np.array(list(seen.values()), dtype=np.int64)
+    pats = np.array([X @ U[p] >= 0.0 for p in first], dtype=bool).reshape(len(first), X.shape[0])
+    return pats, first
+
+
+def exact_patterns(X, tol=1e-12):
+    """Every chamber pattern of the arrangement of the rows of X (see arrangement_points)."""
+    pts = arrangement_points(arrangement_hyperplanes(X, tol), tol)
+    return distinct_patterns(X, pts)
+
+
+def cone_projection(G, z):
+    """Projection of z onto the polyhedral cone K = {u : G u >= 0}: p = z + G^T lam with
+    lam = argmin_{lam >= 0} ||z + G^T lam|| (Moreau: -G^T lam is the projection on the polar cone).
+    Returns (p, lam). For any lam >= 0, ||z + G^T lam|| >= ||Proj_K z|| = max_{u in K, ||u|| <= 1} z^T u."""
+    import scipy.optimize
+
+    G = np.asarray(G, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    if G.shape[0] == 0 or (G @ z >= 0).all():
+        return z.copy(), np.zeros(G.shape[0])
+    lam, _ = scipy.optimize.nnls(G.T, -z)
+    return z + G.T @ lam, lam
+
+
+def convex_relu_objective(X, y, patterns, V, W, beta):
+    """P(v, w) with V, W (P, k): the fit term on the patterns' masks plus beta times the groups' norms."""
+    X = np.asarray(X, dtype=np.float64)
+    D = np.asarray(patterns, dtype=np.float64)
+    pred = (D * (X @ (np.asarray(V) - np.asarray(W)).T).T).sum(axis=0)
+    r = np.asarray(y, dtype=np.float64) - pred
+    return 0.5 * float(r @ r) + float(beta) * float(np.linalg.norm(V, axis=1).sum() + np.linalg.norm(W, axis=1).sum())
+
+
+def convex_relu_cone_violation(X, patterns, V, W):
+    """Largest violation of the cone constraints, max over i, n of -((2 D_i - I) X v_i)_n (0 if feasible)."""
+    X = np.asarray(X, dtype=np.float64)
+    S = 2.0 * np.asarray(patterns, dtype=np.float64) - 1.0
+    worst = 0.0
+    for Z in (V, W):
+        worst = max(worst, float(np.max(-(S * (X @ np.asarray(Z).T).T), initial=0.0)))
+    return worst
+
+
+def convex_relu_dual_bound(X, patterns, theta):
+    """max_i max(||Proj_{K_i}(X^T D_i theta)||, ||Proj_{K_i}(-X^T D_i theta)||): theta is dual feasible iff
+    this is <= beta."""
+    X = np.asarray(X, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    worst = 0.0
+    for d in np.asarray(patterns, dtype=bool):
+        G = np.where(d, 1.0, -1.0)[:, None] * X
+        g = X.T @ np.where(d, theta, 0.0)
+        for s in (1.0, -1.0):
+            worst = max(worst, float(np.linalg.norm(cone_projection(G, s * g)[0])))
+    return worst
+
+
+def convex_relu_dual_gap(X, y, patterns, V, W, beta, theta=None):
+    """(gap, theta): P(v, w) - D(theta) with theta (default: the residual) rescaled to dual feasibility."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    D = np.asarray(patterns, dtype=np.float64)
+    if theta is None:
+        theta = y - (D * (X @ (np.asarray(V) - np.asarray(W)).T).T).sum(axis=0)
+    theta = np.asarray(theta, dtype=np.float64)
+    theta = theta / max(1.0, convex_relu_dual_bound(X, patterns, theta) / float(beta))
+    dual = float(theta @ y) - 0.5 * float(theta @ theta)
+    return convex_relu_objective(X, y, patterns, V, W, beta) - dual, theta
+
+
+def convex_relu_prox(G, z, t):
+    """prox of t ||.|| + indicator(K) at z, K = {u : G u >= 0} a closed convex cone:
+    (1 - t / ||Proj_K z||)_+ Proj_K z (the norm is positively homogeneous, so project, then shrink)."""
+    p, _ = cone_projection(G, z)
+    nrm = float(np.linalg.norm(p))
+    return p * max(0.0, 1.0 - t / nrm) if nrm > 0.0 else p * 0.0
+
+
+def convex_relu_pgd(X, y, patterns, beta, tol=1e-9, max_iter=200000):
+    """Accelerated proximal gradient (FISTA with restarts) on all groups at once, for small problems.
+    Returns dict(V, W, objective, gap, n_iter, converged); stops when gap <= tol * 1/2 ||y||^2."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    D = np.asarray(patterns, dtype=bool)
+    P, k = D.shape[0], X.shape[1]
+    Df = D.astype(np.float64)
+    Gs = [np.where(d, 1.0, -1.0)[:, None] * X for d in D]
+    # Lipschitz constant of the fit term's gradient in (V, W): ||M||^2, M the stacked [D_i X, -D_i X] columns.
+    M = np.hstack([Df[i][:, None] * X for i in range(P)])
+    L = 2.0 * float(np.linalg.norm(M, 2)) ** 2
+    step = 1.0 / L
+    V = np.zeros((P, k))
+    W = np.zeros((P, k))
+    Vy, Wy, tk = V.copy(), W.copy(), 1.0
+    target = tol * 0.5 * float(y @ y)
+    obj_prev = np.inf
+    gap = np.inf
+    it = 0
+    for it in range(1, max_iter + 1):
+        r = y - (Df * (X @ (Vy - Wy).T).T).sum(axis=0)
+        grad = X.T @ (Df * r).T  # (k, P): X^T D_i r
+        Vn = np.array([convex_relu_prox(Gs[i], Vy[i] + step * grad[:, i], step * beta) for i in range(P)])
+        Wn = np.array([convex_relu_prox(Gs[i], Wy[i] - step * grad[:, i], step * beta) for i in range(P)])
+        obj = convex_relu_objective(X, y, D, Vn, Wn, beta)
+        if obj > obj_prev:  # adaptive restart: drop the momentum
+            tk = 1.0
+            Vy, Wy = V.copy(), W.copy()
+            continue
+        tn = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * tk * tk))
+        Vy = Vn + (tk - 1.0) / tn * (Vn - V)
+        Wy = Wn + (tk - 1.0) / tn * (Wn - W)
+        V, W, tk, obj_prev = Vn, Wn, tn, obj
+        if it % 50 == 0:
+            gap, _ = convex_relu_dual_gap(X, y, D, V, W, beta)
+            if gap <= target:
+                break
+    gap, _ = convex_relu_dual_gap(X, y, D, V, W, beta)
+    return {"V": V, "W": W, "objective": convex_relu_objective(X, y, D, V, W, beta), "gap": float(gap),
+            "n_iter": it, "converged": bool(gap <= target)}
+
+
+def relu_network_loss(U, alpha, X, y, beta):
+    """1/2 ||sum_j alpha_j relu(X u_j) - y||^2 + beta/2 (||U||_F^2 + ||alpha||^2), U (m, k), X (N, k)
+    (the bias, if any, is the last column of U against a column of ones in X)."""
+    U = np.asarray(U, dtype=np.float64).reshape(-1, np.asarray(X).shape[1])
+    alpha = np.asarray(alpha, dtype=np.float64)
+    pred = np.maximum(np.asarray(X, dtype=np.float64) @ U.T, 0.0) @ alpha
+    r = np.asarray(y, dtype=np.float64) - pred
+    return 0.5 * float(r @ r) + 0.5 * float(beta) * (float((U * U).sum()) + float(alpha @ alpha))

@@ -1,6 +1,7 @@
 // Umbrella header of the netmirror C++ core.
 #pragma once
 #include "activation.hpp"
+#include "convex_relu.hpp"
 #include "covariance.hpp"
 #include "dedup.hpp"
 #include "dictionary.hpp"

@@ -1,0 +1,871 @@
+// Convex two-layer ReLU networks (Pilanci & Ergen): the cone-constrained group Lasso
+//
+//   min_{v, w} 1/2 ||sum_i D_i X (v_i - w_i) - y||^2 + beta sum_i (||v_i|| + ||w_i||)
+//   s.t. (2 D_i - I) X v_i >= 0,  (2 D_i - I) X w_i >= 0,
+//
+// over activation patterns D_i = diag(1[X u >= 0]) of the hyperplane arrangement of the rows of X (N, k),
+// and its certificate. Derivation, scaling and the certificate: docs/convex_relu.md.
+//
+// - Patterns: distinct_patterns() evaluates directions (sampled, or one per chamber from
+//   arrangement_points(), which enumerates every chamber by recursion on the hyperplanes) and keeps each
+//   pattern once, as a bitset.
+// - Cone projection: Proj_K z for K = {u : G u >= 0} by Lawson-Hanson NNLS on the polar side,
+//   p = z + G^T lam, lam >= 0. Any lam >= 0 bounds ||Proj_K z|| <= ||z + G^T lam||, which is what the
+//   certificate needs; the prox of beta ||.|| + indicator(K) is (1 - beta / ||p||)_+ p.
+// - Solver: block coordinate descent (proximal steps on each group, with its k x k Gram) on a working set
+//   of groups; one full pass per outer iteration gives the dual point (residual rescaled so that
+//   ||Proj_{K_i}(+-X^T D_i theta)|| <= beta for every pattern), the gap and the next working set.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "parallel.hpp"
+
+namespace netmirror {
+
+namespace relu_detail {
+
+inline double dotk(const double* a, const double* b, int64_t k) {
+    double s = 0.0;
+    for (int64_t j = 0; j < k; ++j) s += a[j] * b[j];
+    return s;
+}
+
+inline double norm2(const double* a, int64_t k) { return std::sqrt(dotk(a, a, k)); }
+
+}  // namespace relu_detail
+
+// Distinct activation patterns, one bitset of N bits each: bit n of pattern p is 1[x_n^T u_p >= 0].
+struct PatternSet {
+    int64_t n = 0, words = 0;
+    std::vector<uint64_t> bits;   // pattern p at bits[p * words]
+    std::vector<int64_t> first;   // index of the direction that first produced pattern p
+
+    int64_t size() const { return static_cast<int64_t>(first.size()); }
+    const uint64_t* row(int64_t p) const { return bits.data() + p * words; }
+    bool active(int64_t p, int64_t i) const { return (row(p)[i >> 6] >> (i & 63)) & 1u; }
+};
+
+// Patterns of the m directions U (m, k), each kept once in order of first appearance; the all-zero pattern
+// (a unit dead on every point) is left out. X (n, k) and U are row-major.
+inline PatternSet distinct_patterns(const double* X, int64_t n, int64_t k, const double* U, int64_t m,
+                                    int threads = 0) {
+    if (threads <= 0) threads = default_num_threads();
+    const int64_t words = (n + 63) / 64;
+    std::vector<uint64_t> all(static_cast<size_t>(m * words), 0);
+    parallel_for(0, m, threads, [&](int64_t lo, int64_t hi) {
+        for (int64_t p = lo; p < hi; ++p) {
+            uint64_t* b = all.data() + p * words;
+            for (int64_t i = 0; i < n; ++i)
+                if (relu_detail::dotk(X + i * k, U + p * k, k) >= 0.0) b[i >> 6] |= uint64_t(1) << (i & 63);
+        }
+    }, 256);
+    struct Hash {
+        const std::vector<uint64_t>* bits;
+        int64_t words;
+        size_t operator()(int64_t p) const {
+            uint64_t h = 1469598103934665603ull;
+            for (int64_t w = 0; w < words; ++w) h = (h ^ (*bits)[p * words + w]) * 1099511628211ull;
+            return static_cast<size_t>(h ^ (h >> 29));
+        }
+    };
+    struct Equal {
+        const std::vector<uint64_t>* bits;
+        int64_t words;
+        bool operator()(int64_t a, int64_t b) const {
+            return std::memcmp(bits->data() + a * words, bits->data() + b * words,
+                               static_cast<size_t>(words) * sizeof(uint64_t)) == 0;
+        }
+    };
+    std::unordered_set<int64_t, Hash, Equal> seen(static_cast<size_t>(std::min<int64_t>(m, 1 << 20)) + 16,
+                                                  Hash{&all, words}, Equal{&all, words});
+    PatternSet out;
+    out.n = n;
+    out.words = words;
+    for (int64_t p = 0; p < m; ++p) {
+        const uint64_t* b = all.data() + p * words;
+        bool any = false;
+        for (int64_t w = 0; w < words; ++w) any |= b[w] != 0;
+        if (!any || !seen.insert(p).second) continue;
+        out.first.push_back(p);
+        out.bits.insert(out.bits.end(), b, b + words);
+    }
+    return out;
+}
+
+// Unit normals of the distinct hyperplanes {u : x^T u = 0} of the rows of X (n, k): rows within tol of
+// parallel (either orientation) share one; zero rows give none.
+inline std::vector<double> arrangement_hyperplanes(const double* X, int64_t n, int64_t k, double tol = 1e-12) {
+    std::vector<double> kept, h(static_cast<size_t>(k));
+    for (int64_t i = 0; i < n; ++i) {
+        const double nrm = relu_detail::norm2(X + i * k, k);
+        if (!(nrm > 0.0)) continue;
+        for (int64_t j = 0; j < k; ++j) h[j] = X[i * k + j] / nrm;
+        bool fresh = true;
+        for (size_t q = 0; q < kept.size() && fresh; q += static_cast<size_t>(k))
+            fresh = std::abs(relu_detail::dotk(h.data(), kept.data() + q, k)) < 1.0 - tol;
+        if (fresh) kept.insert(kept.end(), h.begin(), h.end());
+    }
+    return kept;
+}
+
+namespace relu_detail {
+
+// Orthonormal basis (k x (k-1), row-major) of h^T u = 0 for a unit h: columns 1.. of the Householder
+// reflection that maps e_0 to -+h.
+inline std::vector<double> hyperplane_basis(const double* h, int64_t k) {
+    std::vector<double> v(h, h + k);
+    v[0] += h[0] != 0.0 ? std::copysign(1.0, h[0]) : 1.0;
+    const double vv = dotk(v.data(), v.data(), k);
+    std::vector<double> B(static_cast<size_t>(k * (k - 1)));
+    for (int64_t r = 0; r < k; ++r)
+        for (int64_t c = 1; c < k; ++c) B[r * (k - 1) + (c - 1)] = (r == c ? 1.0 : 0.0) - 2.0 * v[r] * v[c] / vv;
+    return B;
+}
+
+// Appends to out one interior point per chamber (with repeats) of the central arrangement of the m unit
+// normals H (m, k). A chamber of a non-empty arrangement has a facet on some hyperplane h_q; that facet is
+// a chamber of the arrangement cut on h_q by the others. So each point u0 found on h_q (recursively, in
+// k - 1 dimensions) is pushed off by +-eps h_q, eps half its distance to the nearest other hyperplane:
+// every other sign is kept, and both chambers on the two sides of the facet are reached.
+inline void arrangement_points_into(const std::vector<double>& H, int64_t k, double tol, std::vector<double>& out,
+                                    int threads) {
+    const int64_t m = static_cast<int64_t>(H.size()) / k;
+    if (m == 0) {
+        out.push_back(1.0);
+        out.insert(out.end(), static_cast<size_t>(k - 1), 0.0);
+        return;
+    }
+    if (k == 1) {
+        out.push_back(1.0);
+        out.push_back(-1.0);
+        return;
+    }
+    std::vector<std::vector<double>> parts(static_cast<size_t>(m));
+    parallel_for(0, m, threads, [&](int64_t lo, int64_t hi) {
+        std::vector<double> others(static_cast<size_t>((m - 1) * (k - 1))), sub, u0(static_cast<size_t>(k));
+        for (int64_t q = lo; q < hi; ++q) {
+            const double* hq = H.data() + q * k;
+            const std::vector<double> B = hyperplane_basis(hq, k);
+            int64_t row = 0;
+            for (int64_t o = 0; o < m; ++o) {
+                if (o == q) continue;
+                for (int64_t c = 0; c < k - 1; ++c) {
+                    double s = 0.0;
+                    for (int64_t r = 0; r < k; ++r) s += H[o * k + r] * B[r * (k - 1) + c];
+                    others[row * (k - 1) + c] = s;
+                }
+                ++row;
+            }
+            const std::vector<double> restricted = arrangement_hyperplanes(others.data(), m - 1, k - 1, tol);
+            sub.clear();
+            arrangement_points_into(restricted, k - 1, tol, sub, 1);
+            std::vector<double>& part = parts[q];
+            for (size_t p = 0; p < sub.size(); p += static_cast<size_t>(k - 1)) {
+                for (int64_t r = 0; r < k; ++r) u0[r] = dotk(B.data() + r * (k - 1), sub.data() + p, k - 1);
+                const double nrm = norm2(u0.data(), k);
+                for (double& x : u0) x /= nrm;
+                double dist = std::numeric_limits<double>::infinity();
+                for (int64_t o = 0; o < m; ++o)
+                    if (o != q) dist = std::min(dist, std::abs(dotk(H.data() + o * k, u0.data(), k)));
+                const double eps = std::isfinite(dist) ? 0.5 * dist : 1.0;
+                for (double side : {1.0, -1.0})
+                    for (int64_t r = 0; r < k; ++r) part.push_back(u0[r] + side * eps * hq[r]);
+            }
+        }
+    });
+    for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
+}
+
+}  // namespace relu_detail
+
+// One interior point (k doubles) per chamber of the arrangement of the rows of X (n, k), with repeats:
+// feed them to distinct_patterns() for every chamber pattern exactly once.
+inline std::vector<double> arrangement_points(const double* X, int64_t n, int64_t k, double tol = 1e-12,
+                                              int threads = 0) {
+    if (threads <= 0) threads = default_num_threads();
+    std::vector<double> out;
+    relu_detail::arrangement_points_into(arrangement_hyperplanes(X, n, k, tol), k, tol, out, threads);
+    return out;
+}
+
+// Projection onto the cone K_p = {u : s_i x_i^T u >= 0}, s_i = +1 where pattern p is active, else -1.
+// Lawson-Hanson NNLS for lam = argmin_{lam >= 0} ||z + G^T lam||: at most k constraints are ever active
+// (their normals stay independent), so each step is a k x k solve after an O(n k) scan.
+class ConeProjector {
+public:
+    ConeProjector(const double* X, int64_t n, int64_t k) : X_(X), n_(n), k_(k), inv_norm_(static_cast<size_t>(n)) {
+        for (int64_t i = 0; i < n; ++i) {
+            const double nrm = relu_detail::norm2(X + i * k, k);
+            inv_norm_[i] = nrm > 0.0 ? 1.0 / nrm : 0.0;
+        }
+    }
+
+    // p = z + G^T lam (lam >= 0, so ||p|| >= ||Proj_K z|| always; = at convergence). Returns ||p||.
+    double project(const uint64_t* pattern, const double* z, double* p) const {
+        const int64_t k = k_;
+        std::copy(z, z + k, p);
+        const double znorm = relu_detail::norm2(z, k);
+        if (znorm == 0.0) return 0.0;
+        // Feasibility tolerance: normalised violation at rounding level of ||z||.
+        const double feas = 1e-14 * znorm;
+        std::vector<int64_t> act;      // active constraint rows
+        std::vector<double> lam, mu, gram, rhs;
+        std::vector<char> banned(static_cast<size_t>(n_), 0);  // numerically dependent on the active set
+        const int64_t max_outer = 8 * k + 32;
+        for (int64_t outer = 0; outer < max_outer; ++outer) {
+            int64_t worst = -1;
+            double worst_v = feas;
+            for (int64_t i = 0; i < n_; ++i) {
+                if (inv_norm_[i] == 0.0 || banned[i]) continue;
+                const double v = -sign(pattern, i) * relu_detail::dotk(X_ + i * k, p, k) * inv_norm_[i];
+                if (v > worst_v && std::find(act.begin(), act.end(), i) == act.end()) worst_v = v, worst = i;
+            }
+            if (worst < 0) break;
+            act.push_back(worst);
+            lam.push_back(0.0);
+            for (int64_t inner = 0; inner < 4 * k + 8; ++inner) {
+                if (!least_squares(pattern, act, z, mu, gram, rhs)) {  // dependent: drop the newcomer
+                    banned[act.back()] = 1;
+                    act.pop_back();
+                    lam.pop_back();
+                    break;
+                }
+                bool positive = true;
+                for (double x : mu) positive &= x > 0.0;
+                if (positive) {
+                    lam = mu;
+                    break;
+                }
+                // Step back to the first multiplier that hits zero; it leaves the active set.
+                double alpha = 1.0;
+                size_t leaving = act.size();
+                for (size_t a = 0; a < act.size(); ++a)
+                    if (mu[a] <= 0.0 && lam[a] / (lam[a] - mu[a]) < alpha) alpha = lam[a] / (lam[a] - mu[a]), leaving = a;
+                if (leaving == act.size() - 1 && alpha == 0.0) {  // the newcomer cannot enter: rounding
+                    banned[act.back()] = 1;
+                    act.pop_back();
+                    lam.pop_back();
+                    break;
+                }
+                size_t kept = 0;
+                for (size_t a = 0; a < act.size(); ++a) {
+                    const double l = lam[a] + alpha * (mu[a] - lam[a]);
+                    if (a != leaving && l > 0.0) {
+                        act[kept] = act[a];
+                        lam[kept++] = l;
+                    }
+                }
+                act.resize(kept);
+                lam.resize(kept);
+                if (act.empty()) break;
+            }
+            assemble(pattern, act, lam, z, p);
+        }
+        assemble(pattern, act, lam, z, p);
+        return relu_detail::norm2(p, k);
+    }
+
+    int64_t rows() const { return n_; }
+    int64_t dims() const { return k_; }
+
+private:
+    const double* X_;
+    int64_t n_, k_;
+    std::vector<double> inv_norm_;
+
+    static double sign(const uint64_t* pattern, int64_t i) { return ((pattern[i >> 6] >> (i & 63)) & 1u) ? 1.0 : -1.0; }
+
+    void assemble(const uint64_t* pattern, const std::vector<int64_t>& act, const std::vector<double>& lam,
+                  const double* z, double* p) const {
+        std::copy(z, z + k_, p);
+        for (size_t a = 0; a < act.size(); ++a) {
+            const double c = std::max(lam[a], 0.0) * sign(pattern, act[a]);
+            for (int64_t j = 0; j < k_; ++j) p[j] += c * X_[act[a] * k_ + j];
+        }
+    }
+
+    // mu = argmin ||z + G_A^T mu|| (unconstrained) by Cholesky of G_A G_A^T; false if it is singular.
+    bool least_squares(const uint64_t* pattern, const std::vector<int64_t>& act, const double* z,
+                       std::vector<double>& mu, std::vector<double>& gram, std::vector<double>& rhs) const {
+        const int64_t a = static_cast<int64_t>(act.size());
+        gram.assign(static_cast<size_t>(a * a), 0.0);
+        rhs.assign(static_cast<size_t>(a), 0.0);
+        for (int64_t r = 0; r < a; ++r) {
+            const double* xr = X_ + act[r] * k_;
+            const double sr = sign(pattern, act[r]);
+            rhs[r] = -sr * relu_detail::dotk(xr, z, k_);
+            for (int64_t c = 0; c <= r; ++c)
+                gram[r * a + c] = sr * sign(pattern, act[c]) * relu_detail::dotk(xr, X_ + act[c] * k_, k_);
+        }
+        // In-place Cholesky (lower); a pivot lost to cancellation means a dependent normal.
+        for (int64_t j = 0; j < a; ++j) {
+            const double diag = gram[j * a + j];
+            double d = diag;
+            for (int64_t q = 0; q < j; ++q) d -= gram[j * a + q] * gram[j * a + q];
+            if (!(d > 1e-12 * diag)) return false;
+            d = std::sqrt(d);
+            gram[j * a + j] = d;
+            for (int64_t r = j + 1; r < a; ++r) {
+                double s = gram[r * a + j];
+                for (int64_t q = 0; q < j; ++q) s -= gram[r * a + q] * gram[j * a + q];
+                gram[r * a + j] = s / d;
+            }
+        }
+        mu = rhs;
+        for (int64_t r = 0; r < a; ++r) {
+            for (int64_t q = 0; q < r; ++q) mu[r] -= gram[r * a + q] * mu[q];
+            mu[r] /= gram[r * a + r];
+        }
+        for (int64_t r = a - 1; r >= 0; --r) {
+            for (int64_t q = r + 1; q < a; ++q) mu[r] -= gram[q * a + r] * mu[q];
+            mu[r] /= gram[r * a + r];
+        }
+        return true;
+    }
+};
+
+struct ConvexReluOptions {
+    double beta = 1.0;
+    double tol = 1e-8;           // relative: stop when gap <= tol * 1/2 ||y||^2
+    int64_t max_iter = 200;      // outer iterations (full passes over the patterns)
+    int64_t max_epochs = 5000;   // block-CD epochs per working-set solve
+    int64_t ws_start = 16;       // first working-set size (groups)
+    int threads = 0;
+    bool verbose = false;
+    const std::atomic<bool>* stop = nullptr;
+};
+
+struct ConvexReluOutput {
+    std::vector<double> V, W, dual;   // V, W: (P, k) row-major; dual: theta (n)
+    double objective = 0.0, dual_objective = 0.0, gap = 0.0, p0 = 0.0, relative_gap = 0.0;
+    int64_t n_iter = 0, n_epochs = 0;
+    bool converged = false;
+};
+
+// Cone-constrained group Lasso over the patterns. Group g < P is v_g (sign +1), group P + g is w_g (sign -1):
+// both use pattern g's columns D_g X and cone K_g.
+class ConvexReluSolver {
+public:
+    ConvexReluSolver(const double* X, int64_t n, int64_t k, const double* y, const PatternSet& pats,
+                     const ConvexReluOptions& opt)
+        : X_(X), n_(n), k_(k), y_(y, y + n), pats_(pats), opt_(opt), cone_(X, n, k), P_(pats.size()) {
+        if (!(opt.beta > 0.0)) throw std::invalid_argument("beta must be positive");
+        if (pats.n != n) throw std::invalid_argument("patterns must have one bit per row of X");
+        threads_ = opt.threads > 0 ? opt.threads : default_num_threads();
+        p0_ = 0.5 * relu_detail::dotk(y, y, n);
+    }
+
+    ConvexReluOutput solve() {
+        const int64_t G = 2 * P_, k = k_;
+        coef_.assign(static_cast<size_t>(G * k), 0.0);
+        ConvexReluOutput out;
+        out.p0 = p0_;
+        theta_best_.assign(static_cast<size_t>(n_), 0.0);
+        dual_best_ = 0.0;  // theta = 0 is feasible, D(0) = 0
+        if (p0_ == 0.0 || P_ == 0) {
+            residual_from_scratch();
+            return finish(out, primal_value(), 0.0, true, 0);
+        }
+        const double tol_abs = opt_.tol * p0_;
+        std::vector<double> score(static_cast<size_t>(G));
+        double gap = std::numeric_limits<double>::infinity(), prev_gap = gap, primal = 0.0;
+        int64_t ws_size = opt_.ws_start, it = 0;
+        bool converged = false;
+        for (;; ++it) {
+            residual_from_scratch();
+            primal = primal_value();
+            // Dual candidate: the residual, rescaled by its largest group dual norm over all patterns.
+            const double bound = full_pass(r_, score);
+            consider_dual(r_, bound);
+            gap = primal - dual_best_;
+            if (opt_.verbose)
+                std::fprintf(stderr, "netmirror.convex_relu: iter %lld  primal %.12e  gap %.3e (rel %.3e)\n",
+                             static_cast<long long>(it), primal, gap, gap / p0_);
+            if (gap <= tol_abs) {
+                converged = true;
+                break;
+            }
+            if (it == opt_.max_iter || stopped()) break;
+            int64_t nnz = 0;
+            for (int64_t g = 0; g < G; ++g) nnz += nonzero(g);
+            ws_size = std::max<int64_t>({opt_.ws_start, 2 * nnz, it > 0 && gap > 0.9 * prev_gap ? 2 * ws_size : 0});
+            ws_size = std::min(ws_size, G);
+            prev_gap = gap;
+            const int64_t e0 = epochs_, p0 = polishes_;
+            inner_solve(working_set(score, ws_size), std::max(0.3 * gap, 0.5 * tol_abs));
+            if (opt_.verbose)
+                std::fprintf(stderr, "netmirror.convex_relu:   %lld nonzero groups, working set %lld, %lld epochs, %lld polishes\n",
+                             static_cast<long long>(nnz), static_cast<long long>(ws_size),
+                             static_cast<long long>(epochs_ - e0), static_cast<long long>(polishes_ - p0));
+        }
+        return finish(out, primal, std::max(gap, 0.0), converged, it);
+    }
+
+private:
+    const double* X_;
+    int64_t n_, k_;
+    std::vector<double> y_;
+    const PatternSet& pats_;
+    ConvexReluOptions opt_;
+    ConeProjector cone_;
+    int64_t P_;
+    int threads_ = 1;
+    double p0_ = 0.0;
+    std::vector<double> coef_, r_, theta_best_;
+    double dual_best_ = 0.0;
+    int64_t epochs_ = 0, polishes_ = 0;
+    std::unordered_map<int64_t, std::vector<double>> gram_;  // pattern -> [X^T D X (k x k), its largest eigenvalue]
+
+    bool stopped() const { return opt_.stop && opt_.stop->load(std::memory_order_relaxed); }
+    bool nonzero(int64_t g) const {
+        for (int64_t j = 0; j < k_; ++j)
+            if (coef_[g * k_ + j] != 0.0) return true;
+        return false;
+    }
+    int64_t pattern_of(int64_t g) const { return g < P_ ? g : g - P_; }
+    double sign_of(int64_t g) const { return g < P_ ? 1.0 : -1.0; }
+
+    // out = X^T D_p v (k).
+    void masked_tmul(int64_t p, const double* v, double* out) const {
+        std::fill(out, out + k_, 0.0);
+        const uint64_t* bits = pats_.row(p);
+        for (int64_t w = 0; w < pats_.words; ++w) {
+            uint64_t b = bits[w];
+            while (b) {
+                const int64_t i = w * 64 + __builtin_ctzll(b);
+                b &= b - 1;
+                const double vi = v[i];
+                for (int64_t j = 0; j < k_; ++j) out[j] += X_[i * k_ + j] * vi;
+            }
+        }
+    }
+
+    // r -= c D_p X delta.
+    void masked_update(int64_t p, const double* delta, double c, std::vector<double>& r) const {
+        const uint64_t* bits = pats_.row(p);
+        for (int64_t w = 0; w < pats_.words; ++w) {
+            uint64_t b = bits[w];
+            while (b) {
+                const int64_t i = w * 64 + __builtin_ctzll(b);
+                b &= b - 1;
+                r[i] -= c * relu_detail::dotk(X_ + i * k_, delta, k_);
+            }
+        }
+    }
+
+    void residual_from_scratch() {
+        r_ = y_;
+        for (int64_t g = 0; g < 2 * P_; ++g)
+            if (nonzero(g)) masked_update(pattern_of(g), coef_.data() + g * k_, sign_of(g), r_);
+    }
+
+    double primal_value() const {
+        double pen = 0.0;
+        for (int64_t g = 0; g < 2 * P_; ++g) pen += relu_detail::norm2(coef_.data() + g * k_, k_);
+        return 0.5 * relu_detail::dotk(r_.data(), r_.data(), n_) + opt_.beta * pen;
+    }
+
+    // Upper bound on the dual norms ||Proj_{K_p}(s X^T D_p v)|| of every group; score[g] holds group g's.
+    // ||Proj_K c|| <= ||c||: the projection is needed only where ||c|| > beta.
+    double full_pass(const std::vector<double>& v, std::vector<double>& score) {
+        parallel_for(0, P_, threads_, [&](int64_t lo, int64_t hi) {
+            std::vector<double> c(static_cast<size_t>(k_)), neg(static_cast<size_t>(k_)), p(static_cast<size_t>(k_));
+            for (int64_t q = lo; q < hi; ++q) {
+                masked_tmul(q, v.data(), c.data());
+                const double cn = relu_detail::norm2(c.data(), k_);
+                double sv = cn, sw = cn;
+                if (cn > opt_.beta * (1.0 - 1e-9)) {
+                    for (int64_t j = 0; j < k_; ++j) neg[j] = -c[j];
+                    sv = cone_.project(pats_.row(q), c.data(), p.data());
+                    sw = cone_.project(pats_.row(q), neg.data(), p.data());
+                }
+                score[q] = sv;
+                score[P_ + q] = sw;
+            }
+        }, 64);
+        return score.empty() ? 0.0 : *std::max_element(score.begin(), score.end());
+    }
+
+    void consider_dual(const std::vector<double>& v, double bound) {
+        const double scale = std::max(1.0, bound / opt_.beta);
+        double d = 0.0;
+        std::vector<double> theta(static_cast<size_t>(n_));
+        for (int64_t i = 0; i < n_; ++i) {
+            theta[i] = v[i] / scale;
+            d += theta[i] * y_[i] - 0.5 * theta[i] * theta[i];
+        }
+        if (d > dual_best_) {
+            dual_best_ = d;
+            theta_best_.swap(theta);
+        }
+    }
+
+    std::vector<int64_t> working_set(const std::vector<double>& score, int64_t size) const {
+        std::vector<std::pair<double, int64_t>> prio;
+        prio.reserve(static_cast<size_t>(2 * P_));
+        for (int64_t g = 0; g < 2 * P_; ++g)
+            prio.emplace_back(nonzero(g) ? -std::numeric_limits<double>::infinity() : -score[g], g);
+        if (size < static_cast<int64_t>(prio.size()))
+            std::nth_element(prio.begin(), prio.begin() + size, prio.end());
+        std::vector<int64_t> ws;
+        for (int64_t q = 0; q < size; ++q) ws.push_back(prio[q].second);
+        std::sort(ws.begin(), ws.end());
+        return ws;
+    }
+
+    // Gram X^T D_p X of pattern p and its largest eigenvalue (cyclic Jacobi on k x k), cached.
+    const std::vector<double>& gram(int64_t p) {
+        auto found = gram_.find(p);
+        if (found != gram_.end()) return found->second;
+        const int64_t k = k_;
+        std::vector<double> H(static_cast<size_t>(k * k + 1), 0.0);
+        const uint64_t* bits = pats_.row(p);
+        for (int64_t i = 0; i < n_; ++i) {
+            if (!((bits[i >> 6] >> (i & 63)) & 1u)) continue;
+            const double* xi = X_ + i * k;
+            for (int64_t a = 0; a < k; ++a)
+                for (int64_t b = 0; b < k; ++b) H[a * k + b] += xi[a] * xi[b];
+        }
+        std::vector<double> A(H.begin(), H.begin() + k * k);
+        for (int sweep = 0; sweep < 60; ++sweep) {
+            double off = 0.0, diag = 0.0;
+            for (int64_t a = 0; a < k; ++a)
+                for (int64_t b = 0; b < k; ++b) (a == b ? diag : off) += A[a * k + b] * A[a * k + b];
+            if (off <= 1e-30 * diag) break;
+            for (int64_t a = 0; a < k; ++a)
+                for (int64_t b = a + 1; b < k; ++b) {
+                    const double apq = A[a * k + b];
+                    if (apq == 0.0) continue;
+                    const double tau = (A[b * k + b] - A[a * k + a]) / (2.0 * apq);
+                    const double t = (tau >= 0 ? 1.0 : -1.0) / (std::abs(tau) + std::sqrt(1.0 + tau * tau));
+                    const double c = 1.0 / std::sqrt(1.0 + t * t), s = t * c;
+                    for (int64_t q = 0; q < k; ++q) {  // A <- J^T A J
+                        const double x = A[q * k + a], z = A[q * k + b];
+                        A[q * k + a] = c * x - s * z;
+                        A[q * k + b] = s * x + c * z;
+                    }
+                    for (int64_t q = 0; q < k; ++q) {
+                        const double x = A[a * k + q], z = A[b * k + q];
+                        A[a * k + q] = c * x - s * z;
+                        A[b * k + q] = s * x + c * z;
+                    }
+                }
+        }
+        double lmax = 0.0;
+        for (int64_t a = 0; a < k; ++a) lmax = std::max(lmax, A[a * k + a]);
+        H[k * k] = lmax * (1.0 + 1e-12);  // a step 1/L never overshoots through the eigenvalue's rounding
+        return gram_.emplace(p, std::move(H)).first->second;
+    }
+
+    // Minimise over group g (others fixed): f(u) = 1/2 ||b - s D X u||^2 + beta ||u||, u in K, by proximal
+    // gradient steps on the k-dimensional quadratic (gradient from the Gram, no pass over the data).
+    void update_group(int64_t g, std::vector<double>& c, std::vector<double>& u, std::vector<double>& z,
+                      std::vector<double>& p, std::vector<double>& delta) {
+        const int64_t q = pattern_of(g), k = k_;
+        const double s = sign_of(g);
+        const std::vector<double>& H = gram(q);
+        const double L = H[k * k];
+        if (!(L > 0.0)) return;
+        double* cur = coef_.data() + g * k;
+        masked_tmul(q, r_.data(), c.data());
+        for (int64_t j = 0; j < k; ++j) c[j] *= s;  // c = s X^T D r: minus the gradient at the current point
+        std::copy(cur, cur + k, u.begin());
+        for (int step = 0; step < 20; ++step) {
+            // z = u + (c - H (u - cur)) / L
+            for (int64_t a = 0; a < k; ++a) {
+                double hd = 0.0;
+                for (int64_t b = 0; b < k; ++b) hd += H[a * k + b] * (u[b] - cur[b]);
+                z[a] = u[a] + (c[a] - hd) / L;
+            }
+            const double pn = cone_.project(pats_.row(q), z.data(), p.data());
+            const double shrink = pn > 0.0 ? std::max(0.0, 1.0 - opt_.beta / (L * pn)) : 0.0;
+            double moved = 0.0, size = 0.0;
+            for (int64_t a = 0; a < k; ++a) {
+                const double nu = shrink * p[a];
+                moved += (nu - u[a]) * (nu - u[a]);
+                size += nu * nu;
+                u[a] = nu;
+            }
+            if (moved <= 1e-24 * size || size == 0.0) break;
+        }
+        bool changed = false;
+        for (int64_t a = 0; a < k; ++a) {
+            delta[a] = u[a] - cur[a];
+            changed |= delta[a] != 0.0;
+        }
+        if (!changed) return;
+        masked_update(q, delta.data(), s, r_);
+        std::copy(u.begin(), u.end(), cur);
+    }
+
+    // Nonzero groups of the working set and their tight cone constraints: a fingerprint of the face the
+    // iterate is on (support, then active rows), to trigger the Newton polish when it repeats.
+    uint64_t face_pattern(const std::vector<int64_t>& ws) const {
+        uint64_t h = 1469598103934665603ull;
+        for (int64_t g : ws) {
+            if (!nonzero(g)) continue;
+            h = (h ^ static_cast<uint64_t>(g)) * 1099511628211ull;
+            std::vector<int64_t> tight;
+            tight_rows(g, tight);
+            for (int64_t i : tight) h = (h ^ static_cast<uint64_t>(i + 1) << 1) * 1099511628211ull;
+        }
+        return h;
+    }
+
+    // Rows whose cone constraint is tight for group g (relative to ||x_i|| ||v_g||).
+    void tight_rows(int64_t g, std::vector<int64_t>& out) const {
+        out.clear();
+        const double* v = coef_.data() + g * k_;
+        const double vn = relu_detail::norm2(v, k_);
+        for (int64_t i = 0; i < n_; ++i) {
+            const double xn = relu_detail::norm2(X_ + i * k_, k_);
+            if (xn > 0.0 && std::abs(relu_detail::dotk(X_ + i * k_, v, k_)) <= 1e-6 * xn * vn) out.push_back(i);
+        }
+    }
+
+    // Newton's method on the face: every nonzero group g moves in the null space Z_g of its tight constraints,
+    // v_g = Z_g t_g, where the objective 1/2 ||r||^2 + beta sum ||t_g|| is smooth (Z_g orthonormal). Steps
+    // stop at the first other constraint that would turn negative and backtrack on the true objective, so
+    // every accepted step is feasible and lowers P. Returns true if the iterate moved.
+    bool polish(const std::vector<int64_t>& ws) {
+        const int64_t k = k_;
+        bool moved = false;
+        for (int round = 0; round < 20; ++round) {
+            std::vector<int64_t> groups, offset;
+            std::vector<std::vector<double>> Z;  // per group: k x kg, column-major
+            std::vector<int64_t> tight;
+            int64_t K = 0;
+            for (int64_t g : ws) {
+                if (!nonzero(g)) continue;
+                tight_rows(g, tight);
+                std::vector<double> q;  // orthonormal normals of the tight rows
+                auto orth = [&](std::vector<double>& v) {
+                    for (int pass = 0; pass < 2; ++pass)
+                        for (size_t o = 0; o < q.size(); o += static_cast<size_t>(k)) {
+                            const double c = relu_detail::dotk(q.data() + o, v.data(), k);
+                            for (int64_t j = 0; j < k; ++j) v[j] -= c * q[o + j];
+                        }
+                };
+                std::vector<double> v(static_cast<size_t>(k));
+                for (int64_t i : tight) {
+                    std::copy(X_ + i * k, X_ + (i + 1) * k, v.begin());
+                    const double before = relu_detail::norm2(v.data(), k);
+                    orth(v);
+                    const double after = relu_detail::norm2(v.data(), k);
+                    if (after > 1e-8 * before) {
+                        for (double& x : v) x /= after;
+                        q.insert(q.end(), v.begin(), v.end());
+                    }
+                }
+                const int64_t rank = static_cast<int64_t>(q.size()) / k;
+                std::vector<double> z;
+                for (int64_t e = 0; e < k && static_cast<int64_t>(q.size()) / k < k; ++e) {
+                    std::fill(v.begin(), v.end(), 0.0);
+                    v[e] = 1.0;
+                    orth(v);
+                    const double nv = relu_detail::norm2(v.data(), k);
+                    if (nv > 0.5) {
+                        for (double& x : v) x /= nv;
+                        q.insert(q.end(), v.begin(), v.end());
+                        z.insert(z.end(), v.begin(), v.end());
+                    }
+                }
+                if (static_cast<int64_t>(z.size()) / k != k - rank || z.empty()) continue;
+                groups.push_back(g);
+                offset.push_back(K);
+                K += static_cast<int64_t>(z.size()) / k;
+                Z.push_back(std::move(z));
+            }
+            if (groups.empty()) return moved;
+            // B = [s_g D_g X Z_g] (n x K, column-major), t = Z^T v.
+            std::vector<double> B(static_cast<size_t>(n_ * K), 0.0), t(static_cast<size_t>(K));
+            for (size_t a = 0; a < groups.size(); ++a) {
+                const int64_t g = groups[a], kg = static_cast<int64_t>(Z[a].size()) / k;
+                const uint64_t* bits = pats_.row(pattern_of(g));
+                for (int64_t c = 0; c < kg; ++c) {
+                    const double* zc = Z[a].data() + c * k;
+                    t[offset[a] + c] = relu_detail::dotk(zc, coef_.data() + g * k, k);
+                    double* col = B.data() + (offset[a] + c) * n_;
+                    for (int64_t i = 0; i < n_; ++i)
+                        if ((bits[i >> 6] >> (i & 63)) & 1u) col[i] = sign_of(g) * relu_detail::dotk(X_ + i * k, zc, k);
+                }
+            }
+            auto write_back = [&](const std::vector<double>& tt) {
+                for (size_t a = 0; a < groups.size(); ++a) {
+                    const int64_t g = groups[a], kg = static_cast<int64_t>(Z[a].size()) / k;
+                    double* v = coef_.data() + g * k;
+                    std::fill(v, v + k, 0.0);
+                    for (int64_t c = 0; c < kg; ++c)
+                        for (int64_t j = 0; j < k; ++j) v[j] += tt[offset[a] + c] * Z[a][c * k + j];
+                }
+                residual_from_scratch();
+                return primal_value();
+            };
+            double F = write_back(t);
+            bool blocked = false;
+            std::vector<double> grad(static_cast<size_t>(K)), H(static_cast<size_t>(K * K)), step(static_cast<size_t>(K)),
+                trial(static_cast<size_t>(K));
+            for (int newton = 0; newton < 30; ++newton) {
+                for (int64_t c = 0; c < K; ++c) grad[c] = -relu_detail::dotk(B.data() + c * n_, r_.data(), n_);
+                for (int64_t a = 0; a < K; ++a)
+                    for (int64_t b = 0; b <= a; ++b)
+                        H[a * K + b] = H[b * K + a] = relu_detail::dotk(B.data() + a * n_, B.data() + b * n_, n_);
+                for (size_t a = 0; a < groups.size(); ++a) {
+                    const int64_t o = offset[a], kg = static_cast<int64_t>(Z[a].size()) / k;
+                    const double tn = relu_detail::norm2(t.data() + o, kg);
+                    for (int64_t c = 0; c < kg; ++c) {
+                        grad[o + c] += opt_.beta * t[o + c] / tn;
+                        for (int64_t e = 0; e < kg; ++e)
+                            H[(o + c) * K + o + e] += opt_.beta / tn * ((c == e) - t[o + c] * t[o + e] / (tn * tn));
+                    }
+                }
+                // step = (H + mu I)^{-1} grad, move along -step. Groups spanning the same fit directions make H
+                // singular (the fit is flat there): a Levenberg-Marquardt shift keeps the step a descent one.
+                bool solved = false;
+                double mu = 0.0, hmax = 0.0;
+                for (int64_t a = 0; a < K; ++a) hmax = std::max(hmax, H[a * K + a]);
+                for (int attempt = 0; attempt < 8 && !solved; ++attempt, mu = mu == 0.0 ? 1e-12 * hmax : 100.0 * mu) {
+                    std::vector<double> Hs = H;
+                    for (int64_t a = 0; a < K; ++a) Hs[a * K + a] += mu;
+                    solved = solve_spd(Hs, K, grad, step);
+                }
+                if (!solved) break;
+                double decrement = 0.0;
+                for (int64_t c = 0; c < K; ++c) decrement += grad[c] * step[c];
+                if (!(decrement > 1e-30 * (p0_ + F))) break;
+                // Largest feasible step: no untight constraint of a group may cross zero.
+                double amax = 1.0;
+                for (size_t a = 0; a < groups.size(); ++a) {
+                    const int64_t g = groups[a], kg = static_cast<int64_t>(Z[a].size()) / k;
+                    std::vector<double> dv(static_cast<size_t>(k), 0.0);
+                    for (int64_t c = 0; c < kg; ++c)
+                        for (int64_t j = 0; j < k; ++j) dv[j] -= step[offset[a] + c] * Z[a][c * k + j];
+                    const double* v = coef_.data() + g * k;
+                    const uint64_t* bits = pats_.row(pattern_of(g));
+                    for (int64_t i = 0; i < n_; ++i) {
+                        const double sgn = ((bits[i >> 6] >> (i & 63)) & 1u) ? 1.0 : -1.0;
+                        const double val = sgn * relu_detail::dotk(X_ + i * k, v, k);
+                        const double dir = sgn * relu_detail::dotk(X_ + i * k, dv.data(), k);
+                        if (dir < 0.0 && val > 0.0 && val + amax * dir < 0.0) amax = val / -dir;
+                    }
+                }
+                double alpha = amax, Fnew = F;
+                bool accepted = false;
+                for (int back = 0; back < 40; ++back, alpha *= 0.5) {
+                    for (int64_t c = 0; c < K; ++c) trial[c] = t[c] - alpha * step[c];
+                    Fnew = write_back(trial);
+                    if (Fnew < F) {
+                        accepted = true;
+                        break;
+                    }
+                }
+                if (!accepted) {
+                    F = write_back(t);
+                    break;
+                }
+                t = trial;
+                F = Fnew;
+                moved = true;
+                if (alpha < 1.0 && alpha == amax) {
+                    blocked = true;  // a new constraint is tight: refactor the face
+                    break;
+                }
+                if (decrement < 1e-28 * p0_) break;
+            }
+            if (!blocked) break;
+        }
+        return moved;
+    }
+
+    // Cholesky solve of the SPD system H x = b (H K x K, overwritten); false if H is not numerically SPD.
+    static bool solve_spd(std::vector<double>& H, int64_t K, const std::vector<double>& b, std::vector<double>& x) {
+        for (int64_t j = 0; j < K; ++j) {
+            double d = H[j * K + j];
+            const double diag = d;
+            for (int64_t q = 0; q < j; ++q) d -= H[j * K + q] * H[j * K + q];
+            if (!(d > 1e-14 * diag)) return false;
+            d = std::sqrt(d);
+            H[j * K + j] = d;
+            for (int64_t r = j + 1; r < K; ++r) {
+                double s = H[r * K + j];
+                for (int64_t q = 0; q < j; ++q) s -= H[r * K + q] * H[j * K + q];
+                H[r * K + j] = s / d;
+            }
+        }
+        x = b;
+        for (int64_t r = 0; r < K; ++r) {
+            for (int64_t q = 0; q < r; ++q) x[r] -= H[r * K + q] * x[q];
+            x[r] /= H[r * K + r];
+        }
+        for (int64_t r = K - 1; r >= 0; --r) {
+            for (int64_t q = r + 1; q < K; ++q) x[r] -= H[q * K + r] * x[q];
+            x[r] /= H[r * K + r];
+        }
+        return true;
+    }
+
+    void inner_solve(const std::vector<int64_t>& ws, double tol_inner) {
+        const int64_t k = k_;
+        std::vector<double> c(static_cast<size_t>(k)), u(static_cast<size_t>(k)), z(static_cast<size_t>(k)),
+            p(static_cast<size_t>(k)), delta(static_cast<size_t>(k));
+        uint64_t prev_face = 0, tried_face = 0;
+        for (int64_t epoch = 1; epoch <= opt_.max_epochs; ++epoch) {
+            ++epochs_;
+            for (int64_t g : ws) update_group(g, c, u, z, p, delta);
+            if (epoch % 10 != 0) continue;
+            // Once the face repeats between two checks, solve on it by Newton's method.
+            const uint64_t face = face_pattern(ws);
+            if (face != tried_face && (face == prev_face || epoch % 50 == 0)) {
+                tried_face = face;
+                ++polishes_;
+                polish(ws);
+            }
+            prev_face = face;
+            // Gap of the working-set problem (its groups only).
+            residual_from_scratch();
+            const double primal = primal_value();
+            double bound = 0.0;
+            for (int64_t g : ws) {
+                masked_tmul(pattern_of(g), r_.data(), c.data());
+                for (int64_t j = 0; j < k; ++j) c[j] *= sign_of(g);
+                bound = std::max(bound, cone_.project(pats_.row(pattern_of(g)), c.data(), p.data()));
+            }
+            const double scale = std::max(1.0, bound / opt_.beta);
+            double d = 0.0;
+            for (int64_t i = 0; i < n_; ++i) d += r_[i] / scale * y_[i] - 0.5 * (r_[i] / scale) * (r_[i] / scale);
+            if (primal - d <= tol_inner || stopped()) break;
+        }
+    }
+
+    ConvexReluOutput& finish(ConvexReluOutput& out, double primal, double gap, bool converged, int64_t it) {
+        out.V.assign(coef_.begin(), coef_.begin() + P_ * k_);
+        out.W.assign(coef_.begin() + P_ * k_, coef_.end());
+        out.dual = theta_best_;
+        out.objective = primal;
+        out.dual_objective = dual_best_;
+        out.gap = gap;
+        out.relative_gap = p0_ > 0.0 ? gap / p0_ : 0.0;
+        out.converged = converged;
+        out.n_iter = it;
+        out.n_epochs = epochs_;
+        return out;
+    }
+};
+
+inline ConvexReluOutput convex_relu(const double* X, int64_t n, int64_t k, const double* y, const PatternSet& pats,
+                                    const ConvexReluOptions& opt) {
+    ConvexReluSolver solver(X, n, k, y, pats, opt);
+    return solver.solve();
+}
+
+}  // namespace netmirror
