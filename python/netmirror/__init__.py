@@ -1,8 +1,9 @@
 """netmirror: compiled kernels for studying what neural networks learn.
 
 Lasso twins of deep networks on low-dimensional data (feature libraries with reflection features,
-dictionary assembly, a certified Lasso solver, matrix-free dictionaries) and representation alignment
-(streaming float64 covariances, CRH/PAH, CKA, neural collapse, NFA). See README.md.
+dictionary assembly, a certified Lasso solver, matrix-free dictionaries), convex two-layer ReLU networks on
+d-dimensional data (certified global optimum) and representation alignment (streaming float64 covariances,
+CRH/PAH, CKA, neural collapse, NFA). See README.md.
 """
 from ._library import Library, library, library_size, memory_budget
 from ._lasso import ConvergenceWarning, LassoPath, LassoResult, beta_max, lasso, lasso_path
@@ -10,6 +11,7 @@ from ._estimator import ConvexNet
 from ._network import Network, reconstruct
 from ._cmake import get_cmake_dir, get_include
 from ._covariance import CovarianceAccumulator
+from ._convex_relu import ConvexReluResult, ReluNetwork, chamber_count_bound, convex_relu, relu_patterns
 from ._metrics import (CRHAlignments, DegenerateMetricWarning, MinibatchCKA, NeuralCollapse, PAHExponents, alignment,
                        cka, crh_alignments, effective_rank, kernel_alignment, neural_collapse, nfa_correlation,
                        pah_exponents, weight_spectra)
@@ -31,4 +33,5 @@ __all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "r
            "Network", "reconstruct", "get_cmake_dir", "get_include",
            "CovarianceAccumulator", "alignment", "crh_alignments", "CRHAlignments",
            "pah_exponents", "PAHExponents", "cka", "MinibatchCKA", "kernel_alignment", "neural_collapse",
-           "NeuralCollapse", "nfa_correlation", "weight_spectra", "effective_rank", "DegenerateMetricWarning"]
+           "NeuralCollapse", "nfa_correlation", "weight_spectra", "effective_rank", "DegenerateMetricWarning",
+           "convex_relu", "ConvexReluResult", "ReluNetwork", "relu_patterns", "chamber_count_bound"]

@@ -612,6 +612,14 @@ def general_position_chambers(m, k):
     return 2 * sum(math.comb(m - 1, i) for i in range(k))
 
 
+def _row_dots(X, u):
+    """x_n^T u summed left to right (no fused multiply-add), as the C++ kernel does: signs of ties agree."""
+    s = X[:, 0] * u[0]
+    for j in range(1, X.shape[1]):
+        s = s + X[:, j] * u[j]
+    return s
+
+
 def distinct_patterns(X, U):
     """Activation patterns 1[X u >= 0] of the directions U (P, k), each once, in order of first appearance;
     the all-zero pattern (a dead unit) is left out. Returns (patterns (Q, N) bool, first (Q,) index into U)."""
@@ -619,12 +627,12 @@ def distinct_patterns(X, U):
     U = np.asarray(U, dtype=np.float64).reshape(-1, X.shape[1])
     seen = {}
     for p in range(U.shape[0]):
-        d = X @ U[p] >= 0.0
+        d = _row_dots(X, U[p]) >= 0.0
         key = d.tobytes()
         if d.any() and key not in seen:
             seen[key] = p
     first = np.array(list(seen.values()), dtype=np.int64)
-    pats = np.array([X @ U[p] >= 0.0 for p in first], dtype=bool).reshape(len(first), X.shape[0])
+    pats = np.array([_row_dots(X, U[p]) >= 0.0 for p in first], dtype=bool).reshape(len(first), X.shape[0])
     return pats, first
 
 

@@ -1,0 +1,315 @@
+"""Convex two-layer ReLU networks: pattern kernels and cone projection against the NumPy reference, the
+certified solver, the rebuilt network, the global certificate against networks trained by gradient descent
+(PyTorch, skipped without it), real data and bad input."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import netmirror
+from netmirror import _core, reference
+
+
+def design(X, bias=True):
+    X = np.asarray(X, dtype=np.float64)
+    return np.hstack([X, np.ones((X.shape[0], 1))]) if bias else X
+
+
+@st.composite
+def point_sets(draw, max_n=8, dims=(1, 2, 3)):
+    """Points with ties, duplicate rows, zero rows and magnitudes 1e-4 .. 1e4 (grid values times 10**e)."""
+    n = draw(st.integers(1, max_n))
+    d = draw(st.sampled_from(dims))
+    grid = st.integers(-8, 8).map(lambda v: v / 4.0)
+    rows = draw(st.lists(st.lists(grid, min_size=d, max_size=d), min_size=n, max_size=n))
+    X = np.array(rows, dtype=np.float64)
+    if n > 1 and draw(st.booleans()):
+        X[-1] = X[0]  # a duplicate point
+    return X * 10.0 ** draw(st.integers(-4, 4))
+
+
+def pattern_set(P):
+    return {row.tobytes() for row in np.asarray(P, dtype=bool)}
+
+
+# --------------------------------------------------------------------------------------------------
+# patterns
+@given(point_sets(), st.booleans(), st.integers(0, 2**31 - 1))
+def test_sampled_patterns_equal_reference(X, bias, seed):
+    Xa = design(X, bias)
+    rng = np.random.default_rng(seed)
+    U = rng.standard_normal((60, Xa.shape[1]))
+    U[5] = 0.0                      # u = 0: every point ties, pattern all ones
+    U[7] = U[3]                     # repeated direction
+    U[9] = -U[3]
+    pats, first = _core.relu_patterns(Xa, U)
+    ref_pats, ref_first = reference.distinct_patterns(Xa, U)
+    np.testing.assert_array_equal(pats, ref_pats)
+    np.testing.assert_array_equal(first, ref_first)
+
+
+@pytest.mark.parametrize("n, d, bias", [(6, 1, True), (9, 2, True), (12, 2, True), (8, 3, False), (7, 3, True),
+                                        (10, 2, False)])
+def test_exact_patterns_count_and_reference(n, d, bias):
+    # Gaussian points are in general position: 2 sum_{i<k} C(n-1, i) chambers, less the all-negative one
+    # (it exists with a bias: u = (0, ..., 0, -1)).
+    rng = np.random.default_rng(n * 10 + d)
+    X = rng.standard_normal((n, d))
+    pats = netmirror.relu_patterns(X, bias=bias)
+    k = d + bias
+    count = reference.general_position_chambers(n, k)
+    if bias:
+        assert len(pats) == count - 1
+    else:  # the all-negative chamber exists iff the points lie in an open half-space
+        assert len(pats) in (count, count - 1)
+    assert pattern_set(pats) == pattern_set(reference.exact_patterns(design(X, bias))[0])
+    # Every pattern a random direction produces is a chamber pattern (Gaussian directions avoid the faces).
+    U = rng.standard_normal((20000, k))
+    sampled = (design(X, bias) @ U.T >= 0).T
+    assert {r.tobytes() for r in sampled if r.any()} <= pattern_set(pats)
+
+
+@given(point_sets(max_n=7, dims=(1, 2)), st.booleans())
+@settings(max_examples=40)
+def test_exact_patterns_cover_sampled_directions(X, bias):
+    # Ties, duplicates and zero rows: the enumeration still finds the pattern of every generic direction.
+    Xa = design(X, bias)
+    pats = _core.relu_patterns(Xa, _core.relu_arrangement_points(Xa, 1e-12))[0]
+    U = np.random.default_rng(0).standard_normal((3000, Xa.shape[1]))
+    sampled = _core.relu_patterns(Xa, U)[0]
+    assert pattern_set(sampled) <= pattern_set(pats)
+    assert len(pats) <= reference.general_position_chambers(len(reference.arrangement_hyperplanes(Xa)), Xa.shape[1])
+
+
+# --------------------------------------------------------------------------------------------------
+# cone projection
+@given(point_sets(max_n=8), st.booleans(), st.integers(0, 2**31 - 1))
+def test_cone_projection_equals_reference(X, bias, seed):
+    Xa = design(X, bias)
+    rng = np.random.default_rng(seed)
+    pattern = rng.random(Xa.shape[0]) < 0.5
+    z = rng.standard_normal(Xa.shape[1]) * 10.0 ** rng.integers(-3, 4)
+    p, nrm = _core.relu_cone_project(Xa, pattern, z)
+    G = np.where(pattern, 1.0, -1.0)[:, None] * Xa
+    unit = G / np.maximum(np.linalg.norm(Xa, axis=1), 1e-300)[:, None]
+    ref_p, _ = reference.cone_projection(G, z)
+    scale = np.linalg.norm(z)
+    assert nrm == pytest.approx(np.linalg.norm(p), rel=1e-14, abs=0)
+    assert nrm <= scale * (1 + 1e-12)
+    # ||p|| bounds max_{u in K, ||u|| <= 1} z^T u from above by construction (p = z + G^T lam, lam >= 0); any
+    # feasible u bounds it from below. The kernel's p is feasible and closes the bracket, to rounding amplified
+    # by nearly parallel constraint normals (normal equations: eps / sin^2 of their angle; these grids reach
+    # angles of 2.5e-5 rad).
+    assert (unit @ p >= -1e-7 * scale).all()
+    lower = max(0.0, float(z @ p) / nrm) if nrm > 0 else 0.0  # u = 0 is feasible
+    assert nrm - lower <= 1e-7 * scale
+    if (unit @ ref_p >= 0).all() and np.linalg.norm(ref_p) > 0:  # scipy's NNLS, when it is feasible
+        assert nrm >= float(z @ ref_p) / np.linalg.norm(ref_p) - 1e-12 * scale
+    np.testing.assert_allclose(p, ref_p, atol=1e-6 * scale)
+
+
+# --------------------------------------------------------------------------------------------------
+# solver and certificate
+def small_problem(seed, n=12, d=2):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.sin(2 * X[:, 0]) + 0.5 * X[:, -1] + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_solution_certified_by_reference(seed):
+    X, y = small_problem(seed)
+    beta = 0.3
+    res = netmirror.convex_relu(X, y, beta, patterns="exact", tol=1e-10)
+    assert res.exact and res.converged
+    Xa = design(X)
+    obj = reference.convex_relu_objective(Xa, y, res.patterns, res.V, res.W, beta)
+    assert obj == pytest.approx(res.objective, rel=1e-12)
+    assert reference.convex_relu_cone_violation(Xa, res.patterns, res.V, res.W) <= 1e-12 * np.abs(res.V).max()
+    gap, _ = reference.convex_relu_dual_gap(Xa, y, res.patterns, res.V, res.W, beta, theta=res.dual)
+    assert 0.0 <= res.gap <= 1e-10 * 0.5 * float(y @ y)
+    assert gap == pytest.approx(res.gap, abs=1e-12 * obj)
+    # The rebuilt network: one unit per nonzero group, its regularised loss is the convex objective.
+    net = res.network
+    assert net.width == int((np.linalg.norm(res.V, axis=1) > 0).sum() + (np.linalg.norm(res.W, axis=1) > 0).sum())
+    assert res.network_objective == pytest.approx(res.objective, rel=1e-12)
+    U = np.hstack([net.weights, net.biases[:, None]])
+    assert reference.relu_network_loss(U, net.output, Xa, y, beta) == pytest.approx(res.objective, rel=1e-12)
+    assert res.global_gap == pytest.approx(res.gap, abs=1e-12 * obj)
+
+
+def test_agrees_with_reference_proximal_gradient():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((5, 1))
+    y = rng.standard_normal(5)
+    beta = 0.2
+    res = netmirror.convex_relu(X, y, beta, patterns="exact", tol=1e-12)
+    ref = reference.convex_relu_pgd(design(X), y, res.patterns, beta, tol=1e-7, max_iter=20000)
+    # Both are certified: each optimum lies within the other's gap.
+    assert res.objective - res.gap <= ref["objective"] + 1e-12
+    assert ref["objective"] - ref["gap"] <= res.objective + 1e-12
+    assert ref["objective"] == pytest.approx(res.objective, abs=ref["gap"] + res.gap + 1e-12)
+
+
+@given(point_sets(max_n=7, dims=(1, 2)), st.booleans(), st.floats(0.25, 0.9), st.integers(0, 2**31 - 1))
+@settings(max_examples=25)
+def test_lower_bound_below_every_network(X, bias, frac, seed):
+    # The dual value over every chamber bounds the loss of any ReLU net, of any width: random nets and the
+    # rebuilt one included. beta is a fraction of the smallest beta with the zero network optimal.
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    y = rng.standard_normal(n) * np.abs(X).max() if np.abs(X).max() > 0 else rng.standard_normal(n)
+    Xa = design(X, bias)
+    pats = netmirror.relu_patterns(X, bias=bias)
+    if len(pats) == 0:
+        return
+    beta_max = reference.convex_relu_dual_bound(Xa, pats, y)
+    if not beta_max > 0:
+        return
+    beta = frac * beta_max
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", netmirror.ConvergenceWarning)
+        res = netmirror.convex_relu(X, y, beta, patterns=pats, bias=bias, tol=1e-8, max_iter=20)
+    assert res.gap >= 0.0
+    assert res.lower_bound <= res.objective + 1e-12 * res.objective
+    scale = max(res.objective, 1e-300)
+    assert res.network_objective == pytest.approx(res.objective, rel=1e-9, abs=1e-12 * scale)
+    for width in (1, 3, 8):
+        for _ in range(5):
+            U = rng.standard_normal((width, Xa.shape[1])) * np.sqrt(beta_max) / max(np.abs(Xa).max(), 1e-300) ** 0.5
+            alpha = rng.standard_normal(width) * np.sqrt(beta_max) / max(np.abs(Xa).max(), 1e-300) ** 0.5
+            loss = reference.relu_network_loss(U, alpha, Xa, y, beta)
+            assert loss >= res.lower_bound - 1e-12 * max(loss, scale)
+
+
+def test_sampled_patterns_are_not_exact():
+    X, y = small_problem(1, n=20, d=3)
+    res = netmirror.convex_relu(X, y, 0.5, patterns=200, seed=1, tol=1e-7)
+    assert not res.exact and res.global_gap is None
+    assert res.converged and res.gap <= 1e-7 * 0.5 * float(y @ y)
+    assert res.patterns.shape[1] == 20 and len(res.patterns) <= 200
+    # More patterns can only lower the optimum: the exact problem's optimum is below the sampled one.
+    full = netmirror.convex_relu(X, y, 0.5, patterns="exact", tol=1e-7)
+    assert full.objective - full.gap <= res.objective + 1e-12
+
+
+def test_zero_network_above_beta_max():
+    X, y = small_problem(2, n=8)
+    Xa = design(X)
+    pats = netmirror.relu_patterns(X)
+    beta = 1.01 * reference.convex_relu_dual_bound(Xa, pats, y)
+    res = netmirror.convex_relu(X, y, beta, patterns="exact")
+    assert res.network.width == 0 and res.objective == pytest.approx(0.5 * float(y @ y))
+    np.testing.assert_array_equal(res.predict(X), np.zeros(8))
+
+
+def test_no_bias_and_one_dimensional_input():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(9)
+    y = np.abs(x) + 0.05 * rng.standard_normal(9)
+    res = netmirror.convex_relu(x, y, 0.1, bias=False, patterns="exact", tol=1e-10)
+    assert res.converged and res.exact and len(res.patterns) == 2  # u > 0 and u < 0
+    assert np.all(res.network.biases == 0.0) and not res.network.bias
+    assert res.network_objective == pytest.approx(res.objective, rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------------
+# gradient descent never beats the certificate (PyTorch)
+def _train_torch(X, y, beta, width, seed, steps=600):
+    import torch
+
+    torch.manual_seed(seed)
+    Xt = torch.tensor(X, dtype=torch.float64)
+    yt = torch.tensor(y, dtype=torch.float64)
+    W1 = (torch.randn(width, X.shape[1], dtype=torch.float64) * 0.5).requires_grad_()
+    b1 = (torch.randn(width, dtype=torch.float64) * 0.5).requires_grad_()
+    a = (torch.randn(width, dtype=torch.float64) * 0.5).requires_grad_()
+
+    def loss_fn():
+        pred = torch.relu(Xt @ W1.T + b1) @ a
+        return 0.5 * ((pred - yt) ** 2).sum() + 0.5 * beta * ((W1 ** 2).sum() + (b1 ** 2).sum() + (a ** 2).sum())
+
+    opt = torch.optim.Adam([W1, b1, a], lr=0.02)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float(loss_fn())
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_gradient_descent_never_beats_the_convex_optimum(seed):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    X, y = small_problem(seed, n=10)
+    beta = 0.3
+    res = netmirror.convex_relu(X, y, beta, patterns="exact", tol=1e-10)
+    assert res.exact and res.converged
+    losses = [_train_torch(X, y, beta, width, 100 * seed + s) for width in (2, 6, 24) for s in range(2)]
+    tol = 1e-9 * res.objective
+    assert min(losses) >= res.lower_bound - tol, (losses, res.lower_bound)
+    # The rebuilt network, evaluated by PyTorch, reaches the optimum.
+    net = res.network
+    with torch.no_grad():
+        pred = torch.relu(torch.tensor(X) @ torch.tensor(net.weights).T + torch.tensor(net.biases)) @ torch.tensor(
+            net.output)
+        loss = 0.5 * float(((pred - torch.tensor(y)) ** 2).sum()) + beta * net.penalty()
+    assert loss == pytest.approx(res.objective, rel=1e-12)
+    assert loss - res.lower_bound <= 1e-10 * 0.5 * float(y @ y)
+
+
+# --------------------------------------------------------------------------------------------------
+# real data: scikit-learn's diabetes set, reduced by PCA
+def test_diabetes_pca():
+    from sklearn.datasets import load_diabetes
+    from sklearn.decomposition import PCA
+
+    X, y = load_diabetes(return_X_y=True)
+    Z = PCA(2, random_state=0).fit_transform(X[:60])
+    Z /= Z.std(axis=0)
+    t = (y[:60] - y[:60].mean()) / y[:60].std()
+    res = netmirror.convex_relu(Z, t, 2.0, patterns="exact", tol=1e-8)
+    assert res.exact and res.converged
+    assert res.network_objective == pytest.approx(res.objective, rel=1e-10)
+    r2 = 1.0 - float(((res.predict(Z) - t) ** 2).sum()) / float((t ** 2).sum())
+    assert 0.0 < r2 < 1.0
+
+
+# --------------------------------------------------------------------------------------------------
+# bad input
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"X": np.array([[0.0, np.nan]] * 3)}, ValueError, "NaN"),
+    ({"X": np.zeros((3, 2, 1))}, ValueError, "shape"),
+    ({"X": np.array([["a", "b"]] * 3)}, TypeError, "numeric"),
+    ({"y": np.ones(4)}, ValueError, "length 3"),
+    ({"y": np.array([1.0, np.inf, 0.0])}, ValueError, "NaN or inf"),
+    ({"beta": 0.0}, ValueError, "beta"),
+    ({"beta": -1.0}, ValueError, "beta"),
+    ({"patterns": "all"}, ValueError, "'auto', 'exact'"),
+    ({"patterns": 0}, ValueError, "samples"),
+    ({"patterns": np.ones((2, 5), dtype=bool)}, ValueError, r"\(P, 3\)"),
+    ({"patterns": np.zeros((2, 3), dtype=bool)}, ValueError, "all zero"),
+    ({"patterns": np.full((2, 3), 2)}, ValueError, "0/1"),
+    ({"max_iter": 0}, ValueError, "max_iter"),
+    ({"tol": -1.0}, ValueError, "tol"),
+    ({"seed": "x", "patterns": 10}, TypeError, "seed"),
+])
+def test_bad_input(kwargs, error, match):
+    args = {"X": np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]), "y": np.array([1.0, 0.0, 2.0]), "beta": 0.1}
+    args.update(kwargs)
+    X, y, beta = args.pop("X"), args.pop("y"), args.pop("beta")
+    with pytest.raises(error, match=match):
+        netmirror.convex_relu(X, y, beta, **args)
+
+
+def test_exact_refused_when_too_many_chambers():
+    X = np.random.default_rng(0).standard_normal((3000, 5))
+    with pytest.raises(ValueError, match="samples=m"):
+        netmirror.relu_patterns(X)
