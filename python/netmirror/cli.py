@@ -253,6 +253,9 @@ def _cmd_fit(args):
         raise CliError(f"--top must be a non-negative number of features, got {args.top}")
     widths = _parse_widths(args.widths)
     try:
+        table = datasets.read_table(args.csv)
+        if table is not None:  # inputs in d >= 2 dimensions: the convex two-layer ReLU program
+            return _fit_convex_relu(args, *table)
         x, y = datasets.read_xy(args.csv)
     except FileNotFoundError:
         raise CliError(f"no such file: {args.csv}") from None
@@ -353,6 +356,56 @@ def _cmd_fit(args):
     return 0
 
 
+def _fit_convex_relu(args, X, y):
+    """`netmirror fit` on multi-column data: a two-layer ReLU net with weight decay, globally optimal via its
+    convex program (docs/convex_relu.md)."""
+    from ._convex_relu import convex_relu
+
+    if args.activation != "relu" or args.depth != 2 or args.architecture != "deep_narrow":
+        raise CliError(f"{args.csv} has {X.shape[1]} input columns: d-dimensional inputs are fitted by two-layer "
+                       "ReLU networks only (--activation relu --depth 2)")
+    if args.plot is not None:
+        raise CliError("--plot draws 1-D fits only; drop it for multi-column input")
+    patterns = args.patterns
+    if patterns not in ("auto", "exact"):
+        try:
+            patterns = int(patterns)
+        except ValueError:
+            raise CliError(f"--patterns must be auto, exact or a number of sampled directions, got {patterns!r}") \
+                from None
+    scale = float(np.sum((y - y.mean()) ** 2))
+    beta = args.beta if args.beta is not None else (1e-3 * scale if scale > 0 else 1e-3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = convex_relu(X, y, beta, patterns=patterns, tol=args.tol, max_iter=args.max_iter)
+    for w in caught:
+        print(f"netmirror: warning: {w.message}", file=sys.stderr)
+    net = res.network
+    print(f"netmirror fit {args.csv}: n = {X.shape[0]} points in d = {X.shape[1]} dimensions")
+    kind = "every chamber of the arrangement" if res.exact else "sampled directions"
+    print(f"two-layer ReLU, convex program over {len(res.patterns):,} activation patterns ({kind})")
+    print(f"beta = {beta:.6g}{'' if args.beta is not None else ' [default: 1e-3 * ||y - mean(y)||^2]'}; "
+          f"fitted in {_dur(res.time)}, {res.n_iter} solver iteration(s)")
+    print(f"objective {res.objective:.10g}  certified gap {res.gap:.2e} (relative {res.relative_gap:.2e})  "
+          f"{'converged' if res.converged else 'NOT converged'}")
+    if res.exact:
+        print(f"global certificate: no ReLU network of any width has a loss below {res.lower_bound:.10g}")
+    print(f"network: {net.width} unit(s), penalty {net.penalty():.6g}, training loss {res.network_objective:.10g}")
+    if args.json is not None:
+        payload = {"data": {"path": os.path.abspath(args.csv), "n": int(X.shape[0]), "d": int(X.shape[1])},
+                   "model": {"activation": "relu", "depth": 2, "bias": True, "patterns": len(res.patterns),
+                             "exact": res.exact},
+                   "beta": beta, "objective": res.objective, "gap": res.gap, "relative_gap": res.relative_gap,
+                   "lower_bound": res.lower_bound, "converged": res.converged, "n_iter": res.n_iter,
+                   "time_s": res.time,
+                   "network": {"weights": net.weights, "biases": net.biases, "output": net.output,
+                               "penalty": net.penalty(), "loss": res.network_objective}}
+        with open(args.json, "w") as fh:
+            json.dump(_jsonable(payload), fh, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
 # -------------------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (raised, so that main() can return 2 instead of exiting)."""
@@ -380,7 +433,8 @@ def _parser():
                        description="Train a network on 1-D data exactly, via its Lasso twin. The CSV has "
                                    "columns x and y (header optional; with a header the columns named x and y "
                                    "are used, else the only two columns).")
-    p.add_argument("csv", help="CSV file with x, y columns")
+    p.add_argument("csv", help="CSV file with x, y columns (more input columns: a two-layer ReLU net, globally "
+                                "optimal via its convex program; the column named y, or the last, is the target)")
     p.add_argument("--activation", default="relu", help="relu, leaky_relu (needs --slope), abs, sign, threshold "
                                                          "(default: relu)")
     p.add_argument("--depth", type=int, default=2, help="number of weight layers L (default: 2)")
@@ -393,6 +447,8 @@ def _parser():
     p.add_argument("--tol", type=float, default=1e-10, help="relative duality-gap tolerance (default: 1e-10)")
     p.add_argument("--max-iter", type=int, default=None, help="solver outer iterations (default: 500)")
     p.add_argument("--no-dedup", action="store_true", help="keep duplicate library columns")
+    p.add_argument("--patterns", default="auto",
+                   help="multi-column input: activation patterns, auto | exact | number of sampled directions")
     p.add_argument("--top", type=int, default=10, help="selected features printed (default: 10)")
     p.add_argument("--plot", default=None, metavar="PNG", help="write a figure of the fit")
     p.add_argument("--json", default=None, metavar="JSON", help="write the fit (features, weights) as JSON")

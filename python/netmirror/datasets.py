@@ -133,3 +133,63 @@ def read_xy(path):
     if np.unique(x).size < 2:
         raise ValueError(f"{path}: every x equals {x[0]:g}; need at least 2 distinct x values to fit a curve")
     return x, y
+
+
+def read_table(path):
+    """(X (n, d), y) float64 from a CSV file of d-dimensional regression data, or None for 1-D data (two
+    columns: use read_xy).
+
+    A header is optional: with one, the column named y is the target and the others are the inputs; without
+    one, the last column is y. Separators, comments and the errors raised are as in read_xy.
+    """
+    with open(path, encoding="utf-8-sig") as fh:
+        try:
+            text = fh.read()
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a UTF-8 text file") from None
+    rows = [(k, line.strip()) for k, line in enumerate(text.splitlines(), start=1)]
+    rows = [(k, line) for k, line in rows if line and not line.startswith("#")]
+    if not rows:
+        raise ValueError(f"{path} has no data rows")
+    sep = next((s for s in (",", ";", "\t") if s in rows[0][1]), None)
+
+    def cells(line):
+        return [c.strip().strip('"').strip("'").strip() for c in (line.split(sep) if sep else line.split())]
+
+    def number(cell):
+        try:
+            return float(cell)
+        except ValueError:
+            return None
+
+    head = cells(rows[0][1])
+    width = len(head)
+    if width <= 2:
+        return None
+    target = width - 1
+    if any(number(c) is None for c in head):
+        names = [c.lower() for c in head]
+        if "y" not in names:
+            raise ValueError(f"{path}: header has {width} columns ({', '.join(head)}); name the target column y")
+        target = names.index("y")
+        rows = rows[1:]
+    data = []
+    for k, line in rows:
+        vals = cells(line)
+        if len(vals) != width:
+            raise ValueError(f"{path}: line {k} has {len(vals)} values, expected {width}")
+        row = []
+        for cell in vals:
+            if cell == "":
+                raise ValueError(f"{path}: line {k} has a missing value; remove the row or fill it in")
+            v = number(cell)
+            if v is None:
+                raise ValueError(f"{path}: line {k}: cannot read {cell!r} as a number")
+            if not np.isfinite(v):
+                raise ValueError(f"{path}: line {k} has a NaN or infinite value ({cell}); remove the row first")
+            row.append(v)
+        data.append(row)
+    if len(data) < 2:
+        raise ValueError(f"{path}: need at least 2 data points, found {len(data)}")
+    table = np.array(data)
+    return np.delete(table, target, axis=1), table[:, target]

@@ -224,7 +224,7 @@ public:
         // Feasibility tolerance: normalised violation at rounding level of ||z||.
         const double feas = 1e-14 * znorm;
         std::vector<int64_t> act;      // active constraint rows
-        std::vector<double> lam, mu, gram, rhs;
+        std::vector<double> lam, mu, Q, R;
         std::vector<char> banned(static_cast<size_t>(n_), 0);  // numerically dependent on the active set
         const int64_t max_outer = 8 * k + 32;
         for (int64_t outer = 0; outer < max_outer; ++outer) {
@@ -239,7 +239,7 @@ public:
             act.push_back(worst);
             lam.push_back(0.0);
             for (int64_t inner = 0; inner < 4 * k + 8; ++inner) {
-                if (!least_squares(pattern, act, z, mu, gram, rhs)) {  // dependent: drop the newcomer
+                if (!least_squares(pattern, act, z, mu, Q, R)) {  // dependent: drop the newcomer
                     banned[act.back()] = 1;
                     act.pop_back();
                     lam.pop_back();
@@ -299,41 +299,35 @@ private:
         }
     }
 
-    // mu = argmin ||z + G_A^T mu|| (unconstrained) by Cholesky of G_A G_A^T; false if it is singular.
+    // mu = argmin ||z + G_A^T mu|| (unconstrained) from a QR of the active normals (Gram-Schmidt twice):
+    // rounding grows like eps / sin(angle) between nearly parallel normals, not eps / sin^2 as with the
+    // normal equations. False if a normal is numerically in the span of the others.
     bool least_squares(const uint64_t* pattern, const std::vector<int64_t>& act, const double* z,
-                       std::vector<double>& mu, std::vector<double>& gram, std::vector<double>& rhs) const {
-        const int64_t a = static_cast<int64_t>(act.size());
-        gram.assign(static_cast<size_t>(a * a), 0.0);
-        rhs.assign(static_cast<size_t>(a), 0.0);
-        for (int64_t r = 0; r < a; ++r) {
-            const double* xr = unit_.data() + act[r] * k_;
-            const double sr = sign(pattern, act[r]);
-            rhs[r] = -sr * relu_detail::dotk(xr, z, k_);
-            for (int64_t c = 0; c <= r; ++c)
-                gram[r * a + c] = sr * sign(pattern, act[c]) * relu_detail::dotk(xr, unit_.data() + act[c] * k_, k_);
+                       std::vector<double>& mu, std::vector<double>& Q, std::vector<double>& R) const {
+        const int64_t a = static_cast<int64_t>(act.size()), k = k_;
+        Q.assign(static_cast<size_t>(a * k), 0.0);
+        R.assign(static_cast<size_t>(a * a), 0.0);
+        for (int64_t c = 0; c < a; ++c) {
+            double* q = Q.data() + c * k;
+            const double sc = sign(pattern, act[c]);
+            for (int64_t j = 0; j < k; ++j) q[j] = sc * unit_[act[c] * k + j];
+            for (int pass = 0; pass < 2; ++pass)
+                for (int64_t b = 0; b < c; ++b) {
+                    const double h = relu_detail::dotk(Q.data() + b * k, q, k);
+                    R[b * a + c] += h;
+                    for (int64_t j = 0; j < k; ++j) q[j] -= h * Q[b * k + j];
+                }
+            const double nrm = relu_detail::norm2(q, k);
+            if (!(nrm > 1e-12)) return false;  // unit normals: an absolute threshold
+            R[c * a + c] = nrm;
+            for (int64_t j = 0; j < k; ++j) q[j] /= nrm;
         }
-        // In-place Cholesky (lower); a pivot lost to cancellation means a dependent normal.
-        for (int64_t j = 0; j < a; ++j) {
-            const double diag = gram[j * a + j];
-            double d = diag;
-            for (int64_t q = 0; q < j; ++q) d -= gram[j * a + q] * gram[j * a + q];
-            if (!(d > 1e-12 * diag)) return false;
-            d = std::sqrt(d);
-            gram[j * a + j] = d;
-            for (int64_t r = j + 1; r < a; ++r) {
-                double s = gram[r * a + j];
-                for (int64_t q = 0; q < j; ++q) s -= gram[r * a + q] * gram[j * a + q];
-                gram[r * a + j] = s / d;
-            }
-        }
-        mu = rhs;
-        for (int64_t r = 0; r < a; ++r) {
-            for (int64_t q = 0; q < r; ++q) mu[r] -= gram[r * a + q] * mu[q];
-            mu[r] /= gram[r * a + r];
-        }
+        // R mu = -Q^T z
+        mu.assign(static_cast<size_t>(a), 0.0);
         for (int64_t r = a - 1; r >= 0; --r) {
-            for (int64_t q = r + 1; q < a; ++q) mu[r] -= gram[q * a + r] * mu[q];
-            mu[r] /= gram[r * a + r];
+            double v = -relu_detail::dotk(Q.data() + r * k, z, k);
+            for (int64_t c = r + 1; c < a; ++c) v -= R[r * a + c] * mu[c];
+            mu[r] = v / R[r * a + r];
         }
         return true;
     }
