@@ -351,3 +351,10 @@ def test_cli_fit_multi_column_bad_input(tmp_path, capsys, content, extra, match)
     path.write_text(content)
     assert cli.main(["fit", str(path), *extra]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_pattern_memory_budget(monkeypatch):
+    monkeypatch.setenv("NETMIRROR_MAX_BYTES", "100000")
+    X = np.random.default_rng(0).standard_normal((500, 2))
+    with pytest.raises(MemoryError, match="sample fewer directions"):
+        netmirror.relu_patterns(X, samples=10_000)

@@ -70,6 +70,17 @@ def chamber_count_bound(n_samples, n_features, bias=True):
     return reference.general_position_chambers(int(n_samples), int(n_features) + bool(bias))
 
 
+def _check_pattern_memory(directions, n):
+    """The kernel holds one bitset per direction and returns a (P, N) bool array: refuse what cannot fit."""
+    from ._library import memory_budget
+
+    need = int(directions) * (((n + 63) // 64) * 8 + n)
+    budget = memory_budget()
+    if need > budget:
+        raise MemoryError(f"{directions:,} directions on {n:,} points need about {need / 2**30:.1f} GiB for their "
+                          f"patterns (budget {budget / 2**30:.1f} GiB, NETMIRROR_MAX_BYTES): sample fewer directions")
+
+
 def relu_patterns(X, *, bias=True, samples=None, seed=0):
     """Activation patterns 1[X u + b >= 0] of a ReLU unit on the rows of X (N, d), each once, as a (P, N) bool
     array (the all-zero pattern of a dead unit is left out).
@@ -84,10 +95,13 @@ def relu_patterns(X, *, bias=True, samples=None, seed=0):
         if bound > _MAX_EXACT_CHAMBERS:
             raise ValueError(f"the arrangement of {X.shape[0]} points in {Xa.shape[1]} dimensions can have {bound:,} "
                              f"chambers (more than {_MAX_EXACT_CHAMBERS:,}): pass samples=m to sample m directions")
+        # candidates: about 2 N times the chambers one dimension down
+        _check_pattern_memory(2 * X.shape[0] * chamber_count_bound(X.shape[0], Xa.shape[1] - 2, True), X.shape[0])
         points = _core.relu_arrangement_points(Xa, _PARALLEL_TOL)
         return _core.relu_patterns(Xa, points)[0]
     if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 1:
         raise ValueError(f"samples must be a positive integer or None (exact), got {samples!r}")
+    _check_pattern_memory(samples, X.shape[0])
     U = _check_seed(seed).standard_normal((int(samples), Xa.shape[1]))
     return _core.relu_patterns(Xa, U)[0]
 
