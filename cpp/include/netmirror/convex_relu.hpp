@@ -729,27 +729,16 @@ private:
                 double decrement = 0.0;
                 for (int64_t c = 0; c < K; ++c) decrement += grad[c] * step[c];
                 if (!(decrement > 1e-30 * (p0_ + F))) break;
-                // Largest feasible step: no untight constraint of a group may cross zero.
-                double amax = 1.0;
-                for (size_t a = 0; a < groups.size(); ++a) {
-                    const int64_t g = groups[a], kg = static_cast<int64_t>(Z[a].size()) / k;
-                    std::vector<double> dv(static_cast<size_t>(k), 0.0);
-                    for (int64_t c = 0; c < kg; ++c)
-                        for (int64_t j = 0; j < k; ++j) dv[j] -= step[offset[a] + c] * Z[a][c * k + j];
-                    const double* v = coef_.data() + g * k;
-                    const uint64_t* bits = pats_.row(pattern_of(g));
-                    for (int64_t i = 0; i < n_; ++i) {
-                        const double sgn = ((bits[i >> 6] >> (i & 63)) & 1u) ? 1.0 : -1.0;
-                        const double val = sgn * relu_detail::dotk(X_ + i * k, v, k);
-                        const double dir = sgn * relu_detail::dotk(X_ + i * k, dv.data(), k);
-                        if (dir < 0.0 && val > 0.0 && val + amax * dir < 0.0) amax = val / -dir;
-                    }
-                }
-                double alpha = amax, Fnew = F;
-                bool accepted = false;
+                // Backtracking on the true objective; a trial point outside a group's cone is projected back
+                // onto it (many constraints can become tight in one step), and the face is then rebuilt.
+                double alpha = 1.0, Fnew = F;
+                bool accepted = false, projected = false;
                 for (int back = 0; back < 40; ++back, alpha *= 0.5) {
                     for (int64_t c = 0; c < K; ++c) trial[c] = t[c] - alpha * step[c];
-                    Fnew = write_back(trial);
+                    write_back(trial);
+                    projected = project_groups(groups);
+                    residual_from_scratch();
+                    Fnew = primal_value();
                     if (Fnew < F) {
                         accepted = true;
                         break;
@@ -762,8 +751,8 @@ private:
                 t = trial;
                 F = Fnew;
                 moved = true;
-                if (alpha < 1.0 && alpha == amax) {
-                    blocked = true;  // a new constraint is tight: refactor the face
+                if (projected) {
+                    blocked = true;
                     break;
                 }
                 if (decrement < 1e-28 * p0_) break;
@@ -771,6 +760,24 @@ private:
             if (!blocked) break;
         }
         return moved;
+    }
+
+    // Projects each listed group onto its cone where it left it; true if any moved.
+    bool project_groups(const std::vector<int64_t>& groups) {
+        std::vector<double> p(static_cast<size_t>(k_));
+        bool any = false;
+        for (int64_t g : groups) {
+            double* v = coef_.data() + g * k_;
+            const double before = relu_detail::norm2(v, k_);
+            cone_.project(pats_.row(pattern_of(g)), v, p.data());
+            double moved = 0.0;
+            for (int64_t j = 0; j < k_; ++j) moved += (p[j] - v[j]) * (p[j] - v[j]);
+            if (moved > 0.0) {
+                std::copy(p.begin(), p.end(), v);
+                any |= std::sqrt(moved) > 1e-14 * before;
+            }
+        }
+        return any;
     }
 
     // Cholesky solve of the SPD system H x = b (H K x K, overwritten); false if H is not numerically SPD.
