@@ -16,7 +16,10 @@ Scenarios:
 adelie (its convex ReLU group lasso needs numpy < 2) runs only in another interpreter: pass --adelie-python
 PATH (a virtual environment with adelie installed); without it the comparison is skipped and said so.
 
-Run: python bench/bench_convex_relu.py [--quick] [--repeat 3] [--adelie-python PATH]
+--sweep: the convergence sweep of docs/convex_relu.md (N = 8, 10, 12; beta = 0.03, 0.1, 0.2; seeds 0-5; exact
+patterns, tol 1e-10, at most 30 outer iterations): relative gap and time per fit, and how many reach 1e-9.
+
+Run: python bench/bench_convex_relu.py [--quick] [--repeat 3] [--adelie-python PATH] [--sweep]
 """
 from __future__ import annotations
 
@@ -77,12 +80,36 @@ def adelie_available(python):
         return False
 
 
+def sweep():
+    reached = total = 0
+    for seed in range(6):
+        for n in (8, 10, 12):
+            rng = np.random.default_rng(seed)
+            X = rng.standard_normal((n, 2))
+            y = np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] + 0.1 * rng.standard_normal(n)
+            for beta in (0.03, 0.1, 0.2):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", netmirror.ConvergenceWarning)
+                    t0 = time.perf_counter()
+                    res = netmirror.convex_relu(X, y, beta, patterns="exact", tol=1e-10, max_iter=30)
+                    elapsed = time.perf_counter() - t0
+                total += 1
+                reached += res.relative_gap <= 1e-9
+                print(f"seed {seed} N={n:2d} beta={beta:<5} units {res.network.width:3d} rel gap "
+                      f"{res.relative_gap:8.1e} {elapsed:6.2f} s")
+    print(f"{reached} of {total} fits reach a relative gap <= 1e-9")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--quick", action="store_true", help="fewer scenarios and tolerances")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--adelie-python", default=None, help="interpreter with adelie installed (numpy < 2)")
+    ap.add_argument("--sweep", action="store_true", help="the convergence sweep of docs/convex_relu.md")
     args = ap.parse_args()
+    if args.sweep:
+        sweep()
+        return
     tols = TOLS[:2] if args.quick else TOLS
     print(f"{'scenario':34s} {'patterns':>8s} {'tol':>7s} {'time s':>8s} {'rel gap':>9s} {'objective':>14s} "
           f"{'width':>5s} {'iters':>5s}")
