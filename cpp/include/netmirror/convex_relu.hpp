@@ -12,9 +12,10 @@
 // - Cone projection: Proj_K z for K = {u : G u >= 0} by Lawson-Hanson NNLS on the polar side,
 //   p = z + G^T lam, lam >= 0. Any lam >= 0 bounds ||Proj_K z|| <= ||z + G^T lam||, which is what the
 //   certificate needs; the prox of beta ||.|| + indicator(K) is (1 - beta / ||p||)_+ p.
-// - Solver: block coordinate descent (proximal steps on each group, with its k x k Gram) on a working set
-//   of groups; one full pass per outer iteration gives the dual point (residual rescaled so that
-//   ||Proj_{K_i}(+-X^T D_i theta)|| <= beta for every pattern), the gap and the next working set.
+// - Solver: block coordinate descent (one proximal step per group, step 1/lambda_max of its k x k Gram) on a
+//   working set of groups; one full pass per outer iteration gives the dual point (residual rescaled so that
+//   ||Proj_{K_i}(+-X^T D_i theta)|| <= beta for every pattern), the gap and the next working set. When the
+//   face (nonzero groups, tight constraints) repeats, Newton's method on it finishes the working-set problem.
 #pragma once
 #include <algorithm>
 #include <atomic>
