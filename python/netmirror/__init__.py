@@ -5,6 +5,7 @@ dictionary assembly, a certified Lasso solver, matrix-free dictionaries) and rep
 (streaming float64 covariances, CRH/PAH, CKA, neural collapse, NFA). See README.md.
 """
 from ._library import Library, library, library_size, memory_budget
+from ._memory import get_memory_limit, set_memory_limit
 from ._lasso import ConvergenceWarning, LassoPath, LassoResult, beta_max, lasso, lasso_path
 from ._estimator import ConvexNet
 from ._network import Network, reconstruct
@@ -26,7 +27,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'netmirror' has no attribute {name!r}")
 
 
-__all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "reference", "__version__",
+__all__ = ["Library", "library", "library_size", "memory_budget", "set_memory_limit", "get_memory_limit",
+           "datasets", "reference", "__version__",
            "ConvergenceWarning", "LassoPath", "LassoResult", "beta_max", "lasso", "lasso_path", "ConvexNet",
            "Network", "reconstruct", "get_cmake_dir", "get_include",
            "CovarianceAccumulator", "alignment", "crh_alignments", "CRHAlignments",

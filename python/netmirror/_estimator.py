@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._lasso import lasso
+from . import _memory
 from ._library import library, memory_budget
 from ._network import reconstruct
 
@@ -62,9 +63,10 @@ class ConvexNet(RegressorMixin, BaseEstimator):
     tol, max_iter : passed to :func:`netmirror.lasso` (relative duality-gap tolerance, outer iterations).
     matrix_free : "auto" (default), True or False. True solves the Lasso over the implicit dictionary (columns
         evaluated on demand, O(N + M) memory; docs/matrix_free.md); "auto" does so when the dense dictionary
-        (``library_.nbytes()``) exceeds :func:`netmirror.memory_budget` (``NETMIRROR_MAX_BYTES``, default 80%
-        of available memory). Deduplication streams the columns either way, but its hash table holds up to
-        32 bytes per raw feature and must fit the same budget (else a MemoryError suggests dedup=False).
+        (``library_.nbytes()``) and the solver's working memory exceed :func:`netmirror.get_memory_limit`
+        (:func:`netmirror.set_memory_limit`, ``NETMIRROR_MAX_BYTES``, default 80% of available memory).
+        Deduplication streams the columns either way, but its hash table holds up to 32 bytes per raw
+        feature and must fit the same limit (else a MemoryError suggests dedup=False).
         Matrix-free fits show a progress bar on a terminal and stop on Ctrl-C with the best iterate so far
         (``converged_`` False, ConvergenceWarning).
 
@@ -134,7 +136,9 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         lib = library(x, self.activation, self.depth, architecture=self.architecture, slope=self.slope,
                       widths=self.widths, dedup=self.dedup)
         beta_t = float(self.beta) * lib.beta_scale
-        matrix_free = self.matrix_free is True or (self.matrix_free == "auto" and lib.nbytes() > memory_budget())
+        # auto: matrix-free when the dense dictionary and the solver's working memory do not fit the limit
+        dense_need = lib.nbytes() + _memory.lasso_bytes(len(lib.x), len(lib))
+        matrix_free = self.matrix_free is True or (self.matrix_free == "auto" and dense_need > memory_budget())
         if len(lib) == 0:  # every feature is constant on x (e.g. a single distinct input)
             intercept = float(y.mean()) if lib.fit_intercept else 0.0
             r = y - intercept

@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from . import _core
+from . import _core, _memory
 
 
 class ConvergenceWarning(UserWarning):
@@ -116,24 +116,48 @@ def _solve_library(op, y, beta, fit_intercept, tol, max_iter, z0, dual, verbose,
 
 def _check_design(A):
     if isinstance(A, (list, tuple)):
-        A = np.asarray(A, dtype=np.float64)
+        A = np.asarray(A)
+        if A.dtype.kind not in "biuf":
+            raise TypeError(f"A must be a 2-D array of real numbers, got a list of dtype {A.dtype}")
     if not isinstance(A, np.ndarray):
         raise TypeError(f"A must be a 2-D numpy array (float64 or float32), got {type(A).__name__}")
     if A.ndim != 2:
         raise ValueError(f"A must be 2-D (n_samples, n_features), got shape {A.shape}")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"A is empty (shape {A.shape}): need at least one sample and one feature")
+    if not A.dtype.isnative and A.dtype.kind in "biuf":  # byte-swapped (a big-endian file): one native copy
+        _memory.check(A.nbytes, f"converting the byte-swapped {A.shape[0]:,} x {A.shape[1]:,} A to native order",
+                      "pass A in native byte order")
+        A = A.astype(A.dtype.newbyteorder("="), order="F")
     if A.dtype not in (np.float64, np.float32):
         if A.dtype.kind in "biu":
+            _memory.check(8 * A.size, f"converting the {A.shape[0]:,} x {A.shape[1]:,} {A.dtype} A to float64",
+                          "pass A as float64 or float32 (A.astype(np.float32))")
             A = A.astype(np.float64, order="F")
         else:
             raise TypeError(f"A must be float64 or float32, got dtype {A.dtype}; convert it with A.astype(np.float64)")
-    if A.shape[0] == 0 or A.shape[1] == 0:
-        raise ValueError(f"A is empty (shape {A.shape}): need at least one sample and one feature")
     if not (A.flags.f_contiguous or A.flags.c_contiguous):
+        _memory.check(A.nbytes, f"copying the strided {A.shape[0]:,} x {A.shape[1]:,} A into Fortran order",
+                      "pass a contiguous A (C or Fortran order)")
         A = np.asfortranarray(A)  # strided views: one copy, then the kernels stream contiguous memory
-    if not np.isfinite(A).all():
-        bad = np.argwhere(~np.isfinite(A))[0]
+    bad = _first_non_finite(A)
+    if bad is not None:
         raise ValueError(f"A contains NaN or inf (first at row {bad[0]}, column {bad[1]}); remove or impute it")
     return A
+
+
+def _first_non_finite(A):
+    """(row, column) of the first NaN/inf of a contiguous 2-D A, or None; read in slices so that the
+    boolean temporary stays small however large A is."""
+    order = "F" if A.flags.f_contiguous else "C"
+    flat = A.ravel(order=order)  # a view: A is contiguous
+    step = 1 << 22
+    for start in range(0, flat.size, step):
+        ok = np.isfinite(flat[start:start + step])
+        if not ok.all():
+            pos = start + int(np.argmin(ok))
+            return tuple(int(v) for v in np.unravel_index(pos, A.shape, order=order))
+    return None
 
 
 def _check_target(y, n):
@@ -147,6 +171,19 @@ def _check_target(y, n):
     if not np.isfinite(y).all():
         raise ValueError(f"y contains NaN or inf (first at index {int(np.argmin(np.isfinite(y)))}); remove those rows")
     return y
+
+
+_LASSO_HINT = ("use fewer points, a shallower net or dedup=True; a dense dictionary can also be passed as float32 "
+               "or solved matrix-free as a netmirror.Library")
+
+
+def _check_solver_memory(shape, library_input, what="the Lasso solve", extra=0):
+    n, m = shape
+    need = _memory.lasso_bytes(n, m) + extra
+    if library_input:
+        need += _memory.operator_bytes(n, m)
+    _memory.check(need, f"{what} on a {n:,} x {m:,} {'matrix-free ' if library_input else ''}dictionary",
+                  _LASSO_HINT)
 
 
 def _check_positive(name, v, allow_zero=False):
@@ -171,10 +208,15 @@ def beta_max(A, y, fit_intercept=True):
     if _is_library(A):
         lib = _check_library(A)
         y = _check_target(y, len(lib.x))
+        n, m = len(lib.x), len(lib)
+        _memory.check(_memory.operator_bytes(n, m) + 16 * m, f"beta_max of a {n:,} x {m:,} matrix-free dictionary",
+                      "use fewer points, a shallower net or dedup=True")
         op = _library_operator(lib, _progress(_show_progress(False), "netmirror.beta_max", len(lib)))
         return float(op.beta_max(y, bool(fit_intercept)))
     A = _check_design(A)
     y = _check_target(y, A.shape[0])
+    _memory.check(16 * A.shape[1] + 16 * A.shape[0], f"beta_max of a {A.shape[0]:,} x {A.shape[1]:,} dictionary",
+                  "use fewer columns")
     return float(_core.lasso_beta_max(A, y, bool(fit_intercept)))
 
 
@@ -207,6 +249,7 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
         z0 = np.ascontiguousarray(coef_init, dtype=np.float64)
         if z0.shape != (shape[1],) or not np.isfinite(z0).all():
             raise ValueError(f"coef_init must be a finite vector of length {shape[1]}, got shape {z0.shape}")
+    _check_solver_memory(shape, library_input)
     t0 = time.perf_counter()
     if library_input:
         show = _show_progress(verbose)
@@ -272,6 +315,10 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
         if betas.size == 0 or not np.isfinite(betas).all() or (betas <= 0).any():
             raise ValueError("betas must be a non-empty vector of finite positive numbers")
         betas = np.sort(betas)[::-1]
+    n_path = len(betas) if betas is not None else int(n_betas)
+    # per beta: the grid, five summaries, and at most ~min(M, N + 1) nonzero coefficients (row index + value)
+    _check_solver_memory(shape, library_input, f"a {n_path:,}-beta Lasso path",
+                         extra=n_path * (48 + 24 * min(shape[1], shape[0] + 1)))
     if library_input:  # validated: now the one statistics pass of the whole path
         show = _show_progress(False)
         A = _library_operator(A, _progress(show, "netmirror.lasso_path: column statistics", shape[1]))

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from . import _core, reference
+from . import _core, _memory, reference
 
 _ACTIVATION_CODES = {name: i for i, name in enumerate(reference.ACTIVATIONS)}
 _ARCHITECTURE_CODES = {name: i for i, name in enumerate(reference.ARCHITECTURES)}
@@ -32,36 +32,27 @@ SUPPORTED_DEPTHS = {
 _MAX_DEDUP_WORK = 2 * 10**11
 
 
+def _dedup_scratch_bytes(n):
+    """Block buffers of netmirror::deduplicate on n points (quantised columns, hashes, per-thread columns)."""
+    block = max(64, min(8192, 2**22 // max(n, 1)))
+    return 8 * (block * n + block + 4 * n * max(_core_threads(), 1)) + 8 * 2**12 * 2
+
+
+def _core_threads():
+    try:
+        return min(256, int(os.environ.get("NETMIRROR_NUM_THREADS") or os.cpu_count() or 1))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
 def _depth_text(depths):
     return f"{depths[0]}" if len(depths) == 1 else f"{depths[0]}..{depths[-1]}"
 
 
 def memory_budget():
-    """Bytes a single dense matrix may take: NETMIRROR_MAX_BYTES if set, else 80% of available memory."""
-    env = os.environ.get("NETMIRROR_MAX_BYTES")
-    if env:
-        try:
-            value = int(float(env))
-        except ValueError:
-            raise ValueError(f"NETMIRROR_MAX_BYTES={env!r} is not a number of bytes") from None
-        if value <= 0:
-            raise ValueError(f"NETMIRROR_MAX_BYTES must be positive, got {env!r}")
-        return value
-    available = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if available is None:
-        try:
-            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            available = 8 * 2**30
-    return int(0.8 * available)
+    """The memory limit in bytes: :func:`netmirror.set_memory_limit`'s value if set, else NETMIRROR_MAX_BYTES,
+    else 80% of available memory (same as :func:`netmirror.get_memory_limit`)."""
+    return _memory.get_memory_limit()
 
 
 def _check_points(x, name="x", allow_2d=False):
@@ -184,24 +175,36 @@ class Library:
         self.dedup = bool(dedup)
         self.input_dim = 1 if x.ndim == 1 else 2
         self.fit_intercept = self.input_dim == 1  # 2-D sign nets have no biases and xi = 0 (Theorem C.3)
+        n_points = x.shape[0]
+        # The family copies x; switching families also keep a binomial table of (n + 1) x (switches + 1) entries.
+        fixed = 8 * x.size + (8 * (n_points + 1) * (min(switches, n_points) + 1)
+                              if architecture in ("rectangular", "tree") else 0)
+        _memory.check(fixed, f"the {activation} {architecture} library on {n_points:,} points",
+                      "use fewer points or smaller widths")
         self._family = _core.Family(x, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
-                                    depth, 0.0 if slope is None else slope, min(switches, len(x)))
+                                    depth, 0.0 if slope is None else slope, min(switches, n_points))
         self.raw_size = int(self._family.size)
         self._raw_index = None  # None: every raw feature is kept, in raw order
         self.tolerance = float(self._family.default_tolerance())
         if self.dedup:
-            work = self.raw_size * max(len(x), 1)
+            work = self.raw_size * max(n_points, 1)
             if work > _MAX_DEDUP_WORK:
                 raise ValueError(
-                    f"deduplicating {self.raw_size:,} raw features on {len(x)} points is too much work "
+                    f"deduplicating {self.raw_size:,} raw features on {n_points} points is too much work "
                     f"({work:.2e} evaluations); pass dedup=False or use fewer points")
-            budget = memory_budget()
+            # The kernel's block buffers, then the kept indices copied out: the hash table and index list
+            # get what is left of the limit.
+            scratch = _dedup_scratch_bytes(n_points)
+            hint = ("pass dedup=False (the solver then needs ~130 bytes per raw feature matrix-free), "
+                    "use fewer points or a shallower net")
+            limit = _memory.check(fixed + scratch, f"deduplication on {n_points:,} points", hint)
+            budget = (limit - fixed - scratch) // 2 * 1.0  # the kept list is copied once into NumPy
             try:  # memory grows with the kept count only; the kernel stops at the budget
-                kept = self._family.deduplicate(self.tolerance, self.fit_intercept, float(budget))
+                kept = self._family.deduplicate(self.tolerance, self.fit_intercept, budget)
             except ValueError as err:  # std::length_error
                 raise MemoryError(
-                    f"{err} ({budget / 2**30:.1f} GiB); pass dedup=False (the solver then needs ~130 bytes per raw "
-                    "feature matrix-free), use fewer points or a shallower net, or raise NETMIRROR_MAX_BYTES") from None
+                    f"{err} (the memory limit is {_memory._fmt(limit)}, {_memory._source()}); {hint}, or raise "
+                    "the limit with netmirror.set_memory_limit(nbytes) or NETMIRROR_MAX_BYTES") from None
             kept.flags.writeable = False  # the kernels trust these indices: keep them read-only
             self._raw_index = kept
         self._features = None
@@ -232,6 +235,9 @@ class Library:
 
     def raw_indices(self):
         """Raw indices of the kept features (int64 array)."""
+        if self._raw_index is None:
+            _memory.check(8 * self.raw_size, f"the raw indices of {self.raw_size:,} features",
+                          "use dedup=True, fewer points or a shallower net")
         return np.arange(self.raw_size, dtype=np.int64) if self._raw_index is None else self._raw_index
 
     # -- assembly ---------------------------------------------------------------------------------
@@ -248,13 +254,10 @@ class Library:
             raise ValueError(f"x_eval must have the same dimension as the training inputs ({self.input_dim}-D)")
         shape = (t.shape[0], len(self))
         if out is None:
-            need = shape[0] * shape[1] * dtype.itemsize
-            budget = memory_budget()
-            if need > budget:
-                raise MemoryError(
-                    f"the {shape[0]} x {shape[1]:,} {dtype} dictionary needs {need / 2**30:.2f} GiB, more than "
-                    f"the {budget / 2**30:.2f} GiB allowed (NETMIRROR_MAX_BYTES or available memory); "
-                    "use fewer points, float32, dedup=True, or a shallower net")
+            _memory.check(shape[0] * shape[1] * dtype.itemsize,
+                          f"the {shape[0]:,} x {shape[1]:,} {dtype} dictionary",
+                          "solve matrix-free (netmirror.lasso(lib, y, beta) or ConvexNet(matrix_free=True)), "
+                          "use float32, fewer points, dedup=True or a shallower net")
             out = np.empty(shape, dtype=dtype, order="F")
         else:
             if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
@@ -270,6 +273,9 @@ class Library:
         anchors (points whose values set deeper biases), data indices, reflection / midpoint flags of a1, switch
         thresholds."""
         if self._features is None:
+            # decoded columns (~110 bytes) and the structured row (~160 bytes) per feature, plus raw indices
+            _memory.check(300 * len(self), f"the description table of {len(self):,} features",
+                          "use describe(j) for single features, dedup=True, fewer points or a shallower net")
             raw = self.raw_indices()
             kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds, levels, partners, pattern = \
                 self._family.decode(raw)

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from . import _memory
 from ._covariance import CovarianceAccumulator
 
 __all__ = ["DegenerateMetricWarning", "alignment", "CRHAlignments", "crh_alignments", "PAHExponents",
@@ -30,6 +31,10 @@ class DegenerateMetricWarning(RuntimeWarning):
 
 def _warn(msg):
     warnings.warn(msg, DegenerateMetricWarning, stacklevel=3)
+
+
+def _need(nbytes, what, hint="use fewer samples or features (subsample them)"):
+    _memory.check(nbytes, what, hint)
 
 
 def _matrix(M, name, square=False):
@@ -76,6 +81,8 @@ def alignment(A, B, *, kind="pearson"):
     B = _matrix(B, "B", square=(kind == "centered"))
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    _need(8 * 6 * A.size, f"the alignment of two {A.shape[0]:,} x {A.shape[1]:,} matrices",
+          "use smaller matrices")
     if kind == "pearson":
         a, b = A.ravel() - A.mean(), B.ravel() - B.mean()
     elif kind == "cosine":
@@ -134,6 +141,8 @@ def crh_alignments(H_a, G_a, H_b, G_b, W, *, kind="pearson"):
         if M.shape[0] != size:
             raise ValueError(f"{name} must be ({size}, {size}) for W of shape {W.shape}, got {M.shape}")
         mats[name] = M
+    _need(8 * 7 * (n_in * n_in + n_out * n_out), f"the CRH alignments of a {n_out:,} x {n_in:,} layer",
+          "use a smaller layer (or a subset of its units)")
     Z_a, Z_b = W.T @ W, W @ W.T
     return CRHAlignments(
         forward_rga=alignment(mats["H_b"], mats["G_b"], kind=kind),
@@ -189,6 +198,8 @@ def pah_exponents(H, G, Z, *, rtol=1e-10):
     if len({M.shape for M in mats}) != 1:
         raise ValueError(f"H, G, Z must have the same shape, got {[M.shape for M in mats]}")
     H_, G_, Z_ = mats
+    d = H_.shape[0]
+    _need(8 * 8 * d * d, f"the PAH exponents of {d:,} x {d:,} matrices", "use smaller matrices")
     lz, V = np.linalg.eigh((Z_ + Z_.T) / 2)
     # Match eigenvalues through Z's eigenvectors (Rayleigh quotients of H and G there): matching by sorted
     # rank would flip the sign of negative exponents (G^-1 ∝ Z reverses the order of the spectrum).
@@ -287,6 +298,14 @@ def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
         raise ValueError(f"kernel must be 'linear' or 'rbf', got {kernel!r}")
     if kernel == "linear" and sigma is not None:
         raise ValueError("sigma applies only to kernel='rbf'")
+    p, q = X.shape[1], Y.shape[1]
+    if kernel == "linear" and not debiased:
+        _need(8 * (2 * n * (p + q) + 2 * (p * p + q * q) + p * q),
+              f"linear CKA of {n:,} samples with {p:,} and {q:,} features", "use fewer features or samples")
+    else:  # Gram matrices K, L and their centred or zero-diagonal copies and products
+        _need(8 * (6 * n * n + n * (p + q)), f"{kernel} {'debiased ' if debiased else ''}CKA of {n:,} samples "
+              f"({n:,} x {n:,} kernel matrices)",
+              "use fewer samples, netmirror.MinibatchCKA over minibatches, or the biased linear CKA (feature space)")
     if kernel == "linear" and not debiased:
         Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
         xy = float(np.linalg.norm(Yc.T @ Xc) ** 2)
@@ -348,6 +367,8 @@ class MinibatchCKA:
             raise ValueError("every layer of a batch must have the same number of samples")
         if n < 4:
             raise ValueError(f"the unbiased HSIC needs batches of at least 4 samples, got {n}")
+        _need(8 * n * n * (len(Xs) + len(Ys) + 3), f"a MinibatchCKA update of {len(Xs) + len(Ys)} layers with "
+              f"batches of {n:,} samples ({n:,} x {n:,} kernel per layer)", "use smaller batches")
         Ks = [X @ X.T for X in Xs]
         Ls = [Y @ Y.T for Y in Ys]
         xy = np.array([[_hsic_unbiased(K, L) for L in Ls] for K in Ks])
@@ -423,6 +444,12 @@ def neural_collapse(H, labels, W=None, b=None):
     C = len(classes)
     if C < 2:
         raise ValueError("neural_collapse needs at least 2 classes")
+    n, p = H.shape
+    # within-class residuals, Σ_W, Σ_B and its pseudo-inverse, class-mean Gram matrices; with W the
+    # (n, C, p) distances of every sample to every class mean (NC4)
+    _need(8 * (2 * n * p + 6 * p * p + 4 * C * C + C * p + (n * C * p if W is not None else 0)),
+          f"neural collapse of {n:,} samples, {p:,} features and {C:,} classes",
+          "use fewer samples or features (subsample them)")
     counts = np.bincount(y, minlength=C).astype(np.float64)
     means = np.zeros((C, H.shape[1]))
     np.add.at(means, y, H)
@@ -492,8 +519,17 @@ def nfa_correlation(W, agop, *, power=1.0):
     agop = _matrix(agop, "agop", square=True)
     if agop.shape[0] != W.shape[1]:
         raise ValueError(f"agop must be ({W.shape[1]}, {W.shape[1]}) for W of shape {W.shape}, got {agop.shape}")
+    d = agop.shape[0]
+    _need(8 * 8 * d * d, f"the NFA correlation of {d:,} x {d:,} matrices", "use smaller matrices")
     target = agop if power == 1.0 else _psd_power(agop, float(power))
     return alignment(W.T @ W, target, kind="pearson")
+
+
+def _svd_memory(m, n):
+    """LAPACK's divide-and-conquer SVD without vectors: a copy of the matrix and O(min(m, n)^2) work space."""
+    k = min(m, n)
+    _need(8 * (2 * m * n + 8 * k * k + 8 * max(m, n)), f"the singular values of a {m:,} x {n:,} matrix",
+          "use a smaller matrix")
 
 
 def weight_spectra(weights):
@@ -507,6 +543,7 @@ def weight_spectra(weights):
         M = np.asarray(M.detach().cpu().numpy() if hasattr(M, "detach") else M, dtype=np.float64)
         if M.ndim < 2:
             raise ValueError(f"weight matrices must be at least 2-D, got shape {M.shape}")
+        _svd_memory(M.shape[0], M.size // max(M.shape[0], 1))
         return np.linalg.svd(M.reshape(M.shape[0], -1), compute_uv=False)
 
     if isinstance(weights, dict):
@@ -528,6 +565,8 @@ def effective_rank(M, *, method="entropy", tol=1e-3):
     A zero matrix has effective rank 0.0 (with a DegenerateMetricWarning).
     """
     s = np.asarray(M, dtype=np.float64)
+    if s.ndim >= 2:
+        _svd_memory(s.shape[0], s.size // max(s.shape[0], 1))
     s = np.abs(s) if s.ndim == 1 else np.linalg.svd(s.reshape(s.shape[0], -1), compute_uv=False)
     if not np.isfinite(s).all():
         raise ValueError("effective_rank: input contains NaN or infinity")
