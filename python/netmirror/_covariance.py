@@ -82,8 +82,9 @@ class CovarianceAccumulator:
         """Add the rows of X, shape (n, dim), float32 or float64, any memory order (read in place).
 
         weights : optional (n,) non-negative finite frequency weights. Returns self.
-        Raises ValueError for NaN/inf, a wrong shape or negative weights, TypeError for another dtype;
-        the accumulator is unchanged when it raises.
+        Raises ValueError for NaN/inf, a wrong shape or negative weights, TypeError for another dtype,
+        MemoryError above the memory limit; the accumulator is unchanged when it raises. Long batches stop
+        on Ctrl-C (KeyboardInterrupt, the accumulator unchanged).
         """
         X = np.asarray(X)
         if X.dtype.kind != "f" or X.dtype.itemsize not in (4, 8):
@@ -111,10 +112,14 @@ class CovarianceAccumulator:
         need = 8 * threads * (256 * ld + 2 * dim) + (8 * rows if weights is not None else 0)
         if not X.dtype.isnative:  # byte-swapped input (e.g. read from a big-endian file): one native copy
             need += X.nbytes
-        _memory.check(need, f"an update with a {X.shape[0]:,} x {X.shape[1]:,} batch", _COV_HINT + " or smaller batches")
+        limit = _memory.check(need, f"an update with a {rows:,} x {dim:,} batch", _COV_HINT + " or smaller batches")
+        # Long batches run watched so that Ctrl-C stops them: into a copy of the state (dropped on Ctrl-C, so
+        # the accumulator stays unchanged), when the copy fits the limit too. Short ones (under ~0.05 s, or
+        # fewer than 256 rows, where the copy would cost as much as the batch) run in place.
+        watch = rows >= 256 and rows * ld * ld >= 2e8 and need + _state_bytes(dim) <= limit
         if not X.dtype.isnative:
             X = X.astype(X.dtype.newbyteorder("="))
-        self._core.update(X, weights)
+        self._core.update(X, weights, watch)
         return self
 
     def merge(self, other):

@@ -11,8 +11,10 @@ The returned ``gap`` is that absolute gap, computed in float64 over every column
 Matrix-free: ``lasso``, ``lasso_path`` and ``beta_max`` also take a :class:`netmirror.Library` in place of A.
 Its columns are then evaluated on demand by the C++ operator (``_core.LibraryOperator``: O(N + M) memory,
 prefix-sum correlations for deep-narrow relu/leaky_relu/abs libraries, docs/matrix_free.md), never stored.
-Those solves stop cleanly on Ctrl-C (the best certified iterate comes back, ``interrupted=True``) and show a
-progress bar on a terminal or with ``verbose=True``.
+Those solves show a progress bar on a terminal or with ``verbose=True``.
+
+Every solve, dense or matrix-free, stops cleanly on Ctrl-C: the best certified iterate comes back with
+``interrupted=True`` and a ConvergenceWarning.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ class LassoResult:
     relative_gap : gap / P(0).               n_iter : outer iterations (full passes over A).
     n_epochs : coordinate-descent epochs.    converged : gap <= tol * P(0).
     dual : (N,) a dual-feasible point theta (centered residual direction) that certifies the gap.
-    interrupted : the solve was stopped by Ctrl-C (matrix-free solves): coef is the best iterate so far.
+    interrupted : the solve was stopped by Ctrl-C: coef is the best certified iterate so far.
     """
     coef: np.ndarray
     intercept: float
@@ -230,8 +232,8 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     tol : stop when gap <= tol * 1/2 ||y - mean(y)||^2.   max_iter : outer iterations (default 500).
     coef_init : warm start (M,).   verbose : print one line per outer iteration.
     Returns a :class:`LassoResult`; warns :class:`ConvergenceWarning` (stating the gap) if not converged.
-    Matrix-free solves show a progress bar (on a terminal, or with verbose) and stop on Ctrl-C with the best
-    certified iterate so far (``interrupted=True``, and a ConvergenceWarning).
+    Matrix-free solves show a progress bar (on a terminal, or with verbose). Ctrl-C stops any solve with the
+    best certified iterate so far (``interrupted=True``, and a ConvergenceWarning).
     """
     library_input = _is_library(A)
     if library_input:
@@ -293,8 +295,8 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
     decreasing), warm-started in primal and dual. Warns ConvergenceWarning for any beta not converged.
 
     A may be a :class:`netmirror.Library` (matrix-free; the operator and its column statistics are built
-    once for the whole path). Ctrl-C during a matrix-free path ends it there: the betas solved so far, the
-    interrupted one included with its best iterate, come back with a ConvergenceWarning."""
+    once for the whole path). Ctrl-C ends a path there: the betas solved so far, the interrupted one included
+    with its best iterate, come back with a ConvergenceWarning."""
     import scipy.sparse as sp
 
     library_input = _is_library(A)
