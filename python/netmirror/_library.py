@@ -63,6 +63,7 @@ def _check_points(x, name="x", allow_2d=False):
         raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
     if arr.ndim == 0:
         raise ValueError(f"{name} must be an array of points, got the scalar {arr.item()!r}; wrap it as [{arr.item()!r}]")
+    _memory.check(8 * arr.size, f"{name} as float64 ({arr.size:,} values)", "use fewer points")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0].copy()
@@ -74,8 +75,10 @@ def _check_points(x, name="x", allow_2d=False):
         raise ValueError(f"{name} must be a 1-D array of inputs (shape (n,){shape_hint}); got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: a library needs at least one data point")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    flat = arr.reshape(-1)
+    bad = sum(int(flat[i:i + 2**22].size - np.count_nonzero(np.isfinite(flat[i:i + 2**22])))
+              for i in range(0, flat.size, 2**22))  # in slices: no array-sized boolean temporary
+    if bad:
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them first")
     if not np.isfinite(float(arr.max()) - float(arr.min())):
         raise ValueError(f"{name} spans more than the float64 range (max - min overflows); rescale it first")
@@ -393,6 +396,12 @@ def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, levels, p
     return e + ("  [" + "; ".join(notes) + "]" if notes else "")
 
 
+def _check_raw_size(raw):
+    if raw >= 2**63:
+        raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
+                         "use fewer points, a shallower net or smaller widths")
+
+
 def library(x, activation, depth, *, architecture="deep_narrow", slope=None, widths=None, dedup=True):
     """Feature library of the Lasso twin of a network trained on inputs x.
 
@@ -405,12 +414,15 @@ def library(x, activation, depth, *, architecture="deep_narrow", slope=None, wid
     dedup : keep one feature per class of columns equal up to sign and an additive constant (the Lasso
         optimum is unchanged) and drop constant columns.
     """
+    peek = x if isinstance(x, np.ndarray) else None
+    if peek is not None and peek.ndim in (1, 2) and peek.shape[0] > 0 and (peek.ndim == 1 or peek.shape[1] == 1) \
+            and peek.dtype.kind in "biuf":
+        # 1-D points: size the library before converting x (10^9 points are refused without a copy)
+        d, sl, w, _ = _check_family(activation, depth, architecture, slope, widths, 1)
+        _check_raw_size(reference.library_size(peek.shape[0], activation, d, architecture, w, slope=sl))
     arr = _check_points(x, "x", allow_2d=True)
     depth, slope, widths, switches = _check_family(activation, depth, architecture, slope, widths,
                                                    1 if arr.ndim == 1 else 2)
     if arr.ndim == 1:
-        raw = reference.library_size(len(arr), activation, depth, architecture, widths, slope=slope)
-        if raw >= 2**63:
-            raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
-                             "use fewer points, a shallower net or smaller widths")
+        _check_raw_size(reference.library_size(len(arr), activation, depth, architecture, widths, slope=slope))
     return Library(arr, activation, depth, architecture, slope, widths, dedup, switches)
