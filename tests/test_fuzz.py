@@ -441,4 +441,4 @@ def test_memory_limit_setting(nbytes):
 def test_argument_free_functions():
     assert os.path.isdir(netmirror.get_include())
     assert os.path.isdir(netmirror.get_cmake_dir())
-    assert netmirror.memory_budget() == netmirror.get_memory_limit() > 0
+    assert netmirror.memory_budget() > 0 and netmirror.get_memory_limit() > 0

@@ -188,6 +188,11 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         """Network output on X: library_.matrix(X) @ coef_ + intercept_ (in row blocks of at most 64 MiB)."""
         check_is_fitted(self)
         X = _validate_data(self, _column_if_1d(X), dtype=np.float64, reset=False)
+        # row blocks of the dictionary: every column (dense fits) or the selected ones (matrix-free fits)
+        n = X.shape[0]
+        cols = max(1, int(np.count_nonzero(self.coef_)) if getattr(self, "matrix_free_", False) else self.coef_.size)
+        block = min(n, max(1, _PREDICT_BLOCK_BYTES // (8 * cols))) * cols * 8
+        _memory.check(16 * n + block, f"predicting {n:,} points", "predict fewer points at a time")
         return self._decision(np.ascontiguousarray(self._points(X)))
 
     # -- pickling: the library wraps a compiled object; rebuild it (deterministically) on load ---------
