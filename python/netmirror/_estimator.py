@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._lasso import lasso
+from ._lasso import _check_target, lasso
 from . import _memory
 from ._library import library, memory_budget
 from ._network import reconstruct
@@ -129,10 +129,11 @@ class ConvexNet(RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Build the library on X, solve the Lasso twin on y and reconstruct the network."""
         self._check_params()
-        X, y = _validate_data(self, _column_if_1d(X), y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        with np.errstate(all="ignore"):  # scikit-learn's finiteness check sums float16 inf - inf before it raises
+            X, y = _validate_data(self, _column_if_1d(X), y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
         self._check_n_features(X)
         x = np.array(self._points(X), dtype=np.float64)  # own copy: the library keeps a reference
-        y = np.ascontiguousarray(y, dtype=np.float64)
+        y = _check_target(y, x.shape[0])  # finite, within the solver's range
         lib = library(x, self.activation, self.depth, architecture=self.architecture, slope=self.slope,
                       widths=self.widths, dedup=self.dedup)
         beta_t = float(self.beta) * lib.beta_scale
@@ -187,7 +188,8 @@ class ConvexNet(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Network output on X: library_.matrix(X) @ coef_ + intercept_ (in row blocks of at most 64 MiB)."""
         check_is_fitted(self)
-        X = _validate_data(self, _column_if_1d(X), dtype=np.float64, reset=False)
+        with np.errstate(all="ignore"):  # as in fit
+            X = _validate_data(self, _column_if_1d(X), dtype=np.float64, reset=False)
         # row blocks of the dictionary: every column (dense fits) or the selected ones (matrix-free fits)
         n = X.shape[0]
         cols = max(1, int(np.count_nonzero(self.coef_)) if getattr(self, "matrix_free_", False) else self.coef_.size)

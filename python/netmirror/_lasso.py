@@ -69,6 +69,8 @@ def _is_library(A):
 def _check_library(lib):
     if len(lib) == 0:
         raise ValueError("the library has no features (every column is constant on x): nothing to fit")
+    if lib.activation not in ("sign", "threshold"):  # piecewise-linear features scale with the spread of x
+        _check_magnitude("x", float(np.ptp(lib.x)), "before building the library")
     return lib
 
 
@@ -142,24 +144,39 @@ def _check_design(A):
         _memory.check(A.nbytes, f"copying the strided {A.shape[0]:,} x {A.shape[1]:,} A into Fortran order",
                       "pass a contiguous A (C or Fortran order)")
         A = np.asfortranarray(A)  # strided views: one copy, then the kernels stream contiguous memory
-    bad = _first_non_finite(A)
+    bad, top = _scan(A)
     if bad is not None:
         raise ValueError(f"A contains NaN or inf (first at row {bad[0]}, column {bad[1]}); remove or impute it")
+    _check_magnitude("A", top, "and beta by the same factor")
     return A
 
 
-def _first_non_finite(A):
-    """(row, column) of the first NaN/inf of a contiguous 2-D A, or None; read in slices so that the
-    boolean temporary stays small however large A is."""
+# The solver sums squares of entries in float64: entries beyond 1e100 could overflow them, entries all below
+# 1e-100 underflow them to zero (columns then look constant). Inside that range the sums are exact enough.
+_MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitude(name, top, what):
+    if top > _MAX_MAGNITUDE or 0 < top < 1 / _MAX_MAGNITUDE:
+        raise ValueError(f"{name} has entries of magnitude {top:.1e}: its squares leave the float64 range; "
+                         f"rescale {name} (multiply it by a power of 10) {what}")
+
+
+def _scan(A):
+    """((row, column) of the first NaN/inf or None, largest |entry|) of a contiguous 2-D A, read in slices
+    so that temporaries stay small however large A is."""
     order = "F" if A.flags.f_contiguous else "C"
     flat = A.ravel(order=order)  # a view: A is contiguous
-    step = 1 << 22
+    step = 1 << 20
+    top = 0.0
     for start in range(0, flat.size, step):
-        ok = np.isfinite(flat[start:start + step])
+        part = flat[start:start + step]
+        ok = np.isfinite(part)
         if not ok.all():
             pos = start + int(np.argmin(ok))
-            return tuple(int(v) for v in np.unravel_index(pos, A.shape, order=order))
-    return None
+            return tuple(int(v) for v in np.unravel_index(pos, A.shape, order=order)), top
+        top = max(top, float(part.max()), -float(part.min()))  # no |part| temporary
+    return None, top
 
 
 def _check_target(y, n):
@@ -172,6 +189,7 @@ def _check_target(y, n):
     y = np.ascontiguousarray(y, dtype=np.float64)
     if not np.isfinite(y).all():
         raise ValueError(f"y contains NaN or inf (first at index {int(np.argmin(np.isfinite(y)))}); remove those rows")
+    _check_magnitude("y", float(np.abs(y).max()), "and beta by the same factor")
     return y
 
 
@@ -248,7 +266,10 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     max_iter = _check_max_iter(max_iter)
     z0 = None
     if coef_init is not None:
-        z0 = np.ascontiguousarray(coef_init, dtype=np.float64)
+        z0 = np.asarray(coef_init)
+        if z0.dtype.kind not in "biuf":
+            raise TypeError(f"coef_init must be a vector of real numbers, got dtype {z0.dtype}")
+        z0 = np.ascontiguousarray(z0, dtype=np.float64)
         if z0.shape != (shape[1],) or not np.isfinite(z0).all():
             raise ValueError(f"coef_init must be a finite vector of length {shape[1]}, got shape {z0.shape}")
     _check_solver_memory(shape, library_input)

@@ -233,6 +233,9 @@ class Library:
 
     def nbytes(self, dtype=np.float64, n_points=None):
         """Bytes of the dense dictionary for n_points evaluation points (default: the training points)."""
+        if n_points is not None and (isinstance(n_points, bool) or not isinstance(n_points, numbers.Integral)
+                                     or n_points < 0):
+            raise ValueError(f"n_points must be a non-negative integer number of points, got {n_points!r}")
         rows = len(self.x) if n_points is None else int(n_points)
         return rows * len(self) * np.dtype(dtype).itemsize
 

@@ -48,11 +48,17 @@ def _real(M, name):
         return M.astype(np.float64, copy=False)
 
 
-def _unit_scale(M):
-    """M / max|M| (M itself when 0): for scale-free quantities, so that neither squares of 1e300 overflow nor
-    squares of 1e-300 underflow."""
+def _unit_exponent(M):
+    """e with max|M| in [2^(e-1), 2^e) (0 for a zero matrix)."""
     top = float(np.abs(M).max()) if M.size else 0.0
-    return M / top if top > 0 else M
+    return math.frexp(top)[1] if top > 0 else 0
+
+
+def _unit_scale(M):
+    """M times the power of 2 that brings max|M| into [0.5, 1): for scale-free quantities, so that neither
+    squares of 1e300 overflow nor squares of 1e-300 underflow. A power of 2 is exact: results on ordinary
+    data do not change by a single bit."""
+    return np.ldexp(M, -_unit_exponent(M))
 
 
 def _matrix(M, name, square=False, scale_free=False):
@@ -379,6 +385,8 @@ class MinibatchCKA:
         for v, name in ((n_layers_x, "n_layers_x"), (n_layers_y, "n_layers_y")):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        _need(8 * (int(n_layers_x) + 2) * (int(n_layers_y) + 2), f"MinibatchCKA of {n_layers_x:,} x {n_layers_y:,} "
+              "layers", "compare fewer layers")
         self.n_layers_x, self.n_layers_y = int(n_layers_x), int(n_layers_y)
         self._xy = np.zeros((self.n_layers_x, self.n_layers_y))
         self._xx = np.zeros(self.n_layers_x)
@@ -479,8 +487,8 @@ def neural_collapse(H, labels, W=None, b=None):
     # NC1-NC3 are invariant to a positive scale of H or W, NC4 too when b scales with both: unit scales keep
     # the products in range
     H = _samples(H, "H")
-    scale_h = float(np.abs(H).max())
-    H = _unit_scale(H)
+    exp_h = _unit_exponent(H)
+    H = np.ldexp(H, -exp_h)
     labels = np.asarray(labels)
     if labels.shape != (H.shape[0],):
         raise ValueError(f"labels must have shape ({H.shape[0]},), got {labels.shape}")
@@ -532,8 +540,8 @@ def neural_collapse(H, labels, W=None, b=None):
         W = _matrix(W, "W")
         if W.shape != (C, H.shape[1]):
             raise ValueError(f"W must have shape ({C}, {H.shape[1]}) (classes, features), got {W.shape}")
-        scale_w = float(np.abs(W).max())
-        W = _unit_scale(W)
+        exp_w = _unit_exponent(W)
+        W = np.ldexp(W, -exp_w)
         nc2_w = _cov_ratio(np.linalg.norm(W, axis=1), "classifier row")
         wn, mn = float(np.linalg.norm(W)), float(np.linalg.norm(Mt))
         if wn == 0 or mn == 0:
@@ -547,7 +555,7 @@ def neural_collapse(H, labels, W=None, b=None):
             if not np.isfinite(b).all():
                 raise ValueError("b contains NaN or infinity")
             with np.errstate(over="ignore", under="ignore"):  # a bias beyond every logit stays decisive as ±inf
-                b = b / (scale_h or 1.0) / (scale_w or 1.0)
+                b = np.ldexp(b, -exp_h - exp_w)
             logits = logits + b
         d2 = ((H[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
         nc4 = float(np.mean(logits.argmax(axis=1) != d2.argmin(axis=1)))
@@ -560,6 +568,8 @@ def neural_collapse(H, labels, W=None, b=None):
 def _psd_power(M, power):
     ev, V = np.linalg.eigh((M + M.T) / 2)
     ev = np.clip(ev, 0.0, None)  # AGOP is PSD; tiny negative rounding would break fractional powers
+    if ev.max() > 0:
+        ev = ev / ev.max()  # a positive scale of the result changes no correlation; powers of [0, 1] stay finite
     return (V * ev ** power) @ V.T
 
 
