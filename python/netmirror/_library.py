@@ -63,7 +63,8 @@ def _check_points(x, name="x", allow_2d=False):
         raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
     if arr.ndim == 0:
         raise ValueError(f"{name} must be an array of points, got the scalar {arr.item()!r}; wrap it as [{arr.item()!r}]")
-    _memory.check(8 * arr.size, f"{name} as float64 ({arr.size:,} values)", "use fewer points")
+    if arr.dtype != np.float64 or not arr.flags.c_contiguous:  # a float64 copy is made
+        _memory.check(8 * arr.size, f"{name} as float64 ({arr.size:,} values)", "use fewer points")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0].copy()
