@@ -33,6 +33,7 @@ def _table_blocks(lines):
 def quick_report(tmp_path_factory):
     if not (BENCH / "run").is_file():
         pytest.skip("bench/ is not part of this checkout")
+    assert os.access(BENCH / "run", os.X_OK), "bench/run must be executable (one command)"
     out = tmp_path_factory.mktemp("bench_run")
     proc = subprocess.run([sys.executable, str(BENCH / "run"), "--quick", "--out", str(out)],
                           capture_output=True, text=True, timeout=900, cwd=ROOT, env=dict(os.environ))
