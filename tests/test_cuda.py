@@ -328,3 +328,18 @@ def test_emulation_needs_numpy_arrays(backend):
     with nc.emulation():
         with pytest.raises(TypeError, match="NumPy"):
             nc.correlation([[1.0]], np.ones(1))
+
+
+def test_lasso_device_keyword(backend):
+    x, y = netmirror.datasets.toy("zshape")
+    lib = netmirror.library(x, "relu", 3)
+    beta = 1e-3 * float(((y - y.mean()) ** 2).sum())
+    with backend.run():
+        dense = netmirror.lasso(lib.matrix(), y, beta, device="cuda")  # host A: copied to the device once
+        free = netmirror.lasso(lib, y, beta, device="cuda")
+        with pytest.raises(ValueError, match="coef_init"):
+            netmirror.lasso(lib, y, beta, device="cuda", coef_init=np.zeros(len(lib)))
+    cpu = netmirror.lasso(lib.matrix(), y, beta)
+    for res in (dense, free):
+        assert res.converged
+        assert abs(res.objective - cpu.objective) <= res.gap + cpu.gap + 1e-12 * max(1.0, cpu.objective)

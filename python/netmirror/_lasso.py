@@ -197,9 +197,8 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
         if coef_init is not None:
             raise ValueError("coef_init is not supported with device='cuda'")
         from . import cuda
-        if isinstance(A, np.ndarray):
-            import cupy
-            A = cupy.asfortranarray(cupy.asarray(_check_design(A)))
+        if isinstance(A, (np.ndarray, list, tuple)):
+            A = cuda._upload_matrix(_check_design(A))
         return cuda.lasso(A, y, beta, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, verbose=verbose)
     if device != "cpu":
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")

@@ -30,6 +30,7 @@ import contextvars
 import numbers
 import time
 import warnings
+import weakref
 
 import numpy as np
 
@@ -55,15 +56,13 @@ def _cupy():
 
 
 def is_available():
-    """True when netmirror._cuda was built, CuPy is installed and a CUDA device is present."""
+    """True when netmirror._cuda was built, CuPy is installed and a CUDA device is present (never raises)."""
     if _cuda is None or _cuda.device_count() == 0:
         return False
-    cupy = _cupy()
-    if cupy is None:
-        return False
     try:
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # CuPy without a driver raises CUDARuntimeError
+        cupy = _cupy()
+        return cupy is not None and cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CuPy without a driver raises CUDARuntimeError; a broken CuPy install anything
         return False
 
 
@@ -158,6 +157,13 @@ def _device_array(bk, a, name):
                     f"on a CUDA device), got {type(a).__name__}; move it with cupy.asarray(...)")
 
 
+def _upload_matrix(A):
+    """A host matrix (validated by the CPU path) as a Fortran-ordered array of the current backend."""
+    bk = _backend()
+    with bk.on_device():
+        return bk.xp.asfortranarray(bk.xp.asarray(A))
+
+
 def _same_device(bk, *arrays):
     """Every device array on one device: the call runs there."""
     if bk.emulated:
@@ -213,9 +219,13 @@ class _Columns:
                 bk.ptr(self.thresholds), bk.ptr(t), int(m))
 
 
+# Packed columns per library and device, dropped with the library (never pickled with it).
+_column_cache = weakref.WeakKeyDictionary()
+
+
 def _columns(bk, lib):
-    """Packed columns of lib for bk's device, built once and cached on the library (O(64 bytes) per column)."""
-    cache = lib.__dict__.setdefault("_cuda_columns", {})
+    """Packed columns of lib for bk's device, built once per library and device (64 bytes per column)."""
+    cache = _column_cache.setdefault(lib, {})
     key = "emulated" if bk.emulated else bk.device
     if key not in cache:
         cache[key] = _Columns(bk, lib)
