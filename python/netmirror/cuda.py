@@ -280,7 +280,7 @@ def library_matrix(lib, x_eval=None, dtype=np.float64, *, out=None):
 class _Design:
     """A dense device matrix or a library on one backend: the operations the Lasso needs."""
 
-    def __init__(self, bk, A):
+    def __init__(self, bk, A, check_finite=True):
         self.bk = bk
         self.library = _is_library(A)
         if self.library:
@@ -301,9 +301,10 @@ class _Design:
             if not A.flags.f_contiguous:
                 raise ValueError("A must be Fortran-ordered (column-major), as lib.matrix() returns it; "
                                  "convert it once with cupy.asfortranarray(A)")
-            with bk.on_device():
-                if not bool(bk.xp.isfinite(A).all()):
-                    raise ValueError("A contains NaN or inf; remove or impute it")
+            if check_finite:  # one extra read of A: done by the solver, not by every correlation pass
+                with bk.on_device():
+                    if not bool(bk.xp.isfinite(A).all()):
+                        raise ValueError("A contains NaN or inf; remove or impute it")
             self.A = A
             self.shape = A.shape
 
@@ -365,17 +366,21 @@ def _vector(bk, v, n, name):
 
 def correlation(A, v):
     """``Aᵀv`` in float64: A a Fortran-ordered float32/float64 device matrix (N, M) or a Library (matrix-free,
-    columns evaluated on the fly at the training points); v of length N (host or device). Returns (M,)."""
+    columns evaluated on the fly at the training points); v of length N (host or device). Returns (M,).
+
+    A is not scanned for NaN/inf (that would double the cost of the pass): they propagate into the result,
+    as in ``A.T @ v``."""
     bk = _backend()
-    design = _Design(bk, A)
+    design = _Design(bk, A, check_finite=False)
     v = _vector(bk, v, design.shape[0], "v")
     return design.correlation(v)
 
 
 def column_stats(A):
-    """(mean, centred squared norm) of every column of A (device matrix or Library), float64 device arrays."""
+    """(mean, centred squared norm) of every column of A (device matrix or Library), float64 device arrays.
+    NaN/inf in A propagate into the statistics of their columns."""
     bk = _backend()
-    return _Design(bk, A).column_stats()
+    return _Design(bk, A, check_finite=False).column_stats()
 
 
 # --------------------------------------------------------------------------------------------------
