@@ -19,7 +19,7 @@ import netmirror
 import netmirror.cuda as nc
 from netmirror import reference
 
-from conftest import case_id, eval_points, family_params, half_plane_points, max_n, ref_matrix, ref_size, x_arrays
+from conftest import FAMILY_CASES, case_id, eval_points, family_params, half_plane_points, max_n, ref_matrix, ref_size, x_arrays
 
 BUILT = nc._cuda is not None
 
@@ -106,8 +106,7 @@ def test_assembly_into_out_and_bad_input(backend):
 
 # ==================================================================================================
 # (2) correlations and column statistics
-@pytest.mark.parametrize("case", family_params([c for c in __import__("conftest").FAMILY_CASES
-                                                if c[1] != "rectangular" or c[2] <= 4]))
+@pytest.mark.parametrize("case", family_params([c for c in FAMILY_CASES if c[1] != "rectangular" or c[2] <= 4]))
 @settings(max_examples=5)
 @given(data=st.data())
 def test_library_correlation_and_stats(backend, case, data):

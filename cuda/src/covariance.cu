@@ -19,8 +19,8 @@ __global__ void offsets_kernel(StridedRows<T> x, const double* shift, const doub
 }
 
 template <class T>
-__global__ void __launch_bounds__(kCovThreads) scatter_kernel(StridedRows<T> x, const double* center,
-                                                              const double* row_scale, int64_t slice_rows, double* out) {
+__global__ void __launch_bounds__(kCovThreads)
+    scatter_kernel(StridedRows<T> x, const double* center, const double* row_scale, int64_t slice_rows, double* out) {
     __shared__ CovShared sh;
     int64_t bi, bj;
     upper_tile(blockIdx.x, bi, bj);
@@ -37,11 +37,6 @@ __global__ void __launch_bounds__(kCovThreads) scatter_kernel(StridedRows<T> x, 
     cov_store(acc, bi, bj, x.cols, tid, out);
 }
 
-template <class T>
-StridedRows<T> rows_of(const RowsArg& x) {
-    return StridedRows<T>{static_cast<const T*>(x.data), x.rows, x.cols, x.row_stride, x.col_stride};
-}
-
 int64_t tile_count(int64_t dim) {
     const int64_t t = (dim + kCovTile - 1) / kCovTile;
     return t * (t + 1) / 2;
@@ -55,10 +50,9 @@ void covariance_offsets(const RowsArg& x, const double* shift, const double* wei
     DeviceGuard guard(device);
     const dim3 grid(static_cast<unsigned>((x.cols + 255) / 256), static_cast<unsigned>(slices));
     const int64_t slice_rows = cov_slice_rows(x.rows, slices);
-    if (x.float32)
-        offsets_kernel<<<grid, 256, 0, as_stream(stream)>>>(rows_of<float>(x), shift, weights, slice_rows, partial);
-    else
-        offsets_kernel<<<grid, 256, 0, as_stream(stream)>>>(rows_of<double>(x), shift, weights, slice_rows, partial);
+    with_rows(x, [&](const auto& rows) {
+        offsets_kernel<<<grid, 256, 0, as_stream(stream)>>>(rows, shift, weights, slice_rows, partial);
+    });
     check(cudaGetLastError(), "covariance offsets kernel launch");
 }
 
@@ -68,10 +62,9 @@ void covariance_scatter(const RowsArg& x, const double* center, const double* ro
     DeviceGuard guard(device);
     const dim3 grid(static_cast<unsigned>(tile_count(x.cols)), static_cast<unsigned>(slices));
     const int64_t slice_rows = cov_slice_rows(x.rows, slices);
-    if (x.float32)
-        scatter_kernel<<<grid, kCovThreads, 0, as_stream(stream)>>>(rows_of<float>(x), center, row_scale, slice_rows, out);
-    else
-        scatter_kernel<<<grid, kCovThreads, 0, as_stream(stream)>>>(rows_of<double>(x), center, row_scale, slice_rows, out);
+    with_rows(x, [&](const auto& rows) {
+        scatter_kernel<<<grid, kCovThreads, 0, as_stream(stream)>>>(rows, center, row_scale, slice_rows, out);
+    });
     check(cudaGetLastError(), "covariance scatter kernel launch");
 }
 

@@ -35,12 +35,8 @@ void stats_grid(const Source& src, int64_t m, int64_t cols, double* mean, double
 }
 
 template <class T>
-StridedRows<T> rows_of(const RowsArg& x) {
-    return StridedRows<T>{static_cast<const T*>(x.data), x.rows, x.cols, x.row_stride, x.col_stride};
-}
-
-template <class T>
-void offsets_grid(const StridedRows<T>& x, const double* shift, const double* weights, int64_t slices, double* partial) {
+void offsets_grid(const StridedRows<T>& x, const double* shift, const double* weights, int64_t slices,
+                  double* partial) {
     const int64_t slice_rows = cov_slice_rows(x.rows, slices);
     for (int64_t slice = 0; slice < slices; ++slice) {
         const int64_t r0 = slice * slice_rows, r1 = std::min(x.rows, r0 + slice_rows);
@@ -90,10 +86,7 @@ void correlation_library(const LibraryColumns& lib, int64_t cols, const double* 
 }
 
 void correlation_dense(const DenseArg& a, int64_t cols, const double* v, double* out) {
-    if (a.float32)
-        correlation_grid(DenseColumns<float>{static_cast<const float*>(a.a), a.m, a.ld}, a.m, cols, v, out);
-    else
-        correlation_grid(DenseColumns<double>{static_cast<const double*>(a.a), a.m, a.ld}, a.m, cols, v, out);
+    with_dense(a, [&](const auto& src) { correlation_grid(src, a.m, cols, v, out); });
 }
 
 void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean, double* centered_sq) {
@@ -101,24 +94,15 @@ void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean,
 }
 
 void column_stats_dense(const DenseArg& a, int64_t cols, double* mean, double* centered_sq) {
-    if (a.float32)
-        stats_grid(DenseColumns<float>{static_cast<const float*>(a.a), a.m, a.ld}, a.m, cols, mean, centered_sq);
-    else
-        stats_grid(DenseColumns<double>{static_cast<const double*>(a.a), a.m, a.ld}, a.m, cols, mean, centered_sq);
+    with_dense(a, [&](const auto& src) { stats_grid(src, a.m, cols, mean, centered_sq); });
 }
 
 void covariance_offsets(const RowsArg& x, const double* shift, const double* weights, int64_t slices, double* partial) {
-    if (x.float32)
-        offsets_grid(rows_of<float>(x), shift, weights, slices, partial);
-    else
-        offsets_grid(rows_of<double>(x), shift, weights, slices, partial);
+    with_rows(x, [&](const auto& rows) { offsets_grid(rows, shift, weights, slices, partial); });
 }
 
 void covariance_scatter(const RowsArg& x, const double* center, const double* row_scale, int64_t slices, double* out) {
-    if (x.float32)
-        scatter_grid(rows_of<float>(x), center, row_scale, slices, out);
-    else
-        scatter_grid(rows_of<double>(x), center, row_scale, slices, out);
+    with_rows(x, [&](const auto& rows) { scatter_grid(rows, center, row_scale, slices, out); });
 }
 
 }  // namespace emulate

@@ -24,13 +24,17 @@ __device__ inline double warp_sum(double v) {
     return v;
 }
 
-// One warp per column (grid-stride over columns); every lane of a warp runs the same number of loop trips
-// in the outer loop, so the full-mask shuffles are safe.
+// One warp per column, grid-stride over columns: all lanes of a warp share the column, so they run the same
+// loop trips and the full-mask shuffles are safe.
+__device__ inline int64_t first_column() {
+    return static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp;
+}
+__device__ inline int64_t column_stride() { return static_cast<int64_t>(gridDim.x) * kWarpsPerBlock; }
+
 template <class Source>
 __global__ void correlation_kernel(Source src, int64_t m, int64_t cols, const double* v, double* out) {
     const int lane = threadIdx.x % kWarp;
-    const int64_t warps = static_cast<int64_t>(gridDim.x) * kWarpsPerBlock;
-    for (int64_t col = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp; col < cols; col += warps) {
+    for (int64_t col = first_column(); col < cols; col += column_stride()) {
         const double s = warp_sum(lane_dot(src, col, m, v, lane));
         if (lane == 0) out[col] = s;
     }
@@ -39,8 +43,7 @@ __global__ void correlation_kernel(Source src, int64_t m, int64_t cols, const do
 template <class Source>
 __global__ void column_stats_kernel(Source src, int64_t m, int64_t cols, double* mean, double* centered_sq) {
     const int lane = threadIdx.x % kWarp;
-    const int64_t warps = static_cast<int64_t>(gridDim.x) * kWarpsPerBlock;
-    for (int64_t col = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp; col < cols; col += warps) {
+    for (int64_t col = first_column(); col < cols; col += column_stride()) {
         const double mu = warp_sum(lane_sum(src, col, m, lane)) / static_cast<double>(m);
         const double q = warp_sum(lane_centered_sq(src, col, m, mu, lane));
         if (lane == 0) {
@@ -96,10 +99,11 @@ void assemble(const LibraryColumns& lib, int64_t cols, void* out, bool out_float
     const int64_t total = lib.m * cols;
     if (total <= 0) return;
     DeviceGuard guard(device);
+    const unsigned grid = grid_for(total, kBlock);
     if (out_float32)
-        assemble_kernel<float><<<grid_for(total, kBlock), kBlock, 0, as_stream(stream)>>>(lib, total, static_cast<float*>(out));
+        assemble_kernel<<<grid, kBlock, 0, as_stream(stream)>>>(lib, total, static_cast<float*>(out));
     else
-        assemble_kernel<double><<<grid_for(total, kBlock), kBlock, 0, as_stream(stream)>>>(lib, total, static_cast<double*>(out));
+        assemble_kernel<<<grid, kBlock, 0, as_stream(stream)>>>(lib, total, static_cast<double*>(out));
     check_launch("assembly kernel launch");
 }
 
@@ -109,10 +113,7 @@ void correlation_library(const LibraryColumns& lib, int64_t cols, const double* 
 }
 
 void correlation_dense(const DenseArg& a, int64_t cols, const double* v, double* out, int device, uintptr_t stream) {
-    if (a.float32)
-        launch_correlation(DenseColumns<float>{static_cast<const float*>(a.a), a.m, a.ld}, a.m, cols, v, out, device, stream);
-    else
-        launch_correlation(DenseColumns<double>{static_cast<const double*>(a.a), a.m, a.ld}, a.m, cols, v, out, device, stream);
+    with_dense(a, [&](const auto& src) { launch_correlation(src, a.m, cols, v, out, device, stream); });
 }
 
 void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean, double* centered_sq, int device,
@@ -122,10 +123,7 @@ void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean,
 
 void column_stats_dense(const DenseArg& a, int64_t cols, double* mean, double* centered_sq, int device,
                         uintptr_t stream) {
-    if (a.float32)
-        launch_stats(DenseColumns<float>{static_cast<const float*>(a.a), a.m, a.ld}, a.m, cols, mean, centered_sq, device, stream);
-    else
-        launch_stats(DenseColumns<double>{static_cast<const double*>(a.a), a.m, a.ld}, a.m, cols, mean, centered_sq, device, stream);
+    with_dense(a, [&](const auto& src) { launch_stats(src, a.m, cols, mean, centered_sq, device, stream); });
 }
 
 }  // namespace gpu

@@ -18,6 +18,8 @@ namespace gpu = netmirror::gpu;
 namespace {
 
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using P = uintptr_t;  // a device or host pointer passed as an integer
+using Release = py::call_guard<py::gil_scoped_release>;
 using IndexArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
 template <class P>
@@ -41,7 +43,9 @@ gpu::LibraryColumns library_columns(const py::tuple& a) {
     return L;
 }
 
-gpu::DenseArg dense(uintptr_t a, bool float32, int64_t m, int64_t ld) { return gpu::DenseArg{ptr<const void>(a), float32, m, ld}; }
+gpu::DenseArg dense(uintptr_t a, bool float32, int64_t m, int64_t ld) {
+    return gpu::DenseArg{ptr<const void>(a), float32, m, ld};
+}
 
 gpu::RowsArg rows(uintptr_t x, bool float32, int64_t n, int64_t dim, int64_t row_stride, int64_t col_stride) {
     return gpu::RowsArg{ptr<const void>(x), float32, n, dim, row_stride, col_stride};
@@ -135,76 +139,72 @@ PYBIND11_MODULE(_cuda, m) {
     m.def("pack_library", &pack_library, py::arg("x"), py::arg("activation"), py::arg("architecture"),
           py::arg("depth"), py::arg("slope"), py::arg("switches"), py::arg("raw"));
 
-    // Device launchers: pointers are device pointers; `device` is the arrays' device, `stream` a cudaStream_t.
+    // Device launchers: pointers (P) are device pointers, `device` the arrays' device, `stream` a cudaStream_t.
     // The GIL is released: a launch may block while the stream's queue is full.
-    using py::call_guard;
-    using Release = call_guard<py::gil_scoped_release>;
-    m.def("assemble", [](py::tuple lib, int64_t cols, uintptr_t out, bool f32, int device, uintptr_t stream) {
+    m.def("assemble", [](py::tuple lib, int64_t cols, P out, bool f32, int device, P stream) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
         gpu::assemble(L, cols, ptr<void>(out), f32, device, stream);
     });
-    m.def("correlation_library", [](py::tuple lib, int64_t cols, uintptr_t v, uintptr_t out, int device, uintptr_t stream) {
+    m.def("correlation_library", [](py::tuple lib, int64_t cols, P v, P out, int device, P stream) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
         gpu::correlation_library(L, cols, ptr<const double>(v), ptr<double>(out), device, stream);
     });
-    m.def("column_stats_library", [](py::tuple lib, int64_t cols, uintptr_t mean, uintptr_t csq, int device, uintptr_t stream) {
+    m.def("column_stats_library", [](py::tuple lib, int64_t cols, P mean, P csq, int device, P stream) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
         gpu::column_stats_library(L, cols, ptr<double>(mean), ptr<double>(csq), device, stream);
     });
-    m.def("correlation_dense", [](uintptr_t a, bool f32, int64_t rows_, int64_t ld, int64_t cols, uintptr_t v, uintptr_t out,
-                                  int device, uintptr_t stream) {
-        gpu::correlation_dense(dense(a, f32, rows_, ld), cols, ptr<const double>(v), ptr<double>(out), device, stream);
+    m.def("correlation_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P v, P out, int device,
+                                  P stream) {
+        gpu::correlation_dense(dense(a, f32, n, ld), cols, ptr<const double>(v), ptr<double>(out), device, stream);
     }, Release());
-    m.def("column_stats_dense", [](uintptr_t a, bool f32, int64_t rows_, int64_t ld, int64_t cols, uintptr_t mean,
-                                   uintptr_t csq, int device, uintptr_t stream) {
-        gpu::column_stats_dense(dense(a, f32, rows_, ld), cols, ptr<double>(mean), ptr<double>(csq), device, stream);
+    m.def("column_stats_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P mean, P csq, int device,
+                                   P stream) {
+        gpu::column_stats_dense(dense(a, f32, n, ld), cols, ptr<double>(mean), ptr<double>(csq), device, stream);
     }, Release());
-    m.def("covariance_offsets", [](uintptr_t x, bool f32, int64_t n, int64_t dim, int64_t rs, int64_t cs, uintptr_t shift,
-                                   uintptr_t weights, int64_t slices, uintptr_t partial, int device, uintptr_t stream) {
-        gpu::covariance_offsets(rows(x, f32, n, dim, rs, cs), ptr<const double>(shift), ptr<const double>(weights), slices,
+    m.def("covariance_offsets", [](P x, bool f32, int64_t n, int64_t dim, int64_t rs, int64_t cs, P shift, P w,
+                                   int64_t slices, P partial, int device, P stream) {
+        gpu::covariance_offsets(rows(x, f32, n, dim, rs, cs), ptr<const double>(shift), ptr<const double>(w), slices,
                                 ptr<double>(partial), device, stream);
     }, Release());
-    m.def("covariance_scatter", [](uintptr_t x, bool f32, int64_t n, int64_t dim, int64_t rs, int64_t cs, uintptr_t center,
-                                   uintptr_t row_scale, int64_t slices, uintptr_t out, int device, uintptr_t stream) {
-        gpu::covariance_scatter(rows(x, f32, n, dim, rs, cs), ptr<const double>(center), ptr<const double>(row_scale),
+    m.def("covariance_scatter", [](P x, bool f32, int64_t n, int64_t dim, int64_t rs, int64_t cs, P center, P scale,
+                                   int64_t slices, P out, int device, P stream) {
+        gpu::covariance_scatter(rows(x, f32, n, dim, rs, cs), ptr<const double>(center), ptr<const double>(scale),
                                 slices, ptr<double>(out), device, stream);
     }, Release());
 
     // Host emulation: the same signatures without device and stream; pointers are host (NumPy) pointers.
-    m.def("emulate_assemble", [](py::tuple lib, int64_t cols, uintptr_t out, bool f32) {
+    m.def("emulate_assemble", [](py::tuple lib, int64_t cols, P out, bool f32) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
         gpu::emulate::assemble(L, cols, ptr<void>(out), f32);
     });
-    m.def("emulate_correlation_library", [](py::tuple lib, int64_t cols, uintptr_t v, uintptr_t out) {
+    m.def("emulate_correlation_library", [](py::tuple lib, int64_t cols, P v, P out) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
         gpu::emulate::correlation_library(L, cols, ptr<const double>(v), ptr<double>(out));
     });
-    m.def("emulate_column_stats_library", [](py::tuple lib, int64_t cols, uintptr_t mean, uintptr_t csq) {
+    m.def("emulate_column_stats_library", [](py::tuple lib, int64_t cols, P mean, P csq) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
         gpu::emulate::column_stats_library(L, cols, ptr<double>(mean), ptr<double>(csq));
     });
-    m.def("emulate_correlation_dense", [](uintptr_t a, bool f32, int64_t rows_, int64_t ld, int64_t cols, uintptr_t v,
-                                          uintptr_t out) {
-        gpu::emulate::correlation_dense(dense(a, f32, rows_, ld), cols, ptr<const double>(v), ptr<double>(out));
+    m.def("emulate_correlation_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P v, P out) {
+        gpu::emulate::correlation_dense(dense(a, f32, n, ld), cols, ptr<const double>(v), ptr<double>(out));
     }, Release());
-    m.def("emulate_column_stats_dense", [](uintptr_t a, bool f32, int64_t rows_, int64_t ld, int64_t cols, uintptr_t mean,
-                                           uintptr_t csq) {
-        gpu::emulate::column_stats_dense(dense(a, f32, rows_, ld), cols, ptr<double>(mean), ptr<double>(csq));
+    m.def("emulate_column_stats_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P mean, P csq) {
+        gpu::emulate::column_stats_dense(dense(a, f32, n, ld), cols, ptr<double>(mean), ptr<double>(csq));
     }, Release());
-    m.def("emulate_covariance_offsets", [](uintptr_t x, bool f32, int64_t n, int64_t dim, int64_t rs, int64_t cs,
-                                           uintptr_t shift, uintptr_t weights, int64_t slices, uintptr_t partial) {
-        gpu::emulate::covariance_offsets(rows(x, f32, n, dim, rs, cs), ptr<const double>(shift), ptr<const double>(weights),
+    m.def("emulate_covariance_offsets", [](P x, bool f32, int64_t n, int64_t dim, int64_t rs, int64_t cs, P shift,
+                                           P w, int64_t slices, P partial) {
+        gpu::emulate::covariance_offsets(rows(x, f32, n, dim, rs, cs), ptr<const double>(shift), ptr<const double>(w),
                                          slices, ptr<double>(partial));
     }, Release());
-    m.def("emulate_covariance_scatter", [](uintptr_t x, bool f32, int64_t n, int64_t dim, int64_t rs, int64_t cs,
-                                           uintptr_t center, uintptr_t row_scale, int64_t slices, uintptr_t out) {
+    m.def("emulate_covariance_scatter", [](P x, bool f32, int64_t n, int64_t dim, int64_t rs, int64_t cs, P center,
+                                           P scale, int64_t slices, P out) {
         gpu::emulate::covariance_scatter(rows(x, f32, n, dim, rs, cs), ptr<const double>(center),
-                                         ptr<const double>(row_scale), slices, ptr<double>(out));
+                                         ptr<const double>(scale), slices, ptr<double>(out));
     }, Release());
 }

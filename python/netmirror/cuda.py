@@ -500,14 +500,13 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, ws_start=
     Returns a :class:`netmirror.LassoResult` with NumPy arrays; warns ConvergenceWarning if not converged.
     """
     from . import _core
-    from ._lasso import ConvergenceWarning, LassoResult, _check_max_iter, _check_positive
+    from ._lasso import ConvergenceWarning, LassoResult, _check_max_iter, _check_positive, _check_target
 
     t0 = time.perf_counter()
     bk = _backend()
     design = _Design(bk, A)
     n, m = design.shape
     y_host = y if bk.emulated or isinstance(y, (np.ndarray, list, tuple)) else bk.to_host(_device_array(bk, y, "y"))
-    from ._lasso import _check_target
     y_host = _check_target(y_host, n)
     beta = _check_positive("beta", beta)
     tol = _check_positive("tol", tol, allow_zero=True)

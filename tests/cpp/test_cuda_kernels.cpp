@@ -87,37 +87,30 @@ TEST_CASE("covariance tile phases add the upper triangle of the centred scatter"
     std::normal_distribution<double> normal;
     std::vector<float> x(static_cast<size_t>(n * dim));
     for (float& v : x) v = static_cast<float>(normal(rng));
-    std::vector<double> center(static_cast<size_t>(dim), 0.25), out(static_cast<size_t>(dim * dim), 0.0);
+    const double c = 0.25;
+    std::vector<double> center(static_cast<size_t>(dim), c), out(static_cast<size_t>(dim * dim), 0.0);
     const gpu::StridedRows<float> rows{x.data(), n, dim, dim, 1};
+    struct MicroTile {
+        double v[gpu::kCovMicro][gpu::kCovMicro];
+    };
     gpu::CovShared sh;
     for (int64_t q = 0; q < 3; ++q) {
         int64_t bi, bj;
         gpu::upper_tile(q, bi, bj);
-        std::vector<double> acc(static_cast<size_t>(gpu::kCovThreads * gpu::kCovMicro * gpu::kCovMicro), 0.0);
+        std::vector<MicroTile> acc(gpu::kCovThreads, MicroTile{});
         for (int64_t r0 = 0; r0 < n; r0 += gpu::kCovChunk) {
-            for (int tid = 0; tid < gpu::kCovThreads; ++tid) gpu::cov_load(rows, center.data(), nullptr, bi, bj, r0, n, tid, sh);
-            for (int tid = 0; tid < gpu::kCovThreads; ++tid) {
-                double micro[gpu::kCovMicro][gpu::kCovMicro];
-                for (int p = 0; p < gpu::kCovMicro; ++p)
-                    for (int s = 0; s < gpu::kCovMicro; ++s) micro[p][s] = acc[static_cast<size_t>((tid * gpu::kCovMicro + p) * gpu::kCovMicro + s)];
-                gpu::cov_compute(sh, tid, micro);
-                for (int p = 0; p < gpu::kCovMicro; ++p)
-                    for (int s = 0; s < gpu::kCovMicro; ++s) acc[static_cast<size_t>((tid * gpu::kCovMicro + p) * gpu::kCovMicro + s)] = micro[p][s];
-            }
+            for (int tid = 0; tid < gpu::kCovThreads; ++tid)
+                gpu::cov_load(rows, center.data(), nullptr, bi, bj, r0, n, tid, sh);
+            for (int tid = 0; tid < gpu::kCovThreads; ++tid) gpu::cov_compute(sh, tid, acc[tid].v);
         }
-        for (int tid = 0; tid < gpu::kCovThreads; ++tid) {
-            double micro[gpu::kCovMicro][gpu::kCovMicro];
-            for (int p = 0; p < gpu::kCovMicro; ++p)
-                for (int s = 0; s < gpu::kCovMicro; ++s) micro[p][s] = acc[static_cast<size_t>((tid * gpu::kCovMicro + p) * gpu::kCovMicro + s)];
-            gpu::cov_store(micro, bi, bj, dim, tid, out.data());
-        }
+        for (int tid = 0; tid < gpu::kCovThreads; ++tid) gpu::cov_store(acc[tid].v, bi, bj, dim, tid, out.data());
     }
+    auto at = [&](int64_t r, int64_t j) { return static_cast<double>(x[static_cast<size_t>(r * dim + j)]); };
     for (int64_t i = 0; i < dim; ++i)
         for (int64_t j = 0; j < dim; ++j) {
             double expect = 0.0;
             if (i <= j)
-                for (int64_t r = 0; r < n; ++r)
-                    expect += (double(x[static_cast<size_t>(r * dim + i)]) - 0.25) * (double(x[static_cast<size_t>(r * dim + j)]) - 0.25);
+                for (int64_t r = 0; r < n; ++r) expect += (at(r, i) - c) * (at(r, j) - c);
             REQUIRE(out[static_cast<size_t>(i * dim + j)] == doctest::Approx(expect).epsilon(1e-12));
         }
 }

@@ -26,7 +26,9 @@ template <class T>
 struct StridedRows {  // element (r, j) at data[r * row_stride + j * col_stride] (strides in elements)
     const T* data = nullptr;
     int64_t rows = 0, cols = 0, row_stride = 0, col_stride = 0;
-    NETMIRROR_HD double at(int64_t r, int64_t j) const { return static_cast<double>(data[r * row_stride + j * col_stride]); }
+    NETMIRROR_HD double at(int64_t r, int64_t j) const {
+        return static_cast<double>(data[r * row_stride + j * col_stride]);
+    }
 };
 
 // ---- pass 1 ---------------------------------------------------------------------------------------------

@@ -24,6 +24,22 @@ struct RowsArg {  // (rows x cols) with element strides, float32 or float64
     int64_t rows = 0, cols = 0, row_stride = 0, col_stride = 0;
 };
 
+// fn(source) with the typed column source / row view of a float32 or float64 argument.
+template <class Fn>
+void with_dense(const DenseArg& a, Fn&& fn) {
+    if (a.float32)
+        fn(DenseColumns<float>{static_cast<const float*>(a.a), a.m, a.ld});
+    else
+        fn(DenseColumns<double>{static_cast<const double*>(a.a), a.m, a.ld});
+}
+template <class Fn>
+void with_rows(const RowsArg& x, Fn&& fn) {
+    if (x.float32)
+        fn(StridedRows<float>{static_cast<const float*>(x.data), x.rows, x.cols, x.row_stride, x.col_stride});
+    else
+        fn(StridedRows<double>{static_cast<const double*>(x.data), x.rows, x.cols, x.row_stride, x.col_stride});
+}
+
 // Devices and the runtime; 0 devices when no driver or no GPU is present (never throws).
 int device_count();
 std::string device_name(int device);
