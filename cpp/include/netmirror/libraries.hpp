@@ -125,15 +125,19 @@ NETMIRROR_HD inline double symmetrized_point(double t, Act act, double a, double
     const double h = act(t - a) + act(c - t);
     return act(s * (h - hb));
 }
-// Thresholds in sorted[0..k) strictly above t (k minus std::upper_bound's position).
+// Thresholds in sorted[0..k) strictly above t: k minus std::upper_bound's position, by its algorithm.
 NETMIRROR_HD inline int64_t count_above(const double* sorted, int64_t k, double t) {
-    int64_t lo = 0, hi = k;  // first index with sorted[i] > t
-    while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] > t) hi = mid;
-        else lo = mid + 1;
+    const double* first = sorted;
+    for (int64_t len = k; len > 0;) {
+        const int64_t half = len / 2;
+        if (t < first[half]) {
+            len = half;
+        } else {
+            first += half + 1;
+            len -= half + 1;
+        }
     }
-    return k - lo;
+    return k - (first - sorted);
 }
 // Each threshold above t flips the sign once (sign(0) = +1).
 template <class Act>
