@@ -140,9 +140,9 @@ def main():
     # (b) correlations -----------------------------------------------------------------------------------
     print("(b) A^T r")
     for m, cols in ([(200, 20000)] if q else [(200, 2_000_000), (2000, 200_000), (100_000, 4000)]):
-        rng = np.random.default_rng(0)
-        A = cp.asfortranarray(cp.asarray(rng.standard_normal((m, cols))))
-        r = cp.asarray(rng.standard_normal(m))
+        rng = cp.random.default_rng(0)
+        A = cp.asfortranarray(rng.standard_normal((m, cols)))
+        r = rng.standard_normal(m)
         for dt in (np.float64, np.float32):
             Ad = A.astype(dt, order="F")
             nbytes = m * cols * np.dtype(dt).itemsize
@@ -172,7 +172,7 @@ def main():
     # (c) covariance -------------------------------------------------------------------------------------
     print("(c) covariance of float32 standard-normal rows (one update)")
     for n, d in ([(20000, 256)] if q else [(1_000_000, 256), (200_000, 1024), (50_000, 4096)]):
-        X = cp.asarray(np.random.default_rng(1).standard_normal((n, d), dtype=np.float32))
+        X = cp.random.default_rng(1).standard_normal((n, d), dtype=cp.float32)
         Xd = X.astype(cp.float64)
         nbytes = n * d * 4
 

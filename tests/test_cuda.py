@@ -175,7 +175,7 @@ def batches(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     offset = draw(st.sampled_from([0.0, 1e3, 1e6]))
-    layout = draw(st.sampled_from(["C", "F", "strided"]))
+    layout = draw(st.sampled_from(["C", "F", "strided", "reversed"]))
     weighted = draw(st.booleans())
     rng = np.random.default_rng(seed)
     out = []
@@ -186,6 +186,8 @@ def batches(draw):
             X = np.asfortranarray(X)
         elif layout == "strided":
             X = np.ascontiguousarray(np.repeat(X, 2, axis=1))[:, ::2]
+        elif layout == "reversed":  # negative strides: rows and columns read backwards
+            X = np.ascontiguousarray(X[::-1, ::-1])[::-1, ::-1]
         w = rng.integers(0, 3, n).astype(np.float64) if weighted else None
         out.append((X, w))
     return out
