@@ -319,6 +319,13 @@ def test_import_and_availability_without_gpu():
         lib.matrix(device="cuda")
     with pytest.raises(RuntimeError, match="CUDA|CuPy|nvcc"):
         netmirror.lasso(lib, np.array([0.0, 1, 0]), 0.1, device="cuda")
+    class DeviceArray:  # what CovarianceAccumulator.update sends to the GPU path
+        __cuda_array_interface__ = {"shape": (2, 3), "typestr": "<f4", "data": (0, False), "version": 3}
+
+    acc = netmirror.CovarianceAccumulator(3)
+    with pytest.raises(RuntimeError, match="CUDA|CuPy|nvcc"):
+        acc.update(DeviceArray())
+    assert acc.count == 0
     with pytest.raises(ValueError, match="device"):
         lib.matrix(device="gpu")
     with pytest.raises(ValueError, match="device"):
