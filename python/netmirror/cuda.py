@@ -39,8 +39,8 @@ try:
 except ImportError:  # built without nvcc: every entry point says so
     _cuda = None
 
-__all__ = ["is_available", "device_info", "emulation", "library_matrix", "correlation", "column_stats",
-           "covariance_update", "lasso"]
+__all__ = ["is_available", "device_info", "emulation", "is_device_array", "library_matrix", "correlation",
+           "column_stats", "covariance_update", "lasso"]
 
 _emulating = contextvars.ContextVar("netmirror_cuda_emulation", default=False)
 
