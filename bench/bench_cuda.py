@@ -67,14 +67,19 @@ def cpu_time(fn, repeat):
     return best
 
 
-def row(name, t, baseline=None, nbytes=None, peak=None, extra=""):
+def row(name, t, baseline=None, nbytes=None, peak=None):
+    """One timing; with nbytes its bandwidth (and fraction of peak), with baseline the ratio baseline / t."""
     text = f"  {name:<34} {t * 1e3:10.3f} ms"
     if nbytes is not None:
         gbs = nbytes / t / 1e9
         text += f"  {gbs:8.1f} GB/s ({gbs / peak:5.1%} of peak)" if np.isfinite(peak) else f"  {gbs:8.1f} GB/s"
     if baseline is not None:
         text += f"  ratio {baseline / t:6.2f}"
-    print(text + extra)
+    print(text)
+
+
+def ratio(name, baseline, ours):
+    print(f"    {name:<32} {baseline / ours:10.2f}")
 
 
 def cupy_nested(cp, lib, t):
@@ -131,9 +136,9 @@ def main():
         row("ours float64", t_ours, nbytes=nbytes, peak=peak)
         row("ours float32", t32, nbytes=nbytes // 2, peak=peak)
         row("CuPy broadcasting (baseline)", t_cupy, nbytes=nbytes, peak=peak)
-        row("  ratio CuPy / ours", t_ours, baseline=t_cupy)
+        ratio("ratio CuPy / ours", t_cupy, t_ours)
         row("CPU lib.matrix() (baseline)", t_cpu, baseline=None)
-        row("  ratio CPU / ours", t_ours, baseline=t_cpu)
+        ratio("ratio CPU / ours", t_cpu, t_ours)
         record("assembly", f"{act} L={depth} N={n}", t_ours, float32=t32, cupy=t_cupy, cpu=t_cpu, bytes=nbytes,
                equal=same)
 
@@ -152,7 +157,7 @@ def main():
             print(f" dense {m} x {cols:,} {np.dtype(dt).name}")
             row("ours (float64 sums)", t_ours, nbytes=nbytes, peak=peak)
             row(f"cuBLAS A.T @ r in {np.dtype(dt).name}", t_blas, nbytes=nbytes, peak=peak)
-            row("  ratio cuBLAS / ours", t_ours, baseline=t_blas)
+            ratio("ratio cuBLAS / ours", t_blas, t_ours)
             record("correlation", f"dense {m}x{cols} {np.dtype(dt).name}", t_ours, cublas=t_blas, bytes=nbytes)
         del A
     for act, depth, n in ([("relu", 3, 60)] if q else [("relu", 3, 300), ("relu", 4, 100), ("abs", 4, 60)]):
@@ -165,7 +170,7 @@ def main():
         print(f" matrix-free {act} L={depth} N={n}: {len(lib):,} columns")
         row("ours matrix-free", t_free)
         row("ours on the assembled matrix", t_dense, nbytes=A.nbytes, peak=peak)
-        row("  ratio dense / matrix-free", t_free, baseline=t_dense)
+        ratio("ratio dense / matrix-free", t_dense, t_free)
         record("correlation", f"matrix-free {act} L={depth} N={n}", t_free, dense=t_dense)
         del A
 
@@ -193,11 +198,11 @@ def main():
         print(f" n={n:,} d={d}: error vs CPU float64 {err:.1e} (cuBLAS float32: {err32:.1e})")
         row("ours (float64, centred)", t_ours, nbytes=nbytes, peak=peak)
         row("cuBLAS X.T @ X float32", t_s, nbytes=nbytes, peak=peak)
-        row("  ratio cuBLAS f32 / ours", t_ours, baseline=t_s)
+        ratio("ratio cuBLAS f32 / ours", t_s, t_ours)
         row("cuBLAS Xd.T @ Xd float64", t_d, nbytes=2 * nbytes, peak=peak)
-        row("  ratio cuBLAS f64 / ours", t_ours, baseline=t_d)
+        ratio("ratio cuBLAS f64 / ours", t_d, t_ours)
         row("CPU CovarianceAccumulator", t_cpu)
-        row("  ratio CPU / ours", t_ours, baseline=t_cpu)
+        ratio("ratio CPU / ours", t_cpu, t_ours)
         record("covariance", f"n={n} d={d}", t_ours, cublas_f32=t_s, cublas_f64=t_d, cpu=t_cpu, error=err,
                error_cublas_f32=err32, bytes=nbytes)
         del X, Xd
