@@ -347,9 +347,13 @@ def test_lasso_device_keyword(backend):
     with backend.run():
         dense = netmirror.lasso(lib.matrix(), y, beta, device="cuda")  # host A: copied to the device once
         free = netmirror.lasso(lib, y, beta, device="cuda")
+        warm = netmirror.lasso(lib, y, 0.9 * beta, device="cuda", coef_init=free.coef)
         with pytest.raises(ValueError, match="coef_init"):
-            netmirror.lasso(lib, y, beta, device="cuda", coef_init=np.zeros(len(lib)))
+            netmirror.lasso(lib, y, beta, device="cuda", coef_init=np.zeros(len(lib) + 1))
     cpu = netmirror.lasso(lib.matrix(), y, beta)
+    assert warm.converged
+    warm_cpu = netmirror.lasso(lib.matrix(), y, 0.9 * beta)
+    assert abs(warm.objective - warm_cpu.objective) <= warm.gap + warm_cpu.gap + 1e-12 * max(1.0, warm_cpu.objective)
     for res in (dense, free):
         assert res.converged
         assert abs(res.objective - cpu.objective) <= res.gap + cpu.gap + 1e-12 * max(1.0, cpu.objective)

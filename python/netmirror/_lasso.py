@@ -191,15 +191,14 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     Matrix-free solves show a progress bar (on a terminal, or with verbose) and stop on Ctrl-C with the best
     certified iterate so far (``interrupted=True``, and a ConvergenceWarning).
     ``device="cuda"``: the correlation passes run on the GPU (:func:`netmirror.cuda.lasso`; A may then also be a
-    CuPy array; a NumPy A is copied to the GPU once); same certificate, no coef_init.
+    CuPy array; a NumPy A is copied to the GPU once); same certificate.
     """
     if device == "cuda":
-        if coef_init is not None:
-            raise ValueError("coef_init is not supported with device='cuda'")
         from . import cuda
         if isinstance(A, (np.ndarray, list, tuple)):
             A = cuda._upload_matrix(_check_design(A))
-        return cuda.lasso(A, y, beta, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, verbose=verbose)
+        return cuda.lasso(A, y, beta, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, coef_init=coef_init,
+                          verbose=verbose)
     if device != "cpu":
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     library_input = _is_library(A)

@@ -485,12 +485,12 @@ def covariance_update(acc, X, weights=None):
 
 # --------------------------------------------------------------------------------------------------
 # Lasso: GPU correlation passes, CPU coordinate descent on the working set
-def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, ws_start=16, verbose=False):
+def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init=None, ws_start=16, verbose=False):
     """Solve ``min 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1`` to a certified relative duality gap ``tol``.
 
     A : Fortran-ordered float32/float64 device matrix (N, M), or a :class:`netmirror.Library` (matrix-free
         on the GPU; use ``fit_intercept=lib.fit_intercept``).
-    y : (N,) targets (host or device).  beta, tol, max_iter : as :func:`netmirror.lasso`.
+    y : (N,) targets (host or device).  beta, tol, max_iter, coef_init : as :func:`netmirror.lasso`.
     ws_start : first working-set size.
 
     Each outer iteration runs one correlation pass over all M columns on the GPU (dual point, certified gap,
@@ -514,6 +514,10 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, ws_start=
     if isinstance(ws_start, bool) or not isinstance(ws_start, numbers.Integral) or ws_start < 1:
         raise ValueError(f"ws_start must be a positive integer, got {ws_start!r}")
     fit_intercept = bool(fit_intercept)
+    if coef_init is not None:
+        coef_init = np.array(bk.to_host(coef_init) if is_device_array(coef_init) else coef_init, dtype=np.float64)
+        if coef_init.shape != (m,) or not np.isfinite(coef_init).all():
+            raise ValueError(f"coef_init must be a finite vector of length {m}, got shape {coef_init.shape}")
     xp = bk.xp
 
     ybar = float(y_host.mean()) if fit_intercept else 0.0
@@ -554,8 +558,10 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, ws_start=
     extra = None
     ws_size, prev_gap, gap, primal = ws_start, np.inf, np.inf, 0.0
     epochs, converged, it = 0, False, 0
-    support = np.zeros(0, dtype=np.int64)
-    X_support = np.zeros((n, 0), order="F")
+    if coef_init is not None:  # warm start on the usable columns, as the CPU solver
+        z[:] = np.where(bk.to_host(usable), coef_init, 0.0)
+    support = np.flatnonzero(z)
+    X_support = design.gather(support)
     while True:
         # residual of (z, xi) from the support's columns on the host: r = P (y - A_S z_S)
         u = y_host - X_support @ z[support] if support.size else y_host.copy()
