@@ -19,8 +19,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # Optional integrations load on first use: netmirror.torch needs PyTorch, netmirror.dask needs Dask.
-    if name in ("torch", "dask"):
+    # Optional integrations load on first use: netmirror.torch needs PyTorch, netmirror.dask needs Dask,
+    # netmirror.cuda CuPy (and the kernels built with nvcc).
+    if name in ("torch", "dask", "cuda"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'netmirror' has no attribute {name!r}")

@@ -63,8 +63,14 @@ class CovarianceAccumulator:
 
         weights : optional (n,) non-negative finite frequency weights. Returns self.
         Raises ValueError for NaN/inf, a wrong shape or negative weights, TypeError for another dtype;
-        the accumulator is unchanged when it raises.
+        the accumulator is unchanged when it raises. A CUDA device array (CuPy, ``__cuda_array_interface__``,
+        DLPack) is reduced on its GPU by :func:`netmirror.cuda.covariance_update`.
         """
+        if not isinstance(X, np.ndarray) and (hasattr(X, "__cuda_array_interface__")
+                                              or hasattr(X, "__dlpack_device__")):
+            from . import cuda
+            if cuda.is_device_array(X):  # CuPy, CUDA DLPack; NumPy arrays and CPU tensors go on below
+                return cuda.covariance_update(self, X, weights)
         X = np.asarray(X)
         if not X.dtype.isnative:  # byte-swapped input (e.g. read from a big-endian file): one native copy
             X = X.astype(X.dtype.newbyteorder("="))

@@ -235,11 +235,17 @@ class Library:
         return np.arange(self.raw_size, dtype=np.int64) if self._raw_index is None else self._raw_index
 
     # -- assembly ---------------------------------------------------------------------------------
-    def matrix(self, x_eval=None, dtype=np.float64, *, out=None):
+    def matrix(self, x_eval=None, dtype=np.float64, *, out=None, device="cpu"):
         """Dense dictionary, shape (len(x_eval), len(self)), Fortran order; x_eval defaults to training x.
 
         ``out`` may be a preallocated Fortran-ordered array of that shape and dtype (float32 or float64).
+        ``device="cuda"`` assembles it on the GPU and returns a CuPy array (:func:`netmirror.cuda.library_matrix`).
         """
+        if device == "cuda":
+            from . import cuda
+            return cuda.library_matrix(self, x_eval, dtype, out=out)
+        if device != "cpu":
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
             raise TypeError(f"dtype must be float64 or float32, got {dtype}")
