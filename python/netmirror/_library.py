@@ -79,7 +79,7 @@ def _check_points(x, name="x", allow_2d=False):
         if arr.shape[1] != 2:
             raise ValueError(f"{name} must be 1-D, or of shape (n, 2) for 2-D sign nets; got shape {arr.shape}")
     elif arr.ndim != 1:
-        shape_hint = " or (n, 2) for 2-D sign nets" if allow_2d else ""
+        shape_hint = " or (n, 2) for 2-D sign nets, (n, d) for abs nets" if allow_2d else ""
         raise ValueError(f"{name} must be a 1-D array of inputs (shape (n,){shape_hint}); got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: a library needs at least one data point")
@@ -107,8 +107,8 @@ def _check_family(activation, depth, architecture, slope, widths, input_dim):
     depth = int(depth)
     if input_dim == 2:
         if activation != "sign" or depth != 2 or architecture != "deep_narrow":
-            raise ValueError("2-D inputs (shape (n, 2)) are supported for 2-layer sign nets only "
-                             "(activation='sign', depth=2, architecture='deep_narrow')")
+            raise ValueError("2-D inputs (shape (n, 2)) are supported for 2-layer sign nets "
+                             "(activation='sign', depth=2, architecture='deep_narrow') and for abs nets")
     else:
         depths = SUPPORTED_DEPTHS.get((activation, architecture))
         if depths is None:
@@ -399,6 +399,12 @@ def library(x, activation, depth, *, architecture="deep_narrow", slope=None, wid
     dedup : keep one feature per class of columns equal up to sign and an additive constant (the Lasso
         optimum is unchanged) and drop constant columns.
     """
+    if activation == "abs" and np.ndim(x) == 2 and np.shape(x)[1] > 1:  # d-D inputs: reflection planes
+        from ._planes import check_plane_points, plane_library
+        if architecture != "deep_narrow" or slope is not None or widths is not None:
+            raise ValueError("abs nets on inputs of shape (n, d) are deep_narrow only; drop architecture=, "
+                             "slope= and widths=")
+        return plane_library(check_plane_points(x), depth, dedup)
     arr = _check_points(x, "x", allow_2d=True)
     depth, slope, widths, switches = _check_family(activation, depth, architecture, slope, widths,
                                                    1 if arr.ndim == 1 else 2)

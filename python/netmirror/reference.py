@@ -537,3 +537,111 @@ def neural_collapse(H, labels, W=None, b=None):
             wrong += pred != near
         out["nc4"] = wrong / len(H)
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# reflection-plane libraries of abs nets on inputs in d dimensions (docs/libraries.md §6)
+PLANE_DEGENERATE_VOLUME = 1e-12
+
+
+def _small_det(a):
+    """Determinant of a k x k list-of-lists matrix (destroyed): partial pivoting, the C++ operation order."""
+    k = len(a)
+    det = 1.0
+    for c in range(k):
+        piv = c
+        for r in range(c + 1, k):
+            if abs(a[r][c]) > abs(a[piv][c]):
+                piv = r
+        if a[piv][c] == 0.0:
+            return 0.0
+        if piv != c:
+            a[c], a[piv] = a[piv], a[c]
+            det = -det
+        det *= a[c][c]
+        for r in range(c + 1, k):
+            f = a[r][c] / a[c][c]
+            for j in range(c, k):
+                a[r][j] -= f * a[c][j]
+    return det
+
+
+def plane_normal(X, idx):
+    """Unit normal of the hyperplane through the points X[idx] (d of them in R^d), or None when they are
+    affinely dependent: the generalized cross product n_c = (-1)^c det(V without column c) of the difference
+    vectors scaled to unit length (so its norm is a volume in [0, 1] at any magnitude)."""
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    if d == 1:
+        return np.ones(1)
+    x0 = [float(v) for v in X[idx[0]]]
+    V = []
+    for i in idx[1:]:
+        xr = [float(v) for v in X[i]]
+        scale = 0.0
+        for c in range(d):
+            scale = max(scale, abs(xr[c] - x0[c]))
+        if scale == 0.0:
+            return None
+        row = [(xr[c] - x0[c]) / scale for c in range(d)]
+        norm2 = 0.0
+        for c in range(d):
+            norm2 += row[c] * row[c]
+        inv = 1.0 / math.sqrt(norm2)
+        V.append([v * inv for v in row])
+    normal = []
+    norm2 = 0.0
+    for c in range(d):
+        det = _small_det([[row[j] for j in range(d) if j != c] for row in V])
+        normal.append(det if c % 2 == 0 else -det)
+        norm2 += normal[-1] * normal[-1]
+    vol = math.sqrt(norm2)
+    if not vol > PLANE_DEGENERATE_VOLUME:
+        return None
+    return np.array([v / vol for v in normal])
+
+
+def plane_tuples(n, d):
+    """d-subsets of range(n) in lexicographic order: the planes' raw order."""
+    return list(itertools.combinations(range(n), d))
+
+
+def plane_projection(X, normal, i0, t):
+    """s = u^T (t - X[i0]) accumulated coordinate by coordinate (the C++ order)."""
+    t = np.atleast_2d(np.asarray(t, dtype=np.float64))
+    s = np.zeros(t.shape[0])
+    for c in range(t.shape[1]):
+        s = s + normal[c] * (t[:, c] - X[i0, c])
+    return s
+
+
+def plane_library_matrix(X, depth, t=None):
+    """Raw plane dictionary at points t (default X): column p*M + r1 is the 1-D abs feature r1 of depth
+    `depth` on the projections of X on plane p's unit normal (depth 2: the distance |u^T (t - X[i1])|);
+    degenerate d-tuples give zero columns (the kernels skip them from every library)."""
+    X = np.asarray(X, dtype=np.float64)
+    t = X if t is None else np.asarray(t, dtype=np.float64)
+    n, d = X.shape
+    modes = 1 if depth == 2 else library_size(n, "abs", depth)
+    cols = []
+    for tup in plane_tuples(n, d):
+        u = plane_normal(X, tup)
+        if u is None:
+            cols.append(np.zeros((t.shape[0], modes)))
+            continue
+        st = plane_projection(X, u, tup[0], t)
+        if depth == 2:
+            cols.append(np.abs(st)[:, None])
+        else:
+            sx = plane_projection(X, u, tup[0], X)
+            cols.append(nested_matrix(sx, "abs", depth, t=st))
+    if not cols:
+        return np.zeros((t.shape[0], 0))
+    return np.hstack(cols)
+
+
+def plane_dedup_tolerance(X):
+    X = np.asarray(X, dtype=np.float64)
+    span = X.max(axis=0) - X.min(axis=0)
+    amax = float(np.abs(X).max())
+    return 1e-9 * float(np.sqrt(np.sum(span * span))) + 1024.0 * np.finfo(np.float64).eps * amax

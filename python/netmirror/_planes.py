@@ -1,0 +1,296 @@
+"""Reflection-plane libraries of deep-narrow absolute-value nets on inputs in d dimensions, and their networks.
+
+docs/libraries.md §6 derives the construction: a unit's first layer |uᵀx − a| sees only the projection uᵀx, so
+for each direction u the library is the 1-D abs library on the projected data; the directions are the unit
+normals of the hyperplanes through d affinely independent training points. Under ℓ2 weight decay this is an
+inner approximation of the net's problem: the Lasso optimum over the library is an upper bound on the optimal
+training objective (equal for d = 1; the gap is measured in tests/test_reflection_planes.py).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import _core, reference
+from ._library import _check_points, memory_budget
+
+PLANE_DEPTHS = range(2, 5)
+_MAX_DEDUP_WORK = 2 * 10**11
+_ABS_CODE = reference.ACTIVATIONS.index("abs")
+_DEEP_NARROW_CODE = reference.ARCHITECTURES.index("deep_narrow")
+
+
+def check_plane_points(X, name="x"):
+    """(n, d) float64 inputs, finite, d >= 2 (shape (n,) and (n, 1) are the 1-D libraries)."""
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, d) for plane libraries; got shape {arr.shape}")
+    if arr.shape[1] < 1 or arr.shape[1] > 16:
+        raise ValueError(f"{name} must have 1 to 16 columns (input dimensions), got {arr.shape[1]}; "
+                         "reduce the dimension first (e.g. PCA)")
+    # _check_points validates dtype, emptiness, finiteness and range on the flattened coordinates
+    flat = _check_points(arr.reshape(-1) if arr.size else arr.reshape(0), name)
+    return np.ascontiguousarray(flat.reshape(arr.shape), dtype=np.float64)
+
+
+def affine_hull(X):
+    """Origin, orthonormal basis (r, d) and rank r of the affine hull of the rows of X (SVD, relative 1e-12)."""
+    mu = X.mean(axis=0)
+    _, s, vt = np.linalg.svd(X - mu, full_matrices=False)
+    if s.size == 0 or s[0] == 0.0:
+        return mu, vt[:0], 0
+    rank = int(np.count_nonzero(s > 1e-12 * s[0]))
+    return mu, vt[:rank], rank
+
+
+def plane_library_size(n, d, depth):
+    """Raw number of features: C(n, d) planes times the 1-D abs library size of that depth on n points
+    (1 at depth 2, 2n² at depth 3, 12n³ at depth 4)."""
+    modes = 1 if depth == 2 else reference.library_size(n, "abs", depth)
+    return math.comb(n, d) * modes
+
+
+class PlaneLibrary:
+    """Reflection-plane library of an abs deep-narrow net on inputs X of shape (n, d) (docs/libraries.md §6).
+
+    Built by :func:`netmirror.library` for X of shape (n, d), d >= 2. Feature columns are distances to
+    hyperplanes through d training points (depth 2), folded about parallel planes at depth 3 and 4 (the 1-D abs
+    features of the projections on the plane's unit normal). Data whose affine hull has dimension r < d are
+    handled in r coordinates of that hull (a normal component outside it never changes a feature).
+    """
+
+    activation = "abs"
+    architecture = "deep_narrow"
+    slope = None
+    widths = None
+    fit_intercept = True
+    beta_scale = 1.0
+
+    def __init__(self, X, depth, dedup=True):
+        self.x = X
+        self.depth = int(depth)
+        self.dedup = bool(dedup)
+        self.input_dim = X.shape[1]
+        self.origin, self.basis, self.rank = affine_hull(X)
+        if self.rank == 0:
+            raise ValueError("all points coincide: every feature is constant, there is nothing to fit")
+        # coordinates the kernels see: X itself when it spans R^d, else coordinates in its affine hull
+        self._coords = X if self.rank == self.input_dim else np.ascontiguousarray((X - self.origin) @ self.basis.T)
+        raw = plane_library_size(len(X), self.rank, self.depth)
+        if raw >= 2**63:
+            raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
+                             "use fewer points or a shallower net")
+        plane_bytes = math.comb(len(X), self.rank) * self.rank * 13
+        if plane_bytes > memory_budget():
+            raise MemoryError(f"the {math.comb(len(X), self.rank):,} planes through {self.rank} of {len(X)} points "
+                              f"need {plane_bytes / 2**30:.2f} GiB, more than the memory budget "
+                              "(NETMIRROR_MAX_BYTES or available memory); use fewer points or reduce the dimension")
+        self._family = _core.PlaneFamily(self._coords, self.depth)
+        self.raw_size = int(self._family.size)
+        self.tolerance = float(self._family.default_tolerance())
+        if self.dedup:
+            work = self.raw_size * len(X)
+            if work > _MAX_DEDUP_WORK:
+                raise ValueError(f"deduplicating {self.raw_size:,} raw features on {len(X)} points is too much "
+                                 f"work ({work:.2e} evaluations); use fewer points or a shallower net")
+            budget = memory_budget()
+            try:
+                kept = self._family.deduplicate(self.tolerance, float(budget))
+            except ValueError as err:  # std::length_error
+                raise MemoryError(f"{err} ({budget / 2**30:.1f} GiB); use fewer points or a shallower net, "
+                                  "or raise NETMIRROR_MAX_BYTES") from None
+        else:  # degenerate d-tuples determine no plane: never part of the library
+            kept = self._family.nondegenerate()
+        kept.flags.writeable = False
+        self._raw_index = kept
+        self._features = None
+
+    # -- size and scaling ---------------------------------------------------------------------------
+    @property
+    def raw_index(self):
+        """Raw indices of the kept features (read-only int64 array)."""
+        return self._raw_index
+
+    def raw_indices(self):
+        return self._raw_index
+
+    def __len__(self):
+        return int(self._raw_index.size)
+
+    @property
+    def planes(self):
+        """Number of d-subsets of the points (C(n, r), r the dimension of the data's affine hull)."""
+        return int(self._family.planes)
+
+    @property
+    def penalty_power(self):
+        return self.depth
+
+    def nbytes(self, dtype=np.float64, n_points=None):
+        rows = len(self.x) if n_points is None else int(n_points)
+        return rows * len(self) * np.dtype(dtype).itemsize
+
+    def _eval_coords(self, t):
+        return t if self.rank == self.input_dim else np.ascontiguousarray((t - self.origin) @ self.basis.T)
+
+    def _points(self, x_eval, name="x_eval"):
+        t = check_plane_points(x_eval, name)
+        if t.shape[1] != self.input_dim:
+            raise ValueError(f"{name} must have {self.input_dim} columns like the training inputs, got shape {t.shape}")
+        return t
+
+    # -- assembly ---------------------------------------------------------------------------------
+    def matrix(self, x_eval=None, dtype=np.float64, *, out=None):
+        """Dense dictionary, shape (len(x_eval), len(self)), Fortran order; x_eval (m, d) defaults to X."""
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise TypeError(f"dtype must be float64 or float32, got {dtype}")
+        t = self.x if x_eval is None else self._points(x_eval)
+        shape = (t.shape[0], len(self))
+        if out is None:
+            need = shape[0] * shape[1] * dtype.itemsize
+            budget = memory_budget()
+            if need > budget:
+                raise MemoryError(
+                    f"the {shape[0]} x {shape[1]:,} {dtype} dictionary needs {need / 2**30:.2f} GiB, more than the "
+                    f"{budget / 2**30:.2f} GiB allowed (NETMIRROR_MAX_BYTES or available memory); use fewer points, "
+                    "float32, or a shallower net")
+            out = np.empty(shape, dtype=dtype, order="F")
+        elif not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
+                or not out.flags.f_contiguous or not out.flags.writeable:
+            raise ValueError(f"out must be a writeable Fortran-ordered {dtype} array of shape {shape}")
+        self._family.assemble(self._raw_index, self._eval_coords(t), out)
+        return out
+
+    # -- description --------------------------------------------------------------------------------
+    def _inner(self, normal_r, points):
+        """1-D abs family on the projections of the data on one plane's normal (its levels a1, c2, ...)."""
+        c = self._coords
+        proj = np.array([sum(normal_r[k] * (c[i, k] - c[points[0], k]) for k in range(self.rank))
+                         for i in range(len(c))])
+        return _core.Family(proj, _ABS_CODE, _DEEP_NARROW_CODE, self.depth, 0.0, 1)
+
+    @property
+    def features(self):
+        """Structured array, one row per kept feature: raw index, the d data indices the plane passes through,
+        its unit normal u (in input coordinates), the offset uᵀx of the plane, and the levels (a1, c2, c3) of
+        the folded feature in the projected coordinate s = uᵀ(x − x[points[0]])."""
+        if self._features is None:
+            raw = self._raw_index
+            normals_r, points, inner = self._family.decode(raw)
+            normals = normals_r if self.rank == self.input_dim else normals_r @ self.basis
+            dt = np.dtype([("raw_index", np.int64), ("points", np.int32, (self.rank,)),
+                           ("normal", np.float64, (self.input_dim,)), ("offset", np.float64),
+                           ("inner_index", np.int64), ("levels", np.float64, (3,))])
+            f = np.zeros(raw.size, dtype=dt)
+            f["raw_index"], f["points"], f["normal"], f["inner_index"] = raw, points, normals, inner
+            f["offset"] = np.einsum("ij,ij->i", normals, self.x[points[:, 0]]) if raw.size else 0.0
+            if self.depth > 2:
+                for c in range(raw.size):
+                    fam = self._inner(normals_r[c], points[c])
+                    levels = fam.decode(np.array([inner[c]], dtype=np.int64))[9][0]
+                    f["levels"][c] = levels[: 3]
+            self._features = f
+        return self._features
+
+    def describe(self, j):
+        """Readable formula of kept feature j: the plane, its normal and the folds."""
+        n = len(self)
+        if not isinstance(j, numbers.Integral) or not -n <= j < n:
+            raise IndexError(f"feature index {j!r} out of range for a library of {n} features")
+        f = self.features[int(j) % n]
+        u = ", ".join(f"{v:.6g}" for v in f["normal"])
+        pts = ", ".join(f"x[{int(i)}]" for i in f["points"])
+        i0 = int(f["points"][0])
+        e = f"|u·(x - x[{i0}])|" if self.depth == 2 else f"|u·(x - x[{i0}]) - {f['levels'][0]:.6g}|"
+        for h in range(1, self.depth - 1):
+            e = f"|{e} - {f['levels'][h]:.6g}|"
+        return f"{e}  [plane through {pts}; u = ({u})]"
+
+    def reconstruct(self, coef, intercept, beta):
+        """The abs net behind a Lasso solution on this library: see :class:`PlaneNetwork`."""
+        return PlaneNetwork(self, coef, intercept, beta)
+
+    def __repr__(self):
+        return (f"<netmirror.PlaneLibrary abs deep_narrow depth={self.depth}, d={self.input_dim}: {len(self):,} "
+                f"features ({self.raw_size:,} raw, {self.planes:,} planes) on {len(self.x)} points>")
+
+
+class PlaneNetwork:
+    """Deep-narrow abs network on d-dimensional inputs rebuilt from a Lasso solution (z, ξ) on a PlaneLibrary.
+
+    One unit per nonzero z_j: γ = |z_j|^{1/L}, first layer W = γ u (1 x d), b = −γ (uᵀx[i1] + a1); layer l ≥ 2
+    W = γ, b = −γ^l c_l; output weight sign(z_j) γ. Then the unit outputs z_j · feature_j(x), and its weight
+    decay (β/L)(‖W₁‖₂^L + Σ_l |W_l|^L + |output|^L) = β|z_j|, so ``loss(X, y)`` equals the Lasso objective.
+    ``weights``: one dict per unit with ``layers`` [{"W", "b"}, ...], ``output`` and the library ``feature``.
+    """
+
+    def __init__(self, lib, coef, intercept, beta):
+        coef = np.asarray(coef, dtype=np.float64)
+        if coef.shape != (len(lib),):
+            raise ValueError(f"coef must have shape ({len(lib)},) like the library, got {coef.shape}")
+        if not np.all(np.isfinite(coef)) or not math.isfinite(float(intercept)):
+            raise ValueError("coef and intercept must be finite")
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta >= 0 or not math.isfinite(beta):
+            raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+        self.library, self.depth, self.input_dim = lib, lib.depth, lib.input_dim
+        self.beta, self.intercept, self.penalty_power = float(beta), float(intercept), lib.depth
+        L = lib.depth
+        units = []
+        feats = lib.features
+        for j in np.flatnonzero(coef):
+            z = float(coef[j])
+            g = abs(z) ** (1.0 / L)
+            f = feats[j]
+            u = f["normal"]
+            layers = [{"W": (g * u)[None, :], "b": np.array([-g * (f["offset"] + (f["levels"][0] if L > 2 else 0.0))])}]
+            for h in range(1, L - 1):
+                layers.append({"W": np.array([[g]]), "b": np.array([-(g ** (h + 1)) * f["levels"][h]])})
+            units.append({"feature": int(j), "coef": z, "layers": layers, "output": math.copysign(g, z)})
+        self.weights = units
+
+    def __len__(self):
+        return len(self.weights)
+
+    def forward(self, X):
+        t = self.library._points(X, "X")
+        out = np.full(t.shape[0], self.intercept)
+        for u in self.weights:
+            h = t
+            for layer in u["layers"]:
+                h = np.abs(h @ layer["W"].T + layer["b"])
+            out += u["output"] * h[:, 0]
+        return out
+
+    def predict(self, X):
+        return self.forward(X)
+
+    def penalty(self):
+        """(β/L) Σ_units (‖W₁‖₂^L + Σ_{l≥2} |W_l|^L + |output|^L)."""
+        L = self.penalty_power
+        total = 0.0
+        for u in self.weights:
+            total += float(np.linalg.norm(u["layers"][0]["W"])) ** L
+            total += sum(abs(float(layer["W"][0, 0])) ** L for layer in u["layers"][1:])
+            total += abs(u["output"]) ** L
+        return self.beta / L * total
+
+    def loss(self, X, y):
+        """½‖f(X) − y‖² + penalty(): the training objective, equal to the Lasso objective at (z, ξ)."""
+        r = self.forward(X) - np.asarray(y, dtype=np.float64)
+        return 0.5 * float(r @ r) + self.penalty()
+
+    def __repr__(self):
+        return f"<netmirror.PlaneNetwork abs depth={self.depth}, d={self.input_dim}: {len(self)} units>"
+
+
+def plane_library(X, depth, dedup=True):
+    """Validated entry point behind netmirror.library(X, "abs", depth) for X of shape (n, d), d >= 2."""
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral):
+        raise TypeError(f"depth must be an integer number of weight layers, got {depth!r}")
+    if int(depth) not in PLANE_DEPTHS:
+        raise ValueError(f"depth={depth} is out of range for abs nets on d-dimensional inputs; supported depths "
+                         f"(weight layers) are {PLANE_DEPTHS[0]}..{PLANE_DEPTHS[-1]}")
+    return PlaneLibrary(X, int(depth), dedup)
