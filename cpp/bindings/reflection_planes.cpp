@@ -32,19 +32,22 @@ py::array_t<int64_t> to_index_array(const std::vector<int64_t>& v) {
 
 void register_reflection_planes(py::module_& m) {
     py::class_<PlaneFamily>(m, "PlaneFamily")
-        // x: (n, d) row-major float64; depth: weight layers of the abs net.
-        .def(py::init([](RowMajor x, int depth) {
+        // x: (n, d) row-major float64; depth: weight layers of the abs net; norm: 0 = l2, 1 = l1.
+        .def(py::init([](RowMajor x, int depth, int norm) {
                  if (x.ndim() != 2) throw std::invalid_argument("x must have shape (n, d)");
-                 return PlaneFamily(x.data(), x.shape(0), static_cast<int>(x.shape(1)), depth);
+                 if (norm != 0 && norm != 1) throw std::invalid_argument("norm must be 0 (l2) or 1 (l1)");
+                 return PlaneFamily(x.data(), x.shape(0), static_cast<int>(x.shape(1)), depth,
+                                    static_cast<netmirror::PlaneNorm>(norm));
              }),
-             py::arg("x"), py::arg("depth"))
+             py::arg("x"), py::arg("depth"), py::arg("norm") = 0)
         .def_property_readonly("size", &PlaneFamily::size)
         .def_property_readonly("planes", &PlaneFamily::planes)
         .def_property_readonly("modes", &PlaneFamily::modes)
         .def_property_readonly("n", &PlaneFamily::n)
         .def_property_readonly("dim", &PlaneFamily::dim)
-        .def_static("count_planes", [](int64_t n, int d) {
-            return static_cast<int64_t>(PlaneFamily::binomial(static_cast<uint64_t>(n), static_cast<uint64_t>(d)));
+        .def_static("count_planes", [](int64_t n, int d, int norm) {
+            return static_cast<int64_t>(
+                PlaneFamily::count_planes(static_cast<uint64_t>(n), d, static_cast<netmirror::PlaneNorm>(norm)));
         })
         .def("default_tolerance", [](const PlaneFamily& f) { return netmirror::default_plane_tolerance(f); })
         .def("nondegenerate", [](const PlaneFamily& f) { return to_index_array(f.nondegenerate()); })
@@ -60,14 +63,16 @@ void register_reflection_planes(py::module_& m) {
                  return to_index_array(kept);
              },
              py::arg("tol"), py::arg("max_bytes") = 1.8e19)
-        // Planes of the given raw features: (normals (k, d), point indices (k, d), 1-D raw index r1 (k,)).
+        // Planes of the given raw features: (normals (k, d), point indices (k, d; -1 pads), coordinate subspaces
+        // (k, d; -1 pads), 1-D raw index r1 (k,)).
         .def("decode", [](const PlaneFamily& f, IndexArray raw) {
             const py::ssize_t k = raw.size(), d = f.dim();
             py::array_t<double> normals({k, d});
-            py::array_t<int32_t> points({k, d});
+            py::array_t<int32_t> points({k, d}), coords({k, d});
             py::array_t<int64_t> inner(k);
             auto N = normals.mutable_unchecked<2>();
             auto P = points.mutable_unchecked<2>();
+            auto C = coords.mutable_unchecked<2>();
             const int64_t* r = raw.data();
             for (py::ssize_t c = 0; c < k; ++c) {
                 if (r[c] < 0 || r[c] >= f.size()) throw std::out_of_range("raw feature index out of range");
@@ -75,10 +80,11 @@ void register_reflection_planes(py::module_& m) {
                 for (py::ssize_t j = 0; j < d; ++j) {
                     N(c, j) = f.normal(p)[j];
                     P(c, j) = f.points(p)[j];
+                    C(c, j) = f.coords(p)[j];
                 }
                 inner.mutable_at(c) = r[c] % f.modes();
             }
-            return py::make_tuple(normals, points, inner);
+            return py::make_tuple(normals, points, coords, inner);
         })
         // out: preallocated Fortran-ordered (m, ncols) float32/float64; raw: None or kept indices; t: (m, d).
         .def("assemble",

@@ -45,11 +45,23 @@ def affine_hull(X):
     return mu, vt[:rank], rank
 
 
-def plane_library_size(n, d, depth):
-    """Raw number of features: C(n, d) planes times the 1-D abs library size of that depth on n points
-    (1 at depth 2, 2n² at depth 3, 12n³ at depth 4)."""
+WEIGHT_NORMS = ("l2", "l1")
+
+
+def count_planes(n, d, weight_norm="l2"):
+    """C(n, d) planes through d points (l2); Σ_{q=1..d} C(d, q) C(n, q) with the q-coordinate subspaces (l1)."""
+    if weight_norm == "l2":
+        return math.comb(n, d)
+    return sum(math.comb(d, q) * math.comb(n, q) for q in range(1, d + 1))
+
+
+def plane_library_size(n, d, depth, weight_norm="l2"):
+    """Raw number of features of the d-D abs library: planes (count_planes) times the 1-D abs library size of
+    that depth on n points (1 at depth 2, 2n² at depth 3, 12n³ at depth 4)."""
+    if weight_norm not in WEIGHT_NORMS:
+        raise ValueError(f"weight_norm must be 'l2' or 'l1', got {weight_norm!r}")
     modes = 1 if depth == 2 else reference.library_size(n, "abs", depth)
-    return math.comb(n, d) * modes
+    return count_planes(n, d, weight_norm) * modes
 
 
 class PlaneLibrary:
@@ -68,26 +80,30 @@ class PlaneLibrary:
     fit_intercept = True
     beta_scale = 1.0
 
-    def __init__(self, X, depth, dedup=True):
+    def __init__(self, X, depth, dedup=True, weight_norm="l2"):
         self.x = X
+        self.weight_norm = weight_norm
         self.depth = int(depth)
         self.dedup = bool(dedup)
         self.input_dim = X.shape[1]
         self.origin, self.basis, self.rank = affine_hull(X)
         if self.rank == 0:
             raise ValueError("all points coincide: every feature is constant, there is nothing to fit")
+        if weight_norm == "l1":  # ℓ1 is not rotation invariant: the coordinate subspaces already cover flat data
+            self.rank = self.input_dim
         # coordinates the kernels see: X itself when it spans R^d, else coordinates in its affine hull
         self._coords = X if self.rank == self.input_dim else np.ascontiguousarray((X - self.origin) @ self.basis.T)
-        raw = plane_library_size(len(X), self.rank, self.depth)
+        raw = plane_library_size(len(X), self.rank, self.depth, weight_norm)
         if raw >= 2**63:
             raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
                              "use fewer points or a shallower net")
-        plane_bytes = math.comb(len(X), self.rank) * self.rank * 13
+        n_planes = count_planes(len(X), self.rank, weight_norm)
+        plane_bytes = n_planes * self.rank * 17
         if plane_bytes > memory_budget():
-            raise MemoryError(f"the {math.comb(len(X), self.rank):,} planes through {self.rank} of {len(X)} points "
+            raise MemoryError(f"the {n_planes:,} planes through {self.rank} of {len(X)} points "
                               f"need {plane_bytes / 2**30:.2f} GiB, more than the memory budget "
                               "(NETMIRROR_MAX_BYTES or available memory); use fewer points or reduce the dimension")
-        self._family = _core.PlaneFamily(self._coords, self.depth)
+        self._family = _core.PlaneFamily(self._coords, self.depth, WEIGHT_NORMS.index(weight_norm))
         self.raw_size = int(self._family.size)
         self.tolerance = float(self._family.default_tolerance())
         if self.dedup:
@@ -168,7 +184,7 @@ class PlaneLibrary:
     def _inner(self, normal_r, points):
         """1-D abs family on the projections of the data on one plane's normal (its levels a1, c2, ...)."""
         c = self._coords
-        proj = np.array([sum(normal_r[k] * (c[i, k] - c[points[0], k]) for k in range(self.rank))
+        proj = np.array([sum(normal_r[k] * (c[i, k] - c[points[0], k]) for k in range(c.shape[1]))
                          for i in range(len(c))])
         return _core.Family(proj, _ABS_CODE, _DEEP_NARROW_CODE, self.depth, 0.0, 1)
 
@@ -179,7 +195,7 @@ class PlaneLibrary:
         the folded feature in the projected coordinate s = uᵀ(x − x[points[0]])."""
         if self._features is None:
             raw = self._raw_index
-            normals_r, points, inner = self._family.decode(raw)
+            normals_r, points, _coords, inner = self._family.decode(raw)
             normals = normals_r if self.rank == self.input_dim else normals_r @ self.basis
             dt = np.dtype([("raw_index", np.int64), ("points", np.int32, (self.rank,)),
                            ("normal", np.float64, (self.input_dim,)), ("offset", np.float64),
@@ -202,19 +218,20 @@ class PlaneLibrary:
             raise IndexError(f"feature index {j!r} out of range for a library of {n} features")
         f = self.features[int(j) % n]
         u = ", ".join(f"{v:.6g}" for v in f["normal"])
-        pts = ", ".join(f"x[{int(i)}]" for i in f["points"])
+        pts = ", ".join(f"x[{int(i)}]" for i in f["points"] if i >= 0)
         i0 = int(f["points"][0])
         e = f"|u·(x - x[{i0}])|" if self.depth == 2 else f"|u·(x - x[{i0}]) - {f['levels'][0]:.6g}|"
         for h in range(1, self.depth - 1):
             e = f"|{e} - {f['levels'][h]:.6g}|"
-        return f"{e}  [plane through {pts}; u = ({u})]"
+        return f"{e}  [plane through {pts}; u = ({u}), ‖u‖{self.weight_norm[1]} = 1]"
 
     def reconstruct(self, coef, intercept, beta):
         """The abs net behind a Lasso solution on this library: see :class:`PlaneNetwork`."""
         return PlaneNetwork(self, coef, intercept, beta)
 
     def __repr__(self):
-        return (f"<netmirror.PlaneLibrary abs deep_narrow depth={self.depth}, d={self.input_dim}: {len(self):,} "
+        return (f"<netmirror.PlaneLibrary abs deep_narrow depth={self.depth}, d={self.input_dim}, "
+                f"weight_norm={self.weight_norm}: {len(self):,} "
                 f"features ({self.raw_size:,} raw, {self.planes:,} planes) on {len(self.x)} points>")
 
 
@@ -237,6 +254,7 @@ class PlaneNetwork:
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
         self.library, self.depth, self.input_dim = lib, lib.depth, lib.input_dim
         self.beta, self.intercept, self.penalty_power = float(beta), float(intercept), lib.depth
+        self.weight_norm = lib.weight_norm
         L = lib.depth
         units = []
         feats = lib.features
@@ -268,11 +286,11 @@ class PlaneNetwork:
         return self.forward(X)
 
     def penalty(self):
-        """(β/L) Σ_units (‖W₁‖₂^L + Σ_{l≥2} |W_l|^L + |output|^L)."""
+        """(β/L) Σ_units (‖W₁‖^L + Σ_{l≥2} |W_l|^L + |output|^L), ‖·‖ the library's weight_norm (ℓ2 or ℓ1)."""
         L = self.penalty_power
         total = 0.0
         for u in self.weights:
-            total += float(np.linalg.norm(u["layers"][0]["W"])) ** L
+            total += float(np.linalg.norm(u["layers"][0]["W"][0], ord=1 if self.weight_norm == "l1" else 2)) ** L
             total += sum(abs(float(layer["W"][0, 0])) ** L for layer in u["layers"][1:])
             total += abs(u["output"]) ** L
         return self.beta / L * total
@@ -286,11 +304,14 @@ class PlaneNetwork:
         return f"<netmirror.PlaneNetwork abs depth={self.depth}, d={self.input_dim}: {len(self)} units>"
 
 
-def plane_library(X, depth, dedup=True):
+def plane_library(X, depth, dedup=True, weight_norm="l2"):
     """Validated entry point behind netmirror.library(X, "abs", depth) for X of shape (n, d), d >= 2."""
     if isinstance(depth, bool) or not isinstance(depth, numbers.Integral):
         raise TypeError(f"depth must be an integer number of weight layers, got {depth!r}")
     if int(depth) not in PLANE_DEPTHS:
         raise ValueError(f"depth={depth} is out of range for abs nets on d-dimensional inputs; supported depths "
                          f"(weight layers) are {PLANE_DEPTHS[0]}..{PLANE_DEPTHS[-1]}")
-    return PlaneLibrary(X, int(depth), dedup)
+    if weight_norm not in WEIGHT_NORMS:
+        raise ValueError(f"weight_norm must be 'l2' (weight decay) or 'l1' (ℓ1 penalty on the first layer), "
+                         f"got {weight_norm!r}")
+    return PlaneLibrary(X, int(depth), dedup, weight_norm)

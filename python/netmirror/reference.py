@@ -566,33 +566,35 @@ def _small_det(a):
     return det
 
 
-def plane_normal(X, idx):
-    """Unit normal of the hyperplane through the points X[idx] (d of them in R^d), or None when they are
-    affinely dependent: the generalized cross product n_c = (-1)^c det(V without column c) of the difference
-    vectors scaled to unit length (so its norm is a volume in [0, 1] at any magnitude)."""
+def plane_normal(X, idx, coords=None):
+    """Unit normal (Euclidean) of the hyperplane through the points X[idx] within the coordinates `coords`
+    (default: all d; len(idx) == len(coords)), or None when they are affinely dependent: the generalized cross
+    product n_c = (-1)^c det(V without column c) of the difference vectors scaled to unit length (so its norm
+    is a volume in [0, 1] at any magnitude). Returns the normal in those coordinates."""
     X = np.asarray(X, dtype=np.float64)
-    d = X.shape[1]
-    if d == 1:
-        return np.ones(1)
-    x0 = [float(v) for v in X[idx[0]]]
+    coords = list(range(X.shape[1])) if coords is None else list(coords)
+    q = len(coords)
+    x0 = [float(X[idx[0], c]) for c in coords]
     V = []
     for i in idx[1:]:
-        xr = [float(v) for v in X[i]]
+        xr = [float(X[i, c]) for c in coords]
         scale = 0.0
-        for c in range(d):
+        for c in range(q):
             scale = max(scale, abs(xr[c] - x0[c]))
         if scale == 0.0:
             return None
-        row = [(xr[c] - x0[c]) / scale for c in range(d)]
+        row = [(xr[c] - x0[c]) / scale for c in range(q)]
         norm2 = 0.0
-        for c in range(d):
+        for c in range(q):
             norm2 += row[c] * row[c]
         inv = 1.0 / math.sqrt(norm2)
         V.append([v * inv for v in row])
+    if q == 1:
+        return np.ones(1)
     normal = []
     norm2 = 0.0
-    for c in range(d):
-        det = _small_det([[row[j] for j in range(d) if j != c] for row in V])
+    for c in range(q):
+        det = _small_det([[row[j] for j in range(q) if j != c] for row in V])
         normal.append(det if c % 2 == 0 else -det)
         norm2 += normal[-1] * normal[-1]
     vol = math.sqrt(norm2)
@@ -601,9 +603,34 @@ def plane_normal(X, idx):
     return np.array([v / vol for v in normal])
 
 
-def plane_tuples(n, d):
-    """d-subsets of range(n) in lexicographic order: the planes' raw order."""
-    return list(itertools.combinations(range(n), d))
+def plane_tuples(n, d, weight_norm="l2"):
+    """(coordinate subset, point subset) of every plane in raw order: l2, all d coordinates and the d-subsets
+    of points in lexicographic order; l1, for q = 1..d, each q-subset of coordinates, each q-subset of points."""
+    if weight_norm == "l2":
+        return [(tuple(range(d)), pts) for pts in itertools.combinations(range(n), d)]
+    return [(coords, pts) for q in range(1, d + 1) for coords in itertools.combinations(range(d), q)
+            for pts in itertools.combinations(range(n), q)]
+
+
+def plane_normals(X, weight_norm="l2"):
+    """Normals (P, d) in raw plane order, unit in the weight norm (zero rows: degenerate), and a validity mask."""
+    X = np.asarray(X, dtype=np.float64)
+    tuples = plane_tuples(X.shape[0], X.shape[1], weight_norm)
+    U = np.zeros((len(tuples), X.shape[1]))
+    ok = np.zeros(len(tuples), dtype=bool)
+    for p, (coords, pts) in enumerate(tuples):
+        u = plane_normal(X, pts, coords)
+        if u is None:
+            continue
+        scale = 1.0
+        if weight_norm == "l1":
+            scale = 0.0
+            for v in u:
+                scale += abs(float(v))
+        for k, c in enumerate(coords):
+            U[p, c] = u[k] / scale
+        ok[p] = True
+    return U, ok, tuples
 
 
 def plane_projection(X, normal, i0, t):
@@ -615,25 +642,25 @@ def plane_projection(X, normal, i0, t):
     return s
 
 
-def plane_library_matrix(X, depth, t=None):
+def plane_library_matrix(X, depth, t=None, weight_norm="l2"):
     """Raw plane dictionary at points t (default X): column p*M + r1 is the 1-D abs feature r1 of depth
-    `depth` on the projections of X on plane p's unit normal (depth 2: the distance |u^T (t - X[i1])|);
-    degenerate d-tuples give zero columns (the kernels skip them from every library)."""
+    `depth` on the projections of X on plane p's normal (depth 2: the distance |u^T (t - X[i1])|);
+    degenerate tuples give zero columns (the kernels leave them out of every library)."""
     X = np.asarray(X, dtype=np.float64)
     t = X if t is None else np.asarray(t, dtype=np.float64)
-    n, d = X.shape
+    n = X.shape[0]
     modes = 1 if depth == 2 else library_size(n, "abs", depth)
+    U, ok, tuples = plane_normals(X, weight_norm)
     cols = []
-    for tup in plane_tuples(n, d):
-        u = plane_normal(X, tup)
-        if u is None:
+    for p, (_, pts) in enumerate(tuples):
+        if not ok[p]:
             cols.append(np.zeros((t.shape[0], modes)))
             continue
-        st = plane_projection(X, u, tup[0], t)
+        st = plane_projection(X, U[p], pts[0], t)
         if depth == 2:
             cols.append(np.abs(st)[:, None])
         else:
-            sx = plane_projection(X, u, tup[0], X)
+            sx = plane_projection(X, U[p], pts[0], X)
             cols.append(nested_matrix(sx, "abs", depth, t=st))
     if not cols:
         return np.zeros((t.shape[0], 0))

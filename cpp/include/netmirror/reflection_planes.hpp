@@ -54,60 +54,67 @@ inline double small_det(double* a, int k) {
 
 }  // namespace detail
 
-// Unit normal of the hyperplane through the d points x[idx[0..d)] (row-major, dimension d), written to
-// `normal`. The difference vectors are scaled to unit length first, so the generalized cross product has
-// norm = the volume of unit vectors (a product of sines, in [0, 1]) whatever the data's magnitude; returns
-// false (normal zeroed) when it is below kPlaneDegenerateVolume: repeated or affinely dependent points.
-inline bool plane_normal(const double* x, int d, const int32_t* idx, double* normal) {
-    std::fill(normal, normal + d, 0.0);
-    if (d == 1) {
-        normal[0] = 1.0;
-        return true;
-    }
-    const int k = d - 1;
-    std::vector<double> v(static_cast<size_t>(k * d)), minor(static_cast<size_t>(k * k));
+// Normal of the hyperplane through the q points x[idx[0..q)] within the coordinates coords[0..q) of the
+// row-major (n, d) data, written to normal[0..q) with unit Euclidean norm. The difference vectors are scaled
+// to unit length first, so the generalized cross product has norm = the volume of unit vectors (a product of
+// sines, in [0, 1]) whatever the data's magnitude; returns false (normal zeroed) when it is below
+// kPlaneDegenerateVolume: repeated or affinely dependent points.
+inline bool plane_normal(const double* x, int d, const int32_t* coords, int q, const int32_t* idx, double* normal) {
+    std::fill(normal, normal + q, 0.0);
+    const int k = q - 1;
+    std::vector<double> v(static_cast<size_t>(k * q)), minor(static_cast<size_t>(k * k));
     const double* x0 = x + static_cast<int64_t>(idx[0]) * d;
     for (int r = 0; r < k; ++r) {
         const double* xr = x + static_cast<int64_t>(idx[r + 1]) * d;
         double scale = 0.0;
-        for (int c = 0; c < d; ++c) scale = std::max(scale, std::fabs(xr[c] - x0[c]));
+        for (int c = 0; c < q; ++c) scale = std::max(scale, std::fabs(xr[coords[c]] - x0[coords[c]]));
         if (scale == 0.0) return false;  // a repeated point
         double norm2 = 0.0;
-        for (int c = 0; c < d; ++c) {
-            v[r * d + c] = (xr[c] - x0[c]) / scale;
-            norm2 += v[r * d + c] * v[r * d + c];
+        for (int c = 0; c < q; ++c) {
+            v[r * q + c] = (xr[coords[c]] - x0[coords[c]]) / scale;
+            norm2 += v[r * q + c] * v[r * q + c];
         }
         const double inv = 1.0 / std::sqrt(norm2);
-        for (int c = 0; c < d; ++c) v[r * d + c] *= inv;
+        for (int c = 0; c < q; ++c) v[r * q + c] *= inv;
     }
-    // Cofactor expansion along a formal first row (e_1, …, e_d): n_c = (−1)^c det(V without column c).
+    if (q == 1) {
+        normal[0] = 1.0;
+        return true;
+    }
+    // Cofactor expansion along a formal first row (e_1, …, e_q): n_c = (−1)^c det(V without column c).
     double norm2 = 0.0;
-    for (int c = 0; c < d; ++c) {
+    for (int c = 0; c < q; ++c) {
         for (int r = 0; r < k; ++r)
-            for (int j = 0, jj = 0; j < d; ++j)
-                if (j != c) minor[r * k + jj++] = v[r * d + j];
+            for (int j = 0, jj = 0; j < q; ++j)
+                if (j != c) minor[r * k + jj++] = v[r * q + j];
         const double det = detail::small_det(minor.data(), k);
         normal[c] = (c % 2 == 0) ? det : -det;
         norm2 += normal[c] * normal[c];
     }
     const double vol = std::sqrt(norm2);
     if (!(vol > kPlaneDegenerateVolume)) {
-        std::fill(normal, normal + d, 0.0);
+        std::fill(normal, normal + q, 0.0);
         return false;
     }
-    for (int c = 0; c < d; ++c) normal[c] /= vol;
+    for (int c = 0; c < q; ++c) normal[c] /= vol;
     return true;
 }
+
+// Which weight penalty the library is exact or inner for (docs/libraries.md §6): l2, the usual weight decay
+// (unit Euclidean normals of planes through d points), or l1 on the first layer (normals scaled to unit ℓ1
+// norm, and planes through q ≤ d points in every q-coordinate subspace: the vertices of the ℓ1 ball's cones).
+enum class PlaneNorm : int { l2 = 0, l1 = 1 };
 
 class PlaneFamily {
 public:
     // x: n training points, row-major (n, dim); copied. depth: weight layers L of the abs net (2..5).
-    PlaneFamily(const double* x, int64_t n, int dim, int depth) : n_(n), dim_(dim), depth_(depth) {
+    PlaneFamily(const double* x, int64_t n, int dim, int depth, PlaneNorm norm = PlaneNorm::l2)
+        : n_(n), dim_(dim), depth_(depth), norm_(norm) {
         if (n < 1) throw std::invalid_argument("a library needs at least one data point");
         if (dim < 1 || dim > 16) throw std::invalid_argument("plane libraries take 1 to 16 input dimensions");
         if (depth < 2 || depth > 5) throw std::invalid_argument("abs plane libraries have depth 2..5");
         x_.assign(x, x + n * dim);
-        planes_ = static_cast<int64_t>(binomial(static_cast<uint64_t>(n), static_cast<uint64_t>(dim)));
+        planes_ = static_cast<int64_t>(count_planes(static_cast<uint64_t>(n), dim, norm));
         spec_.activation = Activation::abs;
         spec_.architecture = Architecture::deep_narrow;
         spec_.depth = depth;
@@ -122,11 +129,25 @@ public:
     int depth() const { return depth_; }
     int64_t size() const { return size_; }
     int64_t planes() const { return planes_; }
+    PlaneNorm norm() const { return norm_; }
+
+    // Planes of the library: C(n, d) for l2; Σ_{q=1..d} C(d, q) C(n, q) for l1 (q-point planes in every
+    // q-coordinate subspace).
+    static uint64_t count_planes(uint64_t n, int d, PlaneNorm norm) {
+        if (norm == PlaneNorm::l2) return binomial(n, static_cast<uint64_t>(d));
+        uint64_t total = 0;
+        for (int q = 1; q <= d; ++q)
+            total = detail::checked_add(total, detail::checked_mul(binomial(static_cast<uint64_t>(d), static_cast<uint64_t>(q)),
+                                                                   binomial(n, static_cast<uint64_t>(q))));
+        return total;
+    }
     int64_t modes() const { return modes_; }  // raw features per plane
     const std::vector<double>& x() const { return x_; }
     bool degenerate(int64_t plane) const { return !valid_[static_cast<size_t>(plane)]; }
     const double* normal(int64_t plane) const { return normals_.data() + plane * dim_; }
+    // Data indices the plane passes through (padded with -1) and its coordinate subspace (l1; padded with -1).
     const int32_t* points(int64_t plane) const { return index_.data() + plane * dim_; }
+    const int32_t* coords(int64_t plane) const { return coords_.data() + plane * dim_; }
 
     // C(n, k), exact; throws past int64.
     static uint64_t binomial(uint64_t n, uint64_t k) {
@@ -189,35 +210,73 @@ public:
     }
 
 private:
+    // Calls fn(subset) for every k-subset of 0..n-1 in lexicographic order.
+    template <class Fn>
+    static void for_each_subset(int64_t n, int k, Fn&& fn) {
+        if (k > n) return;
+        std::vector<int32_t> comb(static_cast<size_t>(k));
+        for (int c = 0; c < k; ++c) comb[static_cast<size_t>(c)] = c;
+        for (;;) {
+            fn(comb.data());
+            int c = k - 1;
+            while (c >= 0 && comb[static_cast<size_t>(c)] == static_cast<int32_t>(n - k + c)) --c;
+            if (c < 0) return;
+            ++comb[static_cast<size_t>(c)];
+            for (int j = c + 1; j < k; ++j) comb[static_cast<size_t>(j)] = comb[static_cast<size_t>(j - 1)] + 1;
+        }
+    }
+
+    // Planes in raw order: l2, the d-subsets of points; l1, by subspace size q = 1..d, coordinate subset,
+    // then q-subset of points (index_ padded with -1, coords_ the subspace, padded with -1).
     void build_planes() {
         const size_t P = static_cast<size_t>(planes_), d = static_cast<size_t>(dim_);
         normals_.assign(P * d, 0.0);
-        index_.assign(P * d, 0);
+        index_.assign(P * d, -1);
+        coords_.assign(P * d, -1);
         valid_.assign(P, 0);
-        std::vector<int32_t> comb(d);
-        for (size_t c = 0; c < d; ++c) comb[c] = static_cast<int32_t>(c);
-        for (size_t p = 0; p < P; ++p) {  // lexicographic d-subsets
-            std::copy(comb.begin(), comb.end(), index_.begin() + static_cast<int64_t>(p * d));
-            int c = dim_ - 1;
-            while (c >= 0 && comb[static_cast<size_t>(c)] == static_cast<int32_t>(n_ - dim_ + c)) --c;
-            if (c >= 0) {
-                ++comb[static_cast<size_t>(c)];
-                for (size_t j = static_cast<size_t>(c) + 1; j < d; ++j) comb[j] = comb[j - 1] + 1;
-            }
+        size_t p = 0;
+        auto add_block = [&](const int32_t* coords, int q) {
+            for_each_subset(n_, q, [&](const int32_t* pts) {
+                std::copy(pts, pts + q, index_.begin() + static_cast<int64_t>(p * d));
+                std::copy(coords, coords + q, coords_.begin() + static_cast<int64_t>(p * d));
+                ++p;
+            });
+        };
+        if (norm_ == PlaneNorm::l2) {
+            std::vector<int32_t> all(d);
+            for (size_t c = 0; c < d; ++c) all[c] = static_cast<int32_t>(c);
+            add_block(all.data(), dim_);
+        } else {
+            for (int q = 1; q <= dim_; ++q)
+                for_each_subset(dim_, q, [&](const int32_t* coords) { add_block(coords, q); });
         }
         parallel_for(0, planes_, default_num_threads(), [&](int64_t lo, int64_t hi) {
-            for (int64_t p = lo; p < hi; ++p)
-                valid_[static_cast<size_t>(p)] =
-                    plane_normal(x_.data(), dim_, index_.data() + p * dim_, normals_.data() + p * dim_) ? 1 : 0;
+            std::vector<double> nq(d);
+            for (int64_t pl = lo; pl < hi; ++pl) {
+                const int32_t* coords = coords_.data() + pl * dim_;
+                int q = 0;
+                while (q < dim_ && coords[q] >= 0) ++q;
+                const bool ok = plane_normal(x_.data(), dim_, coords, q, index_.data() + pl * dim_, nq.data());
+                valid_[static_cast<size_t>(pl)] = ok ? 1 : 0;
+                if (!ok) continue;
+                double scale = 1.0;
+                if (norm_ == PlaneNorm::l1) {  // unit ℓ1 norm: the first layer's penalty is ‖w‖₁
+                    scale = 0.0;
+                    for (int c = 0; c < q; ++c) scale += std::fabs(nq[static_cast<size_t>(c)]);
+                }
+                double* out = normals_.data() + pl * dim_;
+                for (int c = 0; c < q; ++c) out[coords[c]] = nq[static_cast<size_t>(c)] / scale;
+            }
         }, 256);
     }
 
     int64_t n_;
     int dim_, depth_;
+    PlaneNorm norm_;
     int64_t planes_ = 0, modes_ = 1, size_ = 0;
     FamilySpec spec_;
     std::vector<double> x_, normals_;
-    std::vector<int32_t> index_;
+    std::vector<int32_t> index_, coords_;
     std::vector<uint8_t> valid_;
 };
 
