@@ -43,6 +43,7 @@ void register_reflection_planes(py::module_& m) {
         .def_property_readonly("size", &PlaneFamily::size)
         .def_property_readonly("planes", &PlaneFamily::planes)
         .def_property_readonly("modes", &PlaneFamily::modes)
+        .def_property_readonly("extra_lines", &PlaneFamily::extra_lines)
         .def_property_readonly("n", &PlaneFamily::n)
         .def_property_readonly("dim", &PlaneFamily::dim)
         .def_static("count_planes", [](int64_t n, int d, int norm) {
@@ -76,13 +77,13 @@ void register_reflection_planes(py::module_& m) {
             const int64_t* r = raw.data();
             for (py::ssize_t c = 0; c < k; ++c) {
                 if (r[c] < 0 || r[c] >= f.size()) throw std::out_of_range("raw feature index out of range");
-                const int64_t p = r[c] / f.modes();
+                const int64_t p = f.plane_of(r[c]);
                 for (py::ssize_t j = 0; j < d; ++j) {
                     N(c, j) = f.normal(p)[j];
                     P(c, j) = f.points(p)[j];
                     C(c, j) = f.coords(p)[j];
                 }
-                inner.mutable_at(c) = r[c] % f.modes();
+                inner.mutable_at(c) = f.inner_of(r[c]);
             }
             return py::make_tuple(normals, points, coords, inner);
         })

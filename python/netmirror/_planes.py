@@ -57,11 +57,13 @@ def count_planes(n, d, weight_norm="l2"):
 
 def plane_library_size(n, d, depth, weight_norm="l2"):
     """Raw number of features of the d-D abs library: planes (count_planes) times the 1-D abs library size of
-    that depth on n points (1 at depth 2, 2n² at depth 3, 12n³ at depth 4)."""
+    that depth on n points (1 at depth 2, 2n² at depth 3, 12n³ at depth 4), plus 2n³ fold lines for d = 2 at
+    depth 3 (lines through a data point and a reflection or midpoint of two others)."""
     if weight_norm not in WEIGHT_NORMS:
         raise ValueError(f"weight_norm must be 'l2' or 'l1', got {weight_norm!r}")
     modes = 1 if depth == 2 else reference.library_size(n, "abs", depth)
-    return count_planes(n, d, weight_norm) * modes
+    fold_lines = 2 * n**3 if (d == 2 and depth == 3) else 0
+    return count_planes(n, d, weight_norm) * modes + fold_lines
 
 
 class PlaneLibrary:

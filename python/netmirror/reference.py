@@ -567,17 +567,22 @@ def _small_det(a):
 
 
 def plane_normal(X, idx, coords=None):
-    """Unit normal (Euclidean) of the hyperplane through the points X[idx] within the coordinates `coords`
-    (default: all d; len(idx) == len(coords)), or None when they are affinely dependent: the generalized cross
+    """plane_normal_of_points on the rows X[idx]."""
+    X = np.asarray(X, dtype=np.float64)
+    return plane_normal_of_points([X[i] for i in idx], coords)
+
+
+def plane_normal_of_points(points, coords=None):
+    """Unit normal (Euclidean) of the hyperplane through the points (rows of d coordinates) within the
+    coordinates `coords` (default: all d; len(points) == len(coords)), or None when they are affinely dependent: the generalized cross
     product n_c = (-1)^c det(V without column c) of the difference vectors scaled to unit length (so its norm
     is a volume in [0, 1] at any magnitude). Returns the normal in those coordinates."""
-    X = np.asarray(X, dtype=np.float64)
-    coords = list(range(X.shape[1])) if coords is None else list(coords)
+    coords = list(range(len(points[0]))) if coords is None else list(coords)
     q = len(coords)
-    x0 = [float(X[idx[0], c]) for c in coords]
+    x0 = [float(points[0][c]) for c in coords]
     V = []
-    for i in idx[1:]:
-        xr = [float(X[i, c]) for c in coords]
+    for pt in points[1:]:
+        xr = [float(pt[c]) for c in coords]
         scale = 0.0
         for c in range(q):
             scale = max(scale, abs(xr[c] - x0[c]))
@@ -662,9 +667,47 @@ def plane_library_matrix(X, depth, t=None, weight_norm="l2"):
         else:
             sx = plane_projection(X, U[p], pts[0], X)
             cols.append(nested_matrix(sx, "abs", depth, t=st))
+    for (i, fold_point, r1) in plane_fold_lines(X, depth):
+        u = plane_normal_of_points([X[i], fold_point])
+        if u is None:
+            cols.append(np.zeros((t.shape[0], 1)))
+            continue
+        if weight_norm == "l1":
+            scale = 0.0
+            for v in u:
+                scale += abs(float(v))
+            u = np.array([v / scale for v in u])
+        st = plane_projection(X, u, i, t)
+        sx = plane_projection(X, u, i, X)
+        cols.append(nested_matrix(sx, "abs", depth, t=st)[:, [r1]])
     if not cols:
         return np.zeros((t.shape[0], 0))
     return np.hstack(cols)
+
+
+def plane_fold_lines(X, depth):
+    """d = 2, depth 3: (i, fold point, r1) for e = i + n r1 < 2 n^3, the line through X[i] and the fold point of
+    the 1-D depth-3 feature r1 = j1 + n j2 + n^2 fold: 2 X[j1] - X[j2] (fold 0) or (X[j1] + X[j2]) / 2."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    if d != 2 or depth != 3:
+        return []
+    out = []
+    for e in range(2 * n**3):
+        i, r1 = e % n, e // n
+        a, b = X[r1 % n], X[(r1 // n) % n]
+        fold = np.array([2.0 * a[c] - b[c] if r1 < n * n else 0.5 * (a[c] + b[c]) for c in range(d)])
+        out.append((i, fold, r1))
+    return out
+
+
+def plane_raw_valid(X, depth, weight_norm="l2"):
+    """Mask over the raw columns: True where the plane (or fold line) is determined."""
+    X = np.asarray(X, dtype=np.float64)
+    modes = 1 if depth == 2 else library_size(X.shape[0], "abs", depth)
+    _, ok, _ = plane_normals(X, weight_norm)
+    folds = [plane_normal_of_points([X[i], f]) is not None for i, f, _ in plane_fold_lines(X, depth)]
+    return np.concatenate([np.repeat(ok, modes), np.asarray(folds, dtype=bool)])
 
 
 def plane_dedup_tolerance(X):

@@ -8,9 +8,10 @@
 // arrangement on which the dual constraint is piecewise linear. Under ℓ2 weight decay this direction set is an
 // inner approximation (docs §6.2), so the library optimum is an upper bound on the net's.
 //
-// Raw index r = p · M + r1: plane p (d-subsets i1 < … < id in lexicographic order), r1 a raw index of the
-// 1-D abs family of depth L on the projections uₚᵀ(x_i − x_{i1}) (M = its size; M = 1 at depth 2, where
-// the feature is the distance |uₚᵀ(x − x_{i1})|).
+// Raw index r = p · M + r1: plane p (raw plane order: reference.plane_tuples), r1 a raw index of the 1-D abs
+// family of depth L on the projections uₚᵀ(x_i − x_{i1}) (M = its size; M = 1 at depth 2, where the feature
+// is the distance |uₚᵀ(x − x_{i1})|). For d = 2 and depth 3, 2n³ lines through a data point and a fold point
+// follow (extra_lines()).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -54,18 +55,18 @@ inline double small_det(double* a, int k) {
 
 }  // namespace detail
 
-// Normal of the hyperplane through the q points x[idx[0..q)] within the coordinates coords[0..q) of the
-// row-major (n, d) data, written to normal[0..q) with unit Euclidean norm. The difference vectors are scaled
+// Normal of the hyperplane through the q points pts[0..q) (rows of d coordinates) within the coordinates
+// coords[0..q), written to normal[0..q) with unit Euclidean norm. The difference vectors are scaled
 // to unit length first, so the generalized cross product has norm = the volume of unit vectors (a product of
 // sines, in [0, 1]) whatever the data's magnitude; returns false (normal zeroed) when it is below
 // kPlaneDegenerateVolume: repeated or affinely dependent points.
-inline bool plane_normal(const double* x, int d, const int32_t* coords, int q, const int32_t* idx, double* normal) {
+inline bool plane_normal(const double* const* pts, const int32_t* coords, int q, double* normal) {
     std::fill(normal, normal + q, 0.0);
     const int k = q - 1;
     std::vector<double> v(static_cast<size_t>(k * q)), minor(static_cast<size_t>(k * k));
-    const double* x0 = x + static_cast<int64_t>(idx[0]) * d;
+    const double* x0 = pts[0];
     for (int r = 0; r < k; ++r) {
-        const double* xr = x + static_cast<int64_t>(idx[r + 1]) * d;
+        const double* xr = pts[r + 1];
         double scale = 0.0;
         for (int c = 0; c < q; ++c) scale = std::max(scale, std::fabs(xr[coords[c]] - x0[coords[c]]));
         if (scale == 0.0) return false;  // a repeated point
@@ -120,7 +121,11 @@ public:
         spec_.depth = depth;
         spec_.slope = -1.0;
         modes_ = depth == 2 ? 1 : static_cast<int64_t>(Family::compute_size(spec_, n));
-        size_ = static_cast<int64_t>(detail::checked_mul(static_cast<uint64_t>(planes_), static_cast<uint64_t>(modes_)));
+        // d = 2, depth 3: the dual's arrangement also has the lines through a data point and the reflection or
+        // midpoint that a depth-3 feature folds about (docs §6.3): one extra line per (i, j1, j2, fold).
+        extra_ = (dim == 2 && depth == 3) ? static_cast<int64_t>(detail::checked_mul(2, detail::ipow(static_cast<uint64_t>(n), 3))) : 0;
+        size_ = static_cast<int64_t>(detail::checked_add(
+            detail::checked_mul(static_cast<uint64_t>(planes_), static_cast<uint64_t>(modes_)), static_cast<uint64_t>(extra_)));
         build_planes();
     }
 
@@ -142,7 +147,20 @@ public:
         return total;
     }
     int64_t modes() const { return modes_; }  // raw features per plane
+    // Lines through x[i] and a fold point (d = 2, depth 3), each with one feature, after the planes' features:
+    // raw r = planes · modes + e, e = i + n · r1, r1 = j1 + n j2 + n² fold (the 1-D raw index of the fold),
+    // fold point 2 x[j1] − x[j2] (fold 0: the reflection) or (x[j1] + x[j2]) / 2 (fold 1: the midpoint).
+    int64_t extra_lines() const { return extra_; }
     const std::vector<double>& x() const { return x_; }
+    // Plane (index into the stored planes, extra lines after the planes) and 1-D raw index of a raw feature.
+    int64_t plane_of(int64_t raw) const {
+        const int64_t main = planes_ * modes_;
+        return raw < main ? raw / modes_ : planes_ + (raw - main);
+    }
+    int64_t inner_of(int64_t raw) const {
+        const int64_t main = planes_ * modes_;
+        return raw < main ? raw % modes_ : (raw - main) / n_;
+    }
     bool degenerate(int64_t plane) const { return !valid_[static_cast<size_t>(plane)]; }
     const double* normal(int64_t plane) const { return normals_.data() + plane * dim_; }
     // Data indices the plane passes through (padded with -1) and its coordinate subspace (l1; padded with -1).
@@ -163,9 +181,8 @@ public:
     // Raw indices of the features whose plane is determined (affinely independent points), increasing.
     std::vector<int64_t> nondegenerate() const {
         std::vector<int64_t> out;
-        for (int64_t p = 0; p < planes_; ++p)
-            if (valid_[static_cast<size_t>(p)])
-                for (int64_t r1 = 0; r1 < modes_; ++r1) out.push_back(p * modes_ + r1);
+        for (int64_t r = 0; r < size_; ++r)
+            if (valid_[static_cast<size_t>(plane_of(r))]) out.push_back(r);
         return out;
     }
 
@@ -193,7 +210,7 @@ public:
     template <class T>
     void column(int64_t raw, const double* t, int64_t m, T* out, std::vector<double>& scratch) const {
         if (raw < 0 || raw >= size_) throw std::out_of_range("raw feature index out of range");
-        const int64_t p = raw / modes_, r1 = raw % modes_;
+        const int64_t p = plane_of(raw), r1 = inner_of(raw);
         if (!valid_[static_cast<size_t>(p)]) {
             std::fill(out, out + m, T(0));
             return;
@@ -229,7 +246,7 @@ private:
     // Planes in raw order: l2, the d-subsets of points; l1, by subspace size q = 1..d, coordinate subset,
     // then q-subset of points (index_ padded with -1, coords_ the subspace, padded with -1).
     void build_planes() {
-        const size_t P = static_cast<size_t>(planes_), d = static_cast<size_t>(dim_);
+        const size_t P = static_cast<size_t>(planes_ + extra_), d = static_cast<size_t>(dim_);
         normals_.assign(P * d, 0.0);
         index_.assign(P * d, -1);
         coords_.assign(P * d, -1);
@@ -250,13 +267,30 @@ private:
             for (int q = 1; q <= dim_; ++q)
                 for_each_subset(dim_, q, [&](const int32_t* coords) { add_block(coords, q); });
         }
-        parallel_for(0, planes_, default_num_threads(), [&](int64_t lo, int64_t hi) {
-            std::vector<double> nq(d);
+        for (int64_t e = 0; e < extra_; ++e) {  // lines through x[i] and a fold point (d = 2)
+            const size_t pl = p + static_cast<size_t>(e);
+            index_[pl * d] = static_cast<int32_t>(e % n_);
+            coords_[pl * d] = 0;
+            coords_[pl * d + 1] = 1;
+        }
+        parallel_for(0, planes_ + extra_, default_num_threads(), [&](int64_t lo, int64_t hi) {
+            std::vector<double> nq(d), fold(d);
+            std::vector<const double*> pts(d);
             for (int64_t pl = lo; pl < hi; ++pl) {
                 const int32_t* coords = coords_.data() + pl * dim_;
                 int q = 0;
                 while (q < dim_ && coords[q] >= 0) ++q;
-                const bool ok = plane_normal(x_.data(), dim_, coords, q, index_.data() + pl * dim_, nq.data());
+                if (pl < planes_) {
+                    for (int c = 0; c < q; ++c) pts[static_cast<size_t>(c)] = x_.data() + static_cast<int64_t>(index_[static_cast<size_t>(pl * dim_ + c)]) * dim_;
+                } else {
+                    const int64_t e = pl - planes_, r1 = e / n_;
+                    const double* a = x_.data() + (r1 % n_) * dim_;
+                    const double* b = x_.data() + ((r1 / n_) % n_) * dim_;
+                    for (size_t c = 0; c < d; ++c) fold[c] = r1 < n_ * n_ ? 2.0 * a[c] - b[c] : 0.5 * (a[c] + b[c]);
+                    pts[0] = x_.data() + (e % n_) * dim_;
+                    pts[1] = fold.data();
+                }
+                const bool ok = plane_normal(pts.data(), coords, q, nq.data());
                 valid_[static_cast<size_t>(pl)] = ok ? 1 : 0;
                 if (!ok) continue;
                 double scale = 1.0;
@@ -273,7 +307,7 @@ private:
     int64_t n_;
     int dim_, depth_;
     PlaneNorm norm_;
-    int64_t planes_ = 0, modes_ = 1, size_ = 0;
+    int64_t planes_ = 0, modes_ = 1, extra_ = 0, size_ = 0;
     FamilySpec spec_;
     std::vector<double> x_, normals_;
     std::vector<int32_t> index_, coords_;
@@ -317,7 +351,7 @@ inline std::vector<int64_t> deduplicate(const PlaneFamily& family, double tol, i
             std::vector<double> col(static_cast<size_t>(n)), scr;
             for (int64_t r = lo; r < hi; ++r) {
                 int64_t* qr = q.data() + (r - b0) * n;
-                const bool valid = !family.degenerate(r / family.modes());
+                const bool valid = !family.degenerate(family.plane_of(r));
                 if (valid) family.column(r, x, n, col.data(), scr);
                 hashes[static_cast<size_t>(r - b0)] =
                     valid && detail::canonical_column(col.data(), n, tol, true, qr) ? detail::hash_column(qr, n) : 0;
