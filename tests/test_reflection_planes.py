@@ -311,3 +311,17 @@ def test_fidelity_against_dense_sampling(seed, n, depth, weight_norm, capsys):
         print(f"\n  fidelity d=2 n={n} seed={seed} depth={depth} {weight_norm}: {len(lib)} features vs "
               f"{U.shape[1]} with samples; relative gap P_lib/P_cont - 1 at beta = 1e-2, 1e-1 beta_max: "
               + ", ".join(f"{g:.2e}" for g in gaps), end="")
+
+
+# ==================================================================================================
+def test_demo_dims_2_draws_planes(tmp_path, capsys):
+    from netmirror.cli import main
+
+    out = tmp_path / "planes.png"
+    assert main(["demo", "--dims", "2", "--top", "1", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = [line.split() for line in text.splitlines() if line.split()[:1] in (["l1"], ["l2"])]
+    assert [(r[0], r[1]) for r in rows] == [("l2", "2"), ("l1", "2"), ("l2", "3"), ("l1", "3")]
+    assert all(float(r[7]) <= 1e-8 * float(r[6]) for r in rows)  # certified gaps
+    assert main(["demo", "--dims", "2", "--data", "opt"]) == 2  # --data is for 1-D sets

@@ -222,10 +222,21 @@ class PlaneLibrary:
         u = ", ".join(f"{v:.6g}" for v in f["normal"])
         pts = ", ".join(f"x[{int(i)}]" for i in f["points"] if i >= 0)
         i0 = int(f["points"][0])
-        e = f"|u·(x - x[{i0}])|" if self.depth == 2 else f"|u·(x - x[{i0}]) - {f['levels'][0]:.6g}|"
+
+        def minus(v):
+            return f"- {v:.6g}" if v >= 0 else f"+ {-v:.6g}"
+
+        e = f"|u·(x - x[{i0}])|" if self.depth == 2 else f"|u·(x - x[{i0}]) {minus(f['levels'][0])}|"
         for h in range(1, self.depth - 1):
-            e = f"|{e} - {f['levels'][h]:.6g}|"
-        return f"{e}  [plane through {pts}; u = ({u}), ‖u‖{self.weight_norm[1]} = 1]"
+            e = f"|{e} {minus(f['levels'][h])}|"
+        where = f"plane through {pts}"
+        main = self.planes * int(self._family.modes)
+        if f["raw_index"] >= main:  # a fold line (d = 2, depth 3)
+            r1 = int(f["inner_index"])
+            j1, j2, fold = r1 % len(self.x), (r1 // len(self.x)) % len(self.x), r1 // len(self.x) ** 2
+            point = f"reflection 2x[{j1}] - x[{j2}]" if fold == 0 else f"midpoint (x[{j1}] + x[{j2}])/2"
+            where = f"line through {pts} and the {point}"
+        return f"{e}  [{where}; u = ({u}), ‖u‖{self.weight_norm[1]} = 1]"
 
     def reconstruct(self, coef, intercept, beta):
         """The abs net behind a Lasso solution on this library: see :class:`PlaneNetwork`."""
