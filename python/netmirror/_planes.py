@@ -328,3 +328,102 @@ def plane_library(X, depth, dedup=True, weight_norm="l2"):
         raise ValueError(f"weight_norm must be 'l2' (weight decay) or 'l1' (ℓ1 penalty on the first layer), "
                          f"got {weight_norm!r}")
     return PlaneLibrary(X, int(depth), dedup, weight_norm)
+
+
+# --------------------------------------------------------------------------------------------------
+# the exact ℓ2 problem for d = 2, depth 2: column generation with an exact dual oracle
+class ContinuousPlaneResult:
+    """Optimum of a 2-layer abs net with weight decay on 2-D inputs over *all* unit directions.
+
+    ``objective``: the Lasso objective on the library plus the generated directions; ``gap``: certified
+    against the continuous problem (``objective - gap`` ≤ the net's optimal training objective);
+    ``library_objective``: the optimum over the planes through 2 points alone (an upper bound);
+    ``directions`` (K, 2) and ``anchors`` (K,): the generated units |uᵀ(x − x_anchor)|; ``coef`` over
+    [library columns, generated columns]; ``rounds``: Lasso solves.
+    """
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def __repr__(self):
+        return (f"<ContinuousPlaneResult objective={self.objective:.10g} gap={self.gap:.2e} "
+                f"library_objective={self.library_objective:.10g} generated={len(self.anchors)} "
+                f"rounds={self.rounds}>")
+
+
+def dual_sup_2d(X, theta):
+    """max over unit u ∈ R² and anchors k of |Σ_i θ_i |uᵀ(x_i − x_k)||, exactly: (value, u, k).
+
+    For fixed k the function is linear, uᵀv_C, on each arc C of directions between consecutive angles where
+    some uᵀ(x_i − x_k) changes sign; on the arc its magnitude peaks at an end (a plane through two points) or
+    at u = ±v_C/‖v_C‖ when that direction lies inside the arc (docs/libraries.md §6)."""
+    X = np.asarray(X, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    best = (0.0, np.array([1.0, 0.0]), 0)
+    for k in range(len(X)):
+        D = X - X[k]
+        nz = np.flatnonzero(np.abs(D).max(axis=1) > 0)
+        if nz.size == 0:
+            continue
+        crit = np.unique(np.mod(np.arctan2(D[nz, 1], D[nz, 0]) + 0.5 * np.pi, np.pi))
+        ends = np.concatenate([crit, [crit[0] + np.pi]])
+        cand = [ends[:-1]]  # arc ends: every plane through x_k and another point
+        mids = 0.5 * (ends[:-1] + ends[1:])
+        Um = np.stack([np.cos(mids), np.sin(mids)], axis=1)
+        sigma = np.sign(Um @ D.T)  # (arcs, N) signs inside each arc
+        V = (sigma * theta[None, :]) @ D  # v_C per arc
+        psi = np.mod(np.arctan2(V[:, 1], V[:, 0]), np.pi)
+        inside = ((psi >= ends[:-1]) & (psi <= ends[1:])) | ((psi + np.pi >= ends[:-1]) & (psi + np.pi <= ends[1:]))
+        cand.append(np.where(inside, np.where(psi >= ends[:-1], psi, psi + np.pi), ends[:-1]))
+        phi = np.concatenate(cand)
+        U = np.stack([np.cos(phi), np.sin(phi)], axis=1)
+        vals = np.abs(np.abs(U @ D.T) @ theta)
+        j = int(np.argmax(vals))
+        if vals[j] > best[0]:
+            best = (float(vals[j]), U[j], k)
+    return best
+
+
+def continuous_lasso_2d(X, y, beta, *, tol=1e-9, max_rounds=300):
+    """Exact optimum of a 2-layer abs net with weight decay (ℓ2) on 2-D inputs, with a certificate.
+
+    Starts from the library of planes through 2 points (an inner approximation) and adds, round by round,
+    the unit |uᵀ(x − x_k)| that violates the dual constraint most (found exactly by :func:`dual_sup_2d`),
+    until no unit violates it by more than a relative ``tol``. The certificate scales the last dual point
+    into the continuous problem's dual feasible set, so ``objective - gap`` bounds the net's optimum from below
+    whatever the number of rounds.
+    """
+    from ._lasso import lasso
+
+    X = check_plane_points(X, "X")
+    if X.shape[1] != 2:
+        raise ValueError(f"continuous_lasso_2d takes 2-D inputs of shape (n, 2), got shape {X.shape}")
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (len(X),) or not np.all(np.isfinite(y)):
+        raise ValueError(f"y must be a finite array of shape ({len(X)},)")
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta > 0 or not math.isfinite(beta):
+        raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
+    lib = plane_library(X, 2)
+    A = lib.matrix()
+    res = lasso(A, y, beta, tol=1e-12)
+    library_objective = res.objective
+    dirs, anchors = [], []
+    rounds = 1
+    while True:
+        theta = res.dual
+        value, u, k = dual_sup_2d(X, theta)
+        if value <= beta * (1.0 + tol) or rounds >= max_rounds:
+            break
+        dirs.append(u)
+        anchors.append(k)
+        A = np.asfortranarray(np.hstack([A, np.abs((X - X[k]) @ u)[:, None]]))
+        res = lasso(A, y, beta, tol=1e-12, coef_init=np.concatenate([res.coef, [0.0]]))
+        rounds += 1
+    theta = res.dual
+    value, _, _ = dual_sup_2d(X, theta)
+    theta = theta * min(1.0, beta / max(value, float(np.abs((A - A.mean(axis=0)).T @ theta).max()), 1e-300))
+    lower = float(theta @ (y - y.mean()) - 0.5 * theta @ theta)
+    return ContinuousPlaneResult(objective=res.objective, gap=max(0.0, res.objective - lower), lower_bound=lower,
+                                 library_objective=library_objective, coef=res.coef, intercept=res.intercept,
+                                 directions=np.array(dirs).reshape(-1, 2), anchors=np.array(anchors, dtype=np.int64),
+                                 rounds=rounds)
