@@ -108,8 +108,9 @@ def _check_family(activation, depth, architecture, slope, widths, input_dim):
     depth = int(depth)
     if input_dim == 2:
         if activation != "sign" or depth != 2 or architecture != "deep_narrow":
-            raise ValueError("2-D inputs (shape (n, 2)) are supported for 2-layer sign nets "
-                             "(activation='sign', depth=2, architecture='deep_narrow') and for abs nets")
+            raise ValueError("2-D inputs (shape (n, 2)) are supported for 2-layer sign nets only "
+                             "(activation='sign', depth=2, architecture='deep_narrow'), and inputs of shape (n, d) "
+                             "for abs nets (activation='abs', architecture='deep_narrow')")
     else:
         depths = SUPPORTED_DEPTHS.get((activation, architecture))
         if depths is None:

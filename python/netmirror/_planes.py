@@ -192,33 +192,41 @@ class PlaneLibrary:
 
     @property
     def features(self):
-        """Structured array, one row per kept feature: raw index, the d data indices the plane passes through,
-        its unit normal u (in input coordinates), the offset uᵀx of the plane, and the levels (a1, c2, c3) of
-        the folded feature in the projected coordinate s = uᵀ(x − x[points[0]])."""
+        """Structured array, one row per kept feature: raw index, the data indices the plane passes through
+        (-1 pads), its normal u (in input coordinates, unit in the weight norm), the offset uᵀx[points[0]], the
+        1-D raw index of its fold type and the levels (a1, c2, c3) of the folded feature in the projected
+        coordinate s = uᵀ(x − x[points[0]]). Depth ≥ 3 decodes one 1-D family per feature: use
+        feature_rows(indices) for a few features of a large library."""
         if self._features is None:
-            raw = self._raw_index
-            normals_r, points, _coords, inner = self._family.decode(raw)
-            normals = normals_r if self.rank == self.input_dim else normals_r @ self.basis
-            dt = np.dtype([("raw_index", np.int64), ("points", np.int32, (self.rank,)),
-                           ("normal", np.float64, (self.input_dim,)), ("offset", np.float64),
-                           ("inner_index", np.int64), ("levels", np.float64, (3,))])
-            f = np.zeros(raw.size, dtype=dt)
-            f["raw_index"], f["points"], f["normal"], f["inner_index"] = raw, points, normals, inner
-            f["offset"] = np.einsum("ij,ij->i", normals, self.x[points[:, 0]]) if raw.size else 0.0
-            if self.depth > 2:
-                for c in range(raw.size):
-                    fam = self._inner(normals_r[c], points[c])
-                    levels = fam.decode(np.array([inner[c]], dtype=np.int64))[9][0]
-                    f["levels"][c] = levels[: 3]
-            self._features = f
+            self._features = self.feature_rows(np.arange(len(self)))
         return self._features
+
+    def feature_rows(self, columns):
+        """The rows of :attr:`features` for the given library columns only."""
+        raw = self._raw_index[np.asarray(columns, dtype=np.int64)]
+        normals_r, points, _coords, inner = self._family.decode(raw)
+        normals = normals_r if self.rank == self.input_dim else normals_r @ self.basis
+        dt = np.dtype([("raw_index", np.int64), ("points", np.int32, (self.rank,)),
+                       ("normal", np.float64, (self.input_dim,)), ("offset", np.float64),
+                       ("inner_index", np.int64), ("levels", np.float64, (3,))])
+        f = np.zeros(raw.size, dtype=dt)
+        f["raw_index"], f["points"], f["normal"], f["inner_index"] = raw, points, normals, inner
+        if raw.size:
+            f["offset"] = np.einsum("ij,ij->i", normals, self.x[points[:, 0]])
+        if self.depth > 2:
+            for c in range(raw.size):
+                fam = self._inner(normals_r[c], points[c])
+                levels = fam.decode(np.array([inner[c]], dtype=np.int64))[9][0]
+                f["levels"][c] = levels[:3]
+        return f
 
     def describe(self, j):
         """Readable formula of kept feature j: the plane, its normal and the folds."""
         n = len(self)
         if not isinstance(j, numbers.Integral) or not -n <= j < n:
             raise IndexError(f"feature index {j!r} out of range for a library of {n} features")
-        f = self.features[int(j) % n]
+        f = (self._features if self._features is not None else self.feature_rows([int(j) % n]))[
+            int(j) % n if self._features is not None else 0]
         u = ", ".join(f"{v:.6g}" for v in f["normal"])
         pts = ", ".join(f"x[{int(i)}]" for i in f["points"] if i >= 0)
         i0 = int(f["points"][0])
@@ -270,11 +278,12 @@ class PlaneNetwork:
         self.weight_norm = lib.weight_norm
         L = lib.depth
         units = []
-        feats = lib.features
-        for j in np.flatnonzero(coef):
+        selected = np.flatnonzero(coef)
+        feats = lib.feature_rows(selected)
+        for row, j in enumerate(selected):
             z = float(coef[j])
             g = abs(z) ** (1.0 / L)
-            f = feats[j]
+            f = feats[row]
             u = f["normal"]
             layers = [{"W": (g * u)[None, :], "b": np.array([-g * (f["offset"] + (f["levels"][0] if L > 2 else 0.0))])}]
             for h in range(1, L - 1):

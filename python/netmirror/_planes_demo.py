@@ -85,10 +85,10 @@ def plane_figure(panels, path):
         ax.contourf(gx, gy, net.predict(grid).reshape(gx.shape), levels=20, cmap="coolwarm", vmin=-vmax,
                     vmax=vmax, alpha=0.55)
         ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", vmin=-vmax, vmax=vmax, edgecolors="k", s=22, zorder=3)
-        feats = lib.features
+        selected = np.flatnonzero(res.coef)
+        feats = lib.feature_rows(selected)
         zmax = float(np.abs(res.coef).max()) or 1.0
-        for j in np.flatnonzero(res.coef):
-            f = feats[j]
+        for f, j in zip(feats, selected):
             u, off = f["normal"], float(f["offset"])
             t = np.array([-1.0, 1.0]) * 2 * float(np.abs(hi - lo).max())
             direction = np.array([-u[1], u[0]]) / max(float(np.hypot(u[0], u[1])), 1e-300)
