@@ -378,6 +378,8 @@ def test_continuous_l2_optimum_by_column_generation(seed, n, capsys):
         assert sampled.objective - sampled.gap >= res.lower_bound - 1e-9 * res.objective
         assert sampled.objective - res.objective <= 1e-5 * res.objective  # sampling resolution ~1e-7
         assert res.library_objective >= res.lower_bound
+        net = res.network()  # the net over all directions: its weight-decay loss is the objective
+        assert abs(net.loss(X, y) - res.objective) <= 1e-10 * max(1.0, res.objective)
         rows.append((res.library_objective / res.lower_bound - 1, len(res.anchors), res.gap))
     with capsys.disabled():
         print(f"\n  exact l2 d=2 n={n} seed={seed}: planes-through-2-points gap to the certified optimum "

@@ -276,26 +276,28 @@ class PlaneNetwork:
         self.library, self.depth, self.input_dim = lib, lib.depth, lib.input_dim
         self.beta, self.intercept, self.penalty_power = float(beta), float(intercept), lib.depth
         self.weight_norm = lib.weight_norm
-        L = lib.depth
-        units = []
         selected = np.flatnonzero(coef)
         feats = lib.feature_rows(selected)
-        for row, j in enumerate(selected):
-            z = float(coef[j])
-            g = abs(z) ** (1.0 / L)
-            f = feats[row]
-            u = f["normal"]
-            layers = [{"W": (g * u)[None, :], "b": np.array([-g * (f["offset"] + (f["levels"][0] if L > 2 else 0.0))])}]
-            for h in range(1, L - 1):
-                layers.append({"W": np.array([[g]]), "b": np.array([-(g ** (h + 1)) * f["levels"][h]])})
-            units.append({"feature": int(j), "coef": z, "layers": layers, "output": math.copysign(g, z)})
-        self.weights = units
+        self.weights = [self._unit(int(j), float(coef[j]), f["normal"], float(f["offset"]), f["levels"])
+                        for f, j in zip(feats, selected)]
+
+    def _unit(self, feature, z, u, offset, levels):
+        """Balanced weights of the unit z · feature(x), feature = |…||uᵀx − offset − a1| − c2| …|."""
+        L = self.depth
+        g = abs(z) ** (1.0 / L)
+        layers = [{"W": (g * np.asarray(u, dtype=np.float64))[None, :],
+                   "b": np.array([-g * (offset + (levels[0] if L > 2 else 0.0))])}]
+        for h in range(1, L - 1):
+            layers.append({"W": np.array([[g]]), "b": np.array([-(g ** (h + 1)) * levels[h]])})
+        return {"feature": feature, "coef": z, "layers": layers, "output": math.copysign(g, z)}
 
     def __len__(self):
         return len(self.weights)
 
     def forward(self, X):
-        t = self.library._points(X, "X")
+        t = check_plane_points(X, "X")
+        if t.shape[1] != self.input_dim:
+            raise ValueError(f"X must have {self.input_dim} columns like the training inputs, got shape {t.shape}")
         out = np.full(t.shape[0], self.intercept)
         for u in self.weights:
             h = t
@@ -348,11 +350,24 @@ class ContinuousPlaneResult:
     against the continuous problem (``objective - gap`` ≤ the net's optimal training objective);
     ``library_objective``: the optimum over the planes through 2 points alone (an upper bound);
     ``directions`` (K, 2) and ``anchors`` (K,): the generated units |uᵀ(x − x_anchor)|; ``coef`` over
-    [library columns, generated columns]; ``rounds``: Lasso solves.
+    [library columns, generated columns]; ``rounds``: Lasso solves; ``network()`` the rebuilt net.
     """
 
     def __init__(self, **kw):
         self.__dict__.update(kw)
+
+    def network(self):
+        """The 2-layer abs net of this solution (library units, then generated ones); its loss with weight decay
+        equals ``objective``."""
+        lib, m = self.library, len(self.library)
+        net = PlaneNetwork(lib, self.coef[:m], self.intercept, self.beta)
+        for g in np.flatnonzero(self.coef[m:]):
+            u, k = self.directions[g], int(self.anchors[g])
+            net.weights.append(net._unit(m + int(g), float(self.coef[m + g]), u, float(u @ lib.x[k]), (0.0,)))
+        return net
+
+    def predict(self, X):
+        return self.network().predict(X)
 
     def __repr__(self):
         return (f"<ContinuousPlaneResult objective={self.objective:.10g} gap={self.gap:.2e} "
@@ -432,7 +447,7 @@ def continuous_lasso_2d(X, y, beta, *, tol=1e-9, max_rounds=300):
     value, _, _ = dual_sup_2d(X, theta)
     theta = theta * min(1.0, beta / max(value, float(np.abs((A - A.mean(axis=0)).T @ theta).max()), 1e-300))
     lower = float(theta @ (y - y.mean()) - 0.5 * theta @ theta)
-    return ContinuousPlaneResult(objective=res.objective, gap=max(0.0, res.objective - lower), lower_bound=lower,
+    return ContinuousPlaneResult(library=lib, beta=float(beta), objective=res.objective, gap=max(0.0, res.objective - lower), lower_bound=lower,
                                  library_objective=library_objective, coef=res.coef, intercept=res.intercept,
                                  directions=np.array(dirs).reshape(-1, 2), anchors=np.array(anchors, dtype=np.int64),
                                  rounds=rounds)
