@@ -241,6 +241,15 @@ def test_large_libraries_are_refused_with_memory_error(monkeypatch):
     monkeypatch.setenv("NETMIRROR_MAX_BYTES", "100000")
     with pytest.raises(MemoryError, match="NETMIRROR_MAX_BYTES"):
         netmirror.library(X, "abs", 3).matrix()
+    monkeypatch.setenv("NETMIRROR_MAX_BYTES", "10000000")
+    with pytest.raises(MemoryError, match="dedup=True"):  # refused before the index list is built
+        netmirror.library(X, "abs", 3, dedup=False)
+    monkeypatch.setenv("NETMIRROR_MAX_BYTES", "1000")
+    with pytest.raises(MemoryError, match="planes"):
+        netmirror.library(X, "abs", 2)
+    monkeypatch.delenv("NETMIRROR_MAX_BYTES")
+    with pytest.raises(ValueError, match="too much work"):  # 300 points at depth 3: ~10^10 raw features
+        netmirror.library(np.random.default_rng(0).standard_normal((300, 2)), "abs", 3)
 
 
 # ==================================================================================================

@@ -23,7 +23,7 @@ _DEEP_NARROW_CODE = reference.ARCHITECTURES.index("deep_narrow")
 
 
 def check_plane_points(X, name="x"):
-    """(n, d) float64 inputs, finite, d >= 2 (shape (n,) and (n, 1) are the 1-D libraries)."""
+    """Validated (n, d) float64 inputs: finite, 1 <= d <= 16, at least one point."""
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise ValueError(f"{name} must have shape (n, d) for plane libraries; got shape {arr.shape}")
@@ -33,6 +33,10 @@ def check_plane_points(X, name="x"):
     # _check_points validates dtype, emptiness, finiteness and range on the flattened coordinates
     flat = _check_points(arr.reshape(-1) if arr.size else arr.reshape(0), name)
     return np.ascontiguousarray(flat.reshape(arr.shape), dtype=np.float64)
+
+
+def _size_text(nbytes):
+    return f"{nbytes / 2**30:.2f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.2f} MiB"
 
 
 def affine_hull(X):
@@ -99,25 +103,28 @@ class PlaneLibrary:
         if raw >= 2**63:
             raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
                              "use fewer points or a shallower net")
-        n_planes = count_planes(len(X), self.rank, weight_norm)
-        plane_bytes = n_planes * self.rank * 17
-        if plane_bytes > memory_budget():
-            raise MemoryError(f"the {n_planes:,} planes through {self.rank} of {len(X)} points "
-                              f"need {plane_bytes / 2**30:.2f} GiB, more than the memory budget "
+        # checked before anything is built: the stored planes (normal, points, subspace) and the work or index list
+        n_planes = count_planes(len(X), self.rank, weight_norm) + (2 * len(X) ** 3 if (self.rank == 2 and self.depth == 3) else 0)
+        plane_bytes = n_planes * (self.rank * 16 + 1)
+        budget = memory_budget()
+        if plane_bytes > budget:
+            raise MemoryError(f"the {n_planes:,} planes of {len(X)} points in {self.rank} dimensions "
+                              f"need {_size_text(plane_bytes)}, more than the memory budget of {_size_text(budget)} "
                               "(NETMIRROR_MAX_BYTES or available memory); use fewer points or reduce the dimension")
+        if self.dedup and raw * len(X) > _MAX_DEDUP_WORK:
+            raise ValueError(f"deduplicating {raw:,} raw features on {len(X)} points is too much work "
+                             f"({raw * len(X):.2e} evaluations); use fewer points or a shallower net")
+        if not self.dedup and raw * 8 > budget:
+            raise MemoryError(f"the index list of {raw:,} raw features needs {_size_text(raw * 8)}, more than the "
+                              f"memory budget of {_size_text(budget)}; use dedup=True, fewer points or a shallower net")
         self._family = _core.PlaneFamily(self._coords, self.depth, WEIGHT_NORMS.index(weight_norm))
         self.raw_size = int(self._family.size)
         self.tolerance = float(self._family.default_tolerance())
         if self.dedup:
-            work = self.raw_size * len(X)
-            if work > _MAX_DEDUP_WORK:
-                raise ValueError(f"deduplicating {self.raw_size:,} raw features on {len(X)} points is too much "
-                                 f"work ({work:.2e} evaluations); use fewer points or a shallower net")
-            budget = memory_budget()
             try:
                 kept = self._family.deduplicate(self.tolerance, float(budget))
             except ValueError as err:  # std::length_error
-                raise MemoryError(f"{err} ({budget / 2**30:.1f} GiB); use fewer points or a shallower net, "
+                raise MemoryError(f"{err} ({_size_text(budget)}); use fewer points or a shallower net, "
                                   "or raise NETMIRROR_MAX_BYTES") from None
         else:  # degenerate d-tuples determine no plane: never part of the library
             kept = self._family.nondegenerate()
@@ -172,8 +179,8 @@ class PlaneLibrary:
             budget = memory_budget()
             if need > budget:
                 raise MemoryError(
-                    f"the {shape[0]} x {shape[1]:,} {dtype} dictionary needs {need / 2**30:.2f} GiB, more than the "
-                    f"{budget / 2**30:.2f} GiB allowed (NETMIRROR_MAX_BYTES or available memory); use fewer points, "
+                    f"the {shape[0]} x {shape[1]:,} {dtype} dictionary needs {_size_text(need)}, more than the "
+                    f"{_size_text(budget)} allowed (NETMIRROR_MAX_BYTES or available memory); use fewer points, "
                     "float32, or a shallower net")
             out = np.empty(shape, dtype=dtype, order="F")
         elif not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
