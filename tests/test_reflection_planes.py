@@ -352,18 +352,23 @@ def test_fidelity_random_data_with_ties_and_flat_sets(X, seed):
 # ==================================================================================================
 # the exact ℓ2 problem (d = 2, depth 2): exact dual oracle and column generation
 @settings(max_examples=40)
-@given(X=point_sets(min_n=2, max_n=7, dims=(2,)), seed=st.integers(0, 2**32 - 1))
-def test_dual_oracle_is_the_sup_over_directions(X, seed):
-    X = X / max(float(np.abs(X).max()), 1e-300)  # the bound below is absolute
+@given(X=point_sets(min_n=2, max_n=6, dims=(2,)), depth=st.sampled_from([2, 3]), seed=st.integers(0, 2**32 - 1))
+def test_dual_oracle_is_the_sup_over_directions(X, depth, seed):
+    if depth == 3:
+        X = X[:5]
+    X = X / max(float(np.abs(X).max()), 1e-300)  # coordinates in [-1, 1]: the bound below is absolute
     theta = np.random.default_rng(seed).standard_normal(len(X))
     theta -= theta.mean()
-    value, u, k = netmirror._planes.dual_sup_2d(X, theta)
+    value, u, t = netmirror._planes.dual_sup_2d(X, theta, depth)
+    C, B = netmirror._planes.fold_types(X, depth)
     assert math.isclose(float(np.linalg.norm(u)), 1.0, rel_tol=1e-12)
-    assert math.isclose(value, abs(float(np.abs((X - X[k]) @ u) @ theta)), rel_tol=1e-9, abs_tol=1e-12)
+    direct = abs(float(netmirror._planes._fold_values(X, u[None, :], C[t], B[t])[0] @ theta))
+    assert math.isclose(value, direct, rel_tol=1e-9, abs_tol=1e-12)
     phi = np.linspace(0.0, np.pi, 7200, endpoint=False)
     U = np.stack([np.cos(phi), np.sin(phi)], axis=1)
-    sampled = max(float(np.abs(np.abs((X - X[j]) @ U.T).T @ theta).max()) for j in range(len(X)))
-    lipschitz = float(np.abs(theta).sum()) * 2.0 * (np.pi / 7200)  # |d/dφ| ≤ Σ|θ_i| ‖x_i − x_k‖ ≤ 2 Σ|θ_i|
+    sampled = max(float(np.abs(netmirror._planes._fold_values(X, U, c, b) @ theta).max()) for c, b in zip(C, B))
+    # |d/dφ f_i| ≤ ‖x_i − c‖ + ‖b‖ ≤ 4√2 (depth 3; 2√2 at depth 2) on [-1, 1]²
+    lipschitz = float(np.abs(theta).sum()) * (4.0 if depth == 3 else 2.0) * math.sqrt(2.0) * (np.pi / 7200)
     assert sampled - 1e-12 <= value <= sampled + lipschitz
 
 
