@@ -412,4 +412,6 @@ def test_demo_dims_2_draws_planes(tmp_path, capsys):
     rows = [line.split() for line in text.splitlines() if line.split()[:1] in (["l1"], ["l2"])]
     assert [(r[0], r[1]) for r in rows] == [("l2", "2"), ("l1", "2"), ("l2", "3"), ("l1", "3")]
     assert all(float(r[7]) <= 1e-8 * float(r[6]) for r in rows)  # certified gaps
+    exact = [line.split() for line in text.splitlines() if line.startswith("l2*")][0]
+    assert float(exact[5]) <= float(rows[0][6])  # all directions never do worse than the library's
     assert main(["demo", "--dims", "2", "--data", "opt"]) == 2  # --data is for 1-D sets
