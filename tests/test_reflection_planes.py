@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -290,9 +291,9 @@ def _distinct(U):
 FIDELITY_DATA = [(seed, n) for seed, n in ((0, 5), (1, 6), (2, 7), (3, 6))]
 
 
-@pytest.mark.parametrize("seed,n", FIDELITY_DATA)
-@pytest.mark.parametrize("depth,weight_norm", [(2, "l1"), (3, "l1"), (2, "l2"), (3, "l2")])
-def test_fidelity_against_dense_sampling(seed, n, depth, weight_norm, capsys):
+@functools.lru_cache(maxsize=None)
+def _fidelity_setup(seed, n, depth, weight_norm):
+    """Data set `seed`, its library, and the library plus dense samples (shared by the tests below)."""
     rng = np.random.default_rng(seed)
     X, y = rng.standard_normal((n, 2)), rng.standard_normal(n)
     if seed == 3:  # ties and a repeated point
@@ -300,8 +301,14 @@ def test_fidelity_against_dense_sampling(seed, n, depth, weight_norm, capsys):
         X[-1] = X[0]
     lib = netmirror.library(X, "abs", depth, weight_norm=weight_norm)
     A = lib.matrix()
-    G = _sampled_columns(X, depth, weight_norm)
-    U = _distinct(np.hstack([A, G]))
+    U = _distinct(np.hstack([A, _sampled_columns(X, depth, weight_norm)]))
+    return X, y, lib, A, U
+
+
+@pytest.mark.parametrize("seed,n", FIDELITY_DATA)
+@pytest.mark.parametrize("depth,weight_norm", [(2, "l1"), (3, "l1"), (2, "l2"), (3, "l2")])
+def test_fidelity_against_dense_sampling(seed, n, depth, weight_norm, capsys):
+    X, y, lib, A, U = _fidelity_setup(seed, n, depth, weight_norm)
     p0 = max(1.0, 0.5 * float((y - y.mean()) @ (y - y.mean())))
     gaps = []
     for frac in (0.01, 0.1):
@@ -375,14 +382,7 @@ def test_dual_oracle_is_the_sup_over_directions(X, depth, seed):
 @pytest.mark.parametrize("seed,n", FIDELITY_DATA)
 @pytest.mark.parametrize("depth", [2, 3])
 def test_continuous_l2_optimum_by_column_generation(seed, n, depth, capsys):
-    rng = np.random.default_rng(seed)
-    X, y = rng.standard_normal((n, 2)), rng.standard_normal(n)
-    if seed == 3:
-        X = np.round(X * 2) / 2
-        X[-1] = X[0]
-    A = netmirror.library(X, "abs", depth).matrix()
-    G = _sampled_columns(X, depth, "l2")
-    U = _distinct(np.hstack([A, G]))
+    X, y, _, A, U = _fidelity_setup(seed, n, depth, "l2")
     rows = []
     for frac in (0.01, 0.1):
         beta = frac * netmirror.beta_max(A, y)
