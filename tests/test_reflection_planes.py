@@ -174,9 +174,17 @@ def test_flat_data_reduces_to_fewer_dimensions(depth):
     T = rng.standard_normal((5, 3))
     on_line = X[0] + ((T - X[0]) @ direction)[:, None] * direction
     np.testing.assert_allclose(lib.matrix(T), lib.matrix(on_line), rtol=1e-12, atol=1e-12)
-    # coplanar points in R^3 are 2-D data
-    P = rng.standard_normal((5, 2)) @ np.array([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]])
-    assert netmirror.library(P, "abs", 2).rank == 2
+    # coplanar points in R^3 are 2-D data: same optimum as the 2-D library of their in-plane coordinates
+    Y = rng.standard_normal((5, 2))
+    Q, _ = np.linalg.qr(rng.standard_normal((3, 2)))  # orthonormal basis of a plane through the origin
+    P = Y @ Q.T + np.array([0.5, -2.0, 1.0])
+    flat = netmirror.library(P, "abs", min(depth, 3))
+    assert flat.rank == 2
+    A2, A3 = netmirror.library(Y, "abs", min(depth, 3)).matrix(), flat.matrix()
+    y5 = y[:5]
+    beta = 0.02 * netmirror.beta_max(A2, y5)
+    r2, r3 = solve(A2, y5, beta), solve(A3, y5, beta)
+    assert abs(r2.objective - r3.objective) <= r2.gap + r3.gap + 1e-10
 
 
 # ==================================================================================================
