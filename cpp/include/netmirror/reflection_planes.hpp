@@ -5,8 +5,9 @@
 // 1-D abs net on the projected data and its exact library is the 1-D abs library on those projections
 // (libraries.hpp). The directions are the unit normals of the hyperplanes through d affinely independent
 // training points (generalized cross product of x_{i2} − x_{i1}, …, x_{id} − x_{i1}): the rays of the
-// arrangement on which the dual constraint is piecewise linear. Under ℓ2 weight decay this direction set is an
-// inner approximation (docs §6.2), so the library optimum is an upper bound on the net's.
+// arrangement on which the dual constraint is piecewise linear. With an ℓ1 penalty on the first layer the
+// vertices of that arrangement's cones on the ℓ1 ball (PlaneNorm::l1) make depth 2 exact; under ℓ2 weight decay
+// the direction set is an inner approximation, so the library optimum is an upper bound on the net's.
 //
 // Raw index r = p · M + r1: plane p (raw plane order: reference.plane_tuples), r1 a raw index of the 1-D abs
 // family of depth L on the projections uₚᵀ(x_i − x_{i1}) (M = its size; M = 1 at depth 2, where the feature
