@@ -337,6 +337,25 @@ def test_fidelity_against_dense_sampling(seed, n, depth, weight_norm, capsys):
               + ", ".join(f"{g:.2e}" for g in gaps), end="")
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_l1_library_is_exact_in_three_dimensions(seed):
+    """d = 3, depth 2: no unit with a random direction (20 000, scaled to unit ℓ1 norm, biases at every
+    projected point) improves on the ℓ1 library."""
+    rng = np.random.default_rng(seed + 5)
+    X, y = rng.standard_normal((5, 3)), rng.standard_normal(5)
+    A = netmirror.library(X, "abs", 2, weight_norm="l1").matrix()
+    U = rng.standard_normal((20000, 3))
+    U /= np.abs(U).sum(axis=1)[:, None]
+    S = X @ U.T
+    G = np.abs(S[:, None, :] - S[None, :, :]).reshape(len(X), -1)
+    union = _distinct(np.hstack([A, G]))
+    p0 = max(1.0, 0.5 * float((y - y.mean()) @ (y - y.mean())))
+    for frac in (0.01, 0.1):
+        beta = frac * netmirror.beta_max(A, y)
+        r, ru = solve(A, y, beta), solve(union, y, beta)
+        assert r.objective <= ru.objective - ru.gap + 1e-9 * p0
+
+
 @settings(max_examples=8)
 @given(X=point_sets(min_n=3, max_n=6, dims=(2,), grid=True), seed=st.integers(0, 2**32 - 1))
 def test_fidelity_random_data_with_ties_and_flat_sets(X, seed):
