@@ -8,6 +8,7 @@ from ._library import Library, library, library_size, memory_budget
 from ._lasso import ConvergenceWarning, LassoPath, LassoResult, beta_max, lasso, lasso_path
 from ._estimator import ConvexNet
 from ._network import Network, reconstruct
+from ._planes import PlaneLibrary, PlaneNetwork, continuous_lasso_2d, plane_library_size
 from ._cmake import get_cmake_dir, get_include
 from ._covariance import CovarianceAccumulator
 from ._metrics import (CRHAlignments, DegenerateMetricWarning, MinibatchCKA, NeuralCollapse, PAHExponents, alignment,
@@ -29,7 +30,7 @@ def __getattr__(name):
 
 __all__ = ["Library", "library", "library_size", "memory_budget", "datasets", "reference", "__version__",
            "ConvergenceWarning", "LassoPath", "LassoResult", "beta_max", "lasso", "lasso_path", "ConvexNet",
-           "Network", "reconstruct", "get_cmake_dir", "get_include",
+           "Network", "reconstruct", "PlaneLibrary", "PlaneNetwork", "plane_library_size", "continuous_lasso_2d", "get_cmake_dir", "get_include",
            "CovarianceAccumulator", "alignment", "crh_alignments", "CRHAlignments",
            "pah_exponents", "PAHExponents", "cka", "MinibatchCKA", "kernel_alignment", "neural_collapse",
            "NeuralCollapse", "nfa_correlation", "weight_spectra", "effective_rank", "DegenerateMetricWarning"]
