@@ -202,8 +202,7 @@ def test_widths_for_deep_narrow():
 
 
 @pytest.mark.parametrize("act,depth,arch,kw", [
-    ("relu", 2, "deep_narrow", {}),
-    ("abs", 2, "deep_narrow", {}),
+    ("relu", 2, "deep_narrow", {}),  # abs nets take (n, d) inputs: tests/test_reflection_planes.py
     ("threshold", 2, "deep_narrow", {}),
     ("sign", 3, "deep_narrow", {}),
     ("sign", 2, "rectangular", {"widths": [2]}),

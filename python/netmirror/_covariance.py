@@ -87,8 +87,14 @@ class CovarianceAccumulator:
         weights : optional (n,) non-negative finite frequency weights. Returns self.
         Raises ValueError for NaN/inf, a wrong shape or negative weights, TypeError for another dtype,
         MemoryError above the memory limit; the accumulator is unchanged when it raises. Long batches stop
-        on Ctrl-C (KeyboardInterrupt, the accumulator unchanged).
+        on Ctrl-C (KeyboardInterrupt, the accumulator unchanged). A CUDA device array (CuPy,
+        ``__cuda_array_interface__``, DLPack) is reduced on its GPU by :func:`netmirror.cuda.covariance_update`.
         """
+        if not isinstance(X, np.ndarray) and (hasattr(X, "__cuda_array_interface__")
+                                              or hasattr(X, "__dlpack_device__")):
+            from . import cuda
+            if cuda.is_device_array(X):  # CuPy, CUDA DLPack; NumPy arrays and CPU tensors go on below
+                return cuda.covariance_update(self, X, weights)
         X = np.asarray(X)
         if X.dtype.kind != "f" or X.dtype.itemsize not in (4, 8):
             raise TypeError(f"X must be float32 or float64 (got {X.dtype}); convert it explicitly")

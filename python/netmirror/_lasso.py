@@ -240,7 +240,7 @@ def beta_max(A, y, fit_intercept=True):
     return float(_core.lasso_beta_max(A, y, bool(fit_intercept)))
 
 
-def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init=None, verbose=False):
+def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init=None, verbose=False, device="cpu"):
     """Solve ``min 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1`` to a certified relative duality gap ``tol``.
 
     A : (N, M) float64 or float32, Fortran (never copied) or C order; or a :class:`netmirror.Library`, solved
@@ -252,7 +252,17 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     Returns a :class:`LassoResult`; warns :class:`ConvergenceWarning` (stating the gap) if not converged.
     Matrix-free solves show a progress bar (on a terminal, or with verbose). Ctrl-C stops any solve with the
     best certified iterate so far (``interrupted=True``, and a ConvergenceWarning).
+    ``device="cuda"``: the correlation passes run on the GPU (:func:`netmirror.cuda.lasso`; A may then also be a
+    CuPy array; a NumPy A is copied to the GPU once); same certificate.
     """
+    if device == "cuda":
+        from . import cuda
+        if isinstance(A, (np.ndarray, list, tuple)):
+            A = cuda._upload_matrix(_check_design(A))
+        return cuda.lasso(A, y, beta, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, coef_init=coef_init,
+                          verbose=verbose)
+    if device != "cpu":
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     library_input = _is_library(A)
     if library_input:
         A = _check_library(A)

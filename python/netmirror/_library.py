@@ -70,9 +70,10 @@ def _check_points(x, name="x", allow_2d=False):
         arr = arr[:, 0].copy()
     if arr.ndim == 2 and allow_2d:
         if arr.shape[1] != 2:
-            raise ValueError(f"{name} must be 1-D, or of shape (n, 2) for 2-D sign nets; got shape {arr.shape}")
+            raise ValueError(f"{name} must be 1-D, or of shape (n, 2) for 2-D sign nets, (n, d) for abs nets; "
+                             f"got shape {arr.shape}")
     elif arr.ndim != 1:
-        shape_hint = " or (n, 2) for 2-D sign nets" if allow_2d else ""
+        shape_hint = " or (n, 2) for 2-D sign nets, (n, d) for abs nets" if allow_2d else ""
         raise ValueError(f"{name} must be a 1-D array of inputs (shape (n,){shape_hint}); got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: a library needs at least one data point")
@@ -103,7 +104,8 @@ def _check_family(activation, depth, architecture, slope, widths, input_dim):
     if input_dim == 2:
         if activation != "sign" or depth != 2 or architecture != "deep_narrow":
             raise ValueError("2-D inputs (shape (n, 2)) are supported for 2-layer sign nets only "
-                             "(activation='sign', depth=2, architecture='deep_narrow')")
+                             "(activation='sign', depth=2, architecture='deep_narrow'), and inputs of shape (n, d) "
+                             "for abs nets (activation='abs', architecture='deep_narrow')")
     else:
         depths = SUPPORTED_DEPTHS.get((activation, architecture))
         if depths is None:
@@ -248,11 +250,17 @@ class Library:
         return np.arange(self.raw_size, dtype=np.int64) if self._raw_index is None else self._raw_index
 
     # -- assembly ---------------------------------------------------------------------------------
-    def matrix(self, x_eval=None, dtype=np.float64, *, out=None):
+    def matrix(self, x_eval=None, dtype=np.float64, *, out=None, device="cpu"):
         """Dense dictionary, shape (len(x_eval), len(self)), Fortran order; x_eval defaults to training x.
 
         ``out`` may be a preallocated Fortran-ordered array of that shape and dtype (float32 or float64).
+        ``device="cuda"`` assembles it on the GPU and returns a CuPy array (:func:`netmirror.cuda.library_matrix`).
         """
+        if device == "cuda":
+            from . import cuda
+            return cuda.library_matrix(self, x_eval, dtype, out=out)
+        if device != "cpu":
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
             raise TypeError(f"dtype must be float64 or float32, got {dtype}")
@@ -406,7 +414,8 @@ def _check_raw_size(raw):
                          "use fewer points, a shallower net or smaller widths")
 
 
-def library(x, activation, depth, *, architecture="deep_narrow", slope=None, widths=None, dedup=True):
+def library(x, activation, depth, *, architecture="deep_narrow", slope=None, widths=None, dedup=True,
+            weight_norm="l2"):
     """Feature library of the Lasso twin of a network trained on inputs x.
 
     Parameters
@@ -417,7 +426,18 @@ def library(x, activation, depth, *, architecture="deep_narrow", slope=None, wid
     architecture : "deep_narrow", "symmetrized" (3 layers), "rectangular" or "tree" (sign/threshold; need widths)
     dedup : keep one feature per class of columns equal up to sign and an additive constant (the Lasso
         optimum is unchanged) and drop constant columns.
+    weight_norm : abs nets on x of shape (n, d) only: "l2" (weight decay; reflection planes through d points,
+        an inner approximation for d >= 2) or "l1" (ℓ1 penalty on the first layer; exact at depth 2).
+        Returns a PlaneLibrary (docs/libraries.md §6).
     """
+    if activation == "abs" and np.ndim(x) == 2 and np.shape(x)[1] > 1:  # d-D inputs: reflection planes
+        from ._planes import check_plane_points, plane_library
+        if architecture != "deep_narrow" or slope is not None or widths is not None:
+            raise ValueError("abs nets on inputs of shape (n, d) are deep_narrow only; drop architecture=, "
+                             "slope= and widths=")
+        return plane_library(check_plane_points(x), depth, dedup, weight_norm)
+    if weight_norm not in ("l2", "l1"):  # on scalar inputs both norms are |w|: the same library
+        raise ValueError(f"weight_norm must be 'l2' or 'l1', got {weight_norm!r}")
     peek = x if isinstance(x, np.ndarray) else None
     if peek is not None and peek.ndim in (1, 2) and peek.shape[0] > 0 and (peek.ndim == 1 or peek.shape[1] == 1) \
             and peek.dtype.kind in "biuf":
