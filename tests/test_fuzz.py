@@ -348,7 +348,7 @@ def test_covariance_accumulator(dim, center, X, weights, ddof):
 @given(X=good_floats((5, 3), special=False), scale=st.sampled_from(MAGNITUDES), weights=anything((5,)))
 def test_covariance_extreme_magnitudes(X, scale, weights):
     acc = netmirror.CovarianceAccumulator(3)
-    with np.errstate(over="ignore"):
+    with np.errstate(all="ignore"):
         X = np.asarray(X, dtype=np.float64) * scale
     ok, _ = check(acc.update, X, weights)
     if ok and acc.total_weight > 0:
@@ -444,3 +444,34 @@ def test_argument_free_functions():
     assert os.path.isdir(netmirror.get_include())
     assert os.path.isdir(netmirror.get_cmake_dir())
     assert netmirror.memory_budget() > 0 and netmirror.get_memory_limit() > 0
+
+
+# --------------------------------------------------------------------------------------------------
+# abs nets on d-D inputs (reflection planes)
+@fuzz
+@given(X=st.one_of(good_floats(None, special=True), anything(max_side=6)), depth=DEPTHS,
+       weight_norm=st.sampled_from(["l2", "l1", "l3", None]), dedup=st.booleans(), data=st.data())
+def test_plane_library(X, depth, weight_norm, dedup, data):
+    ok, lib = check(netmirror.library, X, "abs", depth, dedup=dedup, weight_norm=weight_norm)
+    if ok and len(lib):
+        x_eval = data.draw(st.one_of(st.none(), anything(max_side=6)))
+        check(lib.matrix, x_eval)
+        check(lib.describe, data.draw(SCALARS))
+        coef = data.draw(st.one_of(anything(), good_floats((len(lib),), special=True)))
+        ok, net = check(lib.reconstruct, coef, data.draw(SCALARS), data.draw(SCALARS))
+        if ok:
+            check(net.forward, x_eval)
+
+
+@fuzz
+@given(n=st.one_of(st.integers(-1, 10**9), SCALARS), d=st.one_of(st.integers(-1, 60), SCALARS), depth=DEPTHS,
+       weight_norm=st.sampled_from(["l2", "l1", "x"]))
+def test_plane_library_size(n, d, depth, weight_norm):
+    check(netmirror.plane_library_size, n, d, depth, weight_norm)
+
+
+@settings(max_examples=max(3, EXAMPLES // 5), deadline=None, derandomize=EXAMPLES <= 25)
+@given(X=st.one_of(good_floats((5, 2), special=True), anything(max_side=5)), y=anything((5,)), beta=SCALARS,
+       depth=st.sampled_from([2, 3, 4, "2", None]))
+def test_continuous_lasso_2d(X, y, beta, depth):
+    check(netmirror.continuous_lasso_2d, X, y, beta, depth=depth, max_rounds=20)

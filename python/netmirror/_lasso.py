@@ -344,7 +344,10 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
             raise ValueError(f"n_betas must be a positive integer, got {n_betas!r}")
         eps = _check_positive("eps", eps)
     else:
-        betas = np.asarray(betas, dtype=np.float64).reshape(-1)
+        betas = np.asarray(betas)
+        if betas.dtype.kind not in "biuf":
+            raise TypeError(f"betas must be real numbers, got dtype {betas.dtype}")
+        betas = betas.astype(np.float64).reshape(-1)
         if betas.size == 0 or not np.isfinite(betas).all() or (betas <= 0).any():
             raise ValueError("betas must be a non-empty vector of finite positive numbers")
         betas = np.sort(betas)[::-1]

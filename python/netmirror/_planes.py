@@ -65,6 +65,12 @@ def plane_library_size(n, d, depth, weight_norm="l2"):
     depth 3 (lines through a data point and a reflection or midpoint of two others)."""
     if weight_norm not in WEIGHT_NORMS:
         raise ValueError(f"weight_norm must be 'l2' or 'l1', got {weight_norm!r}")
+    # validated before counting: C(n, d) with an unbounded d would run for ever
+    for name, v, lo, hi in (("n", n, 1, None), ("d", d, 1, 16), ("depth", depth, PLANE_DEPTHS[0], PLANE_DEPTHS[-1])):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo or (hi is not None and v > hi):
+            span = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
+            raise ValueError(f"{name} must be {span}, got {v!r}")
+    n, d, depth = int(n), int(d), int(depth)
     modes = 1 if depth == 2 else reference.library_size(n, "abs", depth)
     fold_lines = 2 * n**3 if (d == 2 and depth == 3) else 0
     return count_planes(n, d, weight_norm) * modes + fold_lines
