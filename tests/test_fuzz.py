@@ -478,3 +478,35 @@ def test_plane_library_size(n, d, depth, weight_norm):
        depth=st.sampled_from([2, 3, 4, "2", None]))
 def test_continuous_lasso_2d(X, y, beta, depth):
     check(netmirror.continuous_lasso_2d, X, y, beta, depth=depth, max_rounds=20)
+
+
+def test_huge_inputs_are_refused_up_front(lib):
+    """Zero-stride views stand for inputs of 10^6 to 10^9 rows (no memory): every entry point refuses them
+    with a MemoryError before allocating, under a 1 GiB limit."""
+    def huge(*shape):
+        return np.broadcast_to(np.float64(1.0), shape)
+
+    previous = netmirror.set_memory_limit(2**30)
+    try:
+        calls = [
+            (netmirror.lasso, huge(10**9, 4), huge(10**9), 1.0),
+            (netmirror.lasso_path, np.eye(3), np.arange(3.0), None),
+            (lib.matrix, huge(10**9)),
+            (netmirror.cka, huge(10**8, 3), huge(10**8, 3)),
+            (netmirror.cka, huge(10**6, 3), huge(10**6, 3), "rbf"),
+            (netmirror.MinibatchCKA(1, 1).update, [huge(10**6, 2)], [huge(10**6, 2)]),
+            (netmirror.neural_collapse, huge(10**6, 10**3), np.arange(10**6) % 10),
+            (netmirror.effective_rank, huge(10**5, 10**5)),
+            (netmirror.CovarianceAccumulator, 10**9),
+            (netmirror.MinibatchCKA, 10**9, 10**9),
+        ]
+        for fn, *args in calls:
+            kwargs = {}
+            if fn is netmirror.lasso_path:
+                kwargs = {"n_betas": 10**13}
+            if fn is netmirror.cka and len(args) == 3:
+                kwargs = {"kernel": args.pop()}
+            with pytest.raises(MemoryError, match="needs about"):
+                fn(*args, **kwargs)
+    finally:
+        netmirror.set_memory_limit(previous)

@@ -48,9 +48,17 @@ def _real(M, name):
         return M.astype(np.float64, copy=False)
 
 
+def _all_finite(M):
+    """Whether M holds no NaN/inf, read in slices of rows: no array-sized boolean temporary."""
+    if M.ndim == 0:
+        return bool(np.isfinite(M))
+    rows = max(1, (1 << 20) // max(1, M[0].size))
+    return all(np.isfinite(M[i:i + rows]).all() for i in range(0, M.shape[0], rows))
+
+
 def _unit_exponent(M):
     """e with max|M| in [2^(e-1), 2^e) (0 for a zero matrix)."""
-    top = float(np.abs(M).max()) if M.size else 0.0
+    top = max(float(M.max()), -float(M.min())) if M.size else 0.0  # no |M| temporary
     return math.frexp(top)[1] if top > 0 else 0
 
 
@@ -71,7 +79,7 @@ def _matrix(M, name, square=False, scale_free=False):
         raise ValueError(f"{name} is empty (shape {M.shape})")
     if square and M.shape[0] != M.shape[1]:
         raise ValueError(f"{name} must be square, got shape {M.shape}")
-    if not np.isfinite(M).all():
+    if not _all_finite(M):
         raise ValueError(f"{name} contains NaN or infinity")
     return _unit_scale(M) if scale_free else M
 
@@ -262,7 +270,7 @@ def _samples(X, name, scale_free=False):
         raise ValueError(f"{name} must be (n_samples, n_features), got shape {X.shape}")
     if X.shape[1] == 0:
         raise ValueError(f"{name} has no features (shape {X.shape})")
-    if not np.isfinite(X).all():
+    if not _all_finite(X):
         raise ValueError(f"{name} contains NaN or infinity")
     return _unit_scale(X) if scale_free else X
 
@@ -323,8 +331,7 @@ def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
     Returns a float; a constant representation or a non-positive self-HSIC gives 0.0 with a
     DegenerateMetricWarning. Memory: O(n²) for rbf or debiased, O(p q) for the biased linear case.
     """
-    # CKA is invariant to an isotropic scale of X or Y (the rbf bandwidth follows the median distance)
-    X, Y = _samples(X, "X", scale_free=True), _samples(Y, "Y", scale_free=True)
+    X, Y = _samples(X, "X"), _samples(Y, "Y")
     n = X.shape[0]
     if Y.shape[0] != n:
         raise ValueError(f"X and Y must have the same number of samples, got {n} and {Y.shape[0]}")
@@ -342,6 +349,8 @@ def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
         _need(8 * (6 * n * n + n * (p + q)), f"{kernel} {'debiased ' if debiased else ''}CKA of {n:,} samples "
               f"({n:,} x {n:,} kernel matrices)",
               "use fewer samples, netmirror.MinibatchCKA over minibatches, or the biased linear CKA (feature space)")
+    # CKA is invariant to an isotropic scale of X or Y (the rbf bandwidth follows the median distance)
+    X, Y = _unit_scale(X), _unit_scale(Y)
     if kernel == "linear" and not debiased:
         Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
         xy = float(np.linalg.norm(Yc.T @ Xc) ** 2)
@@ -406,7 +415,7 @@ class MinibatchCKA:
         # HSIC grows like |x|^4 and batches are averaged as they are, so no per-batch rescaling: refuse
         # magnitudes whose fourth powers leave the float64 range
         for M, name in [(X, f"X[{i}]") for i, X in enumerate(Xs)] + [(Y, f"Y[{j}]") for j, Y in enumerate(Ys)]:
-            top = float(np.abs(M).max()) if M.size else 0.0
+            top = max(float(M.max()), -float(M.min())) if M.size else 0.0
             if top > 1e60 or 0 < top < 1e-60:
                 raise ValueError(f"{name} has entries of magnitude {top:.1e}: HSIC (4th powers) leaves the float64 "
                                  "range; multiply every batch of this layer by one common factor first")
@@ -487,8 +496,6 @@ def neural_collapse(H, labels, W=None, b=None):
     # NC1-NC3 are invariant to a positive scale of H or W, NC4 too when b scales with both: unit scales keep
     # the products in range
     H = _samples(H, "H")
-    exp_h = _unit_exponent(H)
-    H = np.ldexp(H, -exp_h)
     labels = np.asarray(labels)
     if labels.shape != (H.shape[0],):
         raise ValueError(f"labels must have shape ({H.shape[0]},), got {labels.shape}")
@@ -508,6 +515,8 @@ def neural_collapse(H, labels, W=None, b=None):
     _need(8 * (2 * n * p + 6 * p * p + 4 * C * C + C * p + (n * C * p if W is not None else 0)),
           f"neural collapse of {n:,} samples, {p:,} features and {C:,} classes",
           "use fewer samples or features (subsample them)")
+    exp_h = _unit_exponent(H)
+    H = np.ldexp(H, -exp_h)
     counts = np.bincount(y, minlength=C).astype(np.float64)
     means = np.zeros((C, H.shape[1]))
     np.add.at(means, y, H)
@@ -603,11 +612,11 @@ def _svd_memory(m, n):
 def _singular_values(M):
     """Singular values of M reshaped to (shape[0], -1), computed at unit scale (no overflow or underflow in
     LAPACK) and scaled back."""
-    if not np.isfinite(M).all():
-        raise ValueError("the matrix contains NaN or infinity")
     _svd_memory(M.shape[0], M.size // max(M.shape[0], 1))
+    if not _all_finite(M):
+        raise ValueError("the matrix contains NaN or infinity")
     M = M.reshape(M.shape[0], -1)
-    top = float(np.abs(M).max()) if M.size else 0.0
+    top = max(float(M.max()), -float(M.min())) if M.size else 0.0
     if top == 0.0:
         return np.zeros(min(M.shape))
     with np.errstate(over="ignore"):
@@ -656,7 +665,9 @@ def effective_rank(M, *, method="entropy", tol=1e-3):
     s = _real(M, "M")
     if s.ndim == 0:
         raise ValueError("effective_rank needs a matrix or a 1-D array of singular values, got a scalar")
-    if not np.isfinite(s).all():
+    if s.ndim >= 2:
+        _svd_memory(s.shape[0], s.size // max(s.shape[0], 1))
+    if not _all_finite(s):
         raise ValueError("effective_rank: input contains NaN or infinity")
     s = np.abs(s) if s.ndim == 1 else _singular_values(s)
     if s.size and s.max() > 0:
