@@ -158,11 +158,21 @@ class Network:
     def loss(self, x, y):
         """Regularised training loss ½‖forward(x) − y‖² + penalty()."""
         f = self.forward(x)
-        y = np.asarray(y, dtype=np.float64)
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"y must hold real numbers, got dtype {y.dtype}")
+        y = y.astype(np.float64)
         if y.shape != f.shape:
             raise ValueError(f"y must have one value per point: expected shape {f.shape}, got {y.shape}")
-        r = f - y
-        return 0.5 * float(r @ r) + self.penalty()
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinity")
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = f - y
+            loss = 0.5 * float(r @ r) + self.penalty()
+        if not np.isfinite(loss):
+            raise ValueError("the loss overflows float64 (residuals or weights near 1e154 or beyond); rescale y and "
+                             "the network's output")
+        return loss
 
     # -- description --------------------------------------------------------------------------------
     def _family(self):
