@@ -80,6 +80,18 @@ def run_case(n, d, repeat, rng, check):
     return row
 
 
+def sizes(quick):
+    """(n, dims) of the quick and the full run."""
+    return (20_000, (64, 256)) if quick else (100_000, (256, 1024))
+
+
+def run(quick=False, repeat=5, check=True, seed=0):
+    """One row per dim (best / median seconds per method, errors when check); the command line prints them."""
+    n, dims = sizes(quick)
+    rng = np.random.default_rng(seed)
+    return [run_case(n, d, repeat, rng, check) for d in dims]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="n = 20,000, dims 64 and 256 (a few seconds)")
@@ -87,7 +99,7 @@ def main(argv=None):
     ap.add_argument("--no-check", action="store_true", help="skip the longdouble accuracy reference")
     ap.add_argument("--json", metavar="PATH", help="write every timing and error")
     args = ap.parse_args(argv)
-    n, dims = (20_000, (64, 256)) if args.quick else (100_000, (256, 1024))
+    n, dims = sizes(args.quick)
     rng = np.random.default_rng(0)
 
     threads = os.environ.get("NETMIRROR_NUM_THREADS", "all")

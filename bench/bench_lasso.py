@@ -605,42 +605,11 @@ def cpu_name():
     return platform.processor() or "unknown"
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--scenario", default="all", choices=["a", "b", "c", "all"])
-    p.add_argument("--quick", action="store_true", help="small sizes and caps, a smoke run under a minute")
-    p.add_argument("--repeat", type=int, default=None, help=f"timed fits per tolerance for runs under {REPEAT_BELOW:.0f} s (best kept)")
-    p.add_argument("--cap", type=float, default=None, help="seconds per competitor run (default 120; --quick: 3)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="seconds of fits per solver and scenario before its sequence stops (default 400; --quick: 6)")
-    p.add_argument("--threads", type=int, default=None, help="OMP/OpenBLAS/MKL/numba threads (default: all cores)")
-    p.add_argument("--solvers", default=",".join(SOLVERS), help="comma-separated subset of " + ",".join(SOLVERS))
-    p.add_argument("--json", default=None, help="write every run and the summary here")
-    args = p.parse_args(argv)
-    args.cap = args.cap if args.cap is not None else (2.0 if args.quick else 120.0)
-    args.budget = args.budget if args.budget is not None else (2.0 if args.quick else 400.0)
-    args.repeat = max(1, args.repeat if args.repeat is not None else (1 if args.quick else 3))
-    solvers = [s for s in args.solvers.split(",") if s]
-    for s in solvers:
-        if s not in SOLVERS:
-            p.error(f"unknown solver {s!r}")
-    names = {"a": ["a", "a_sub"], "b": ["b"], "c": ["c"], "all": ["a", "a_sub", "b", "c"]}[args.scenario]
-
-    def log(s):
-        print(s, flush=True)
-
-    cmd = "python bench/bench_lasso.py" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(sys.argv[1:]))
-    now = datetime.datetime.now(datetime.timezone.utc)
+def run_scenarios(names, solvers, args, log, cmd="", now=None):
+    """Run the scenarios `names` for `solvers` (args: cap, budget, repeat, quick). Returns (report, tables,
+    start time): report as written by --json, tables the printed summary lines per scenario."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
     threads = os.environ["NETMIRROR_BENCH_THREADS"]
-    log(f"# reproduce: {cmd}")
-    log(f"# {now:%Y-%m-%d %H:%M} UTC; {cpu_name()}, {os.cpu_count()} cores; commit {git_commit()}; "
-        f"numpy {np.__version__}, Python {platform.python_version()}")
-    log(f"# threads: netmirror NETMIRROR_NUM_THREADS={os.environ.get('NETMIRROR_NUM_THREADS', '(unset: all cores)')}; "
-        f"others OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS={threads}")
-    log(f"# cap {args.cap:.0f} s per run, budget {args.budget:.0f} s per solver and scenario, repeat {args.repeat} "
-        f"(runs under {REPEAT_BELOW:.0f} s; best kept); gaps certified here in float64, relative to 1/2||y-mean(y)||^2")
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below on kill
     T0 = time.perf_counter()
     workers = {s: Worker(s) for s in solvers}  # start (imports, numba compilation) in parallel, before any timing
     for w in workers.values():
@@ -706,6 +675,45 @@ def main(argv=None):
         except OSError:
             pass
 
+    return report, tables, T0
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scenario", default="all", choices=["a", "b", "c", "all"])
+    p.add_argument("--quick", action="store_true", help="small sizes and caps, a smoke run under a minute")
+    p.add_argument("--repeat", type=int, default=None, help=f"timed fits per tolerance for runs under {REPEAT_BELOW:.0f} s (best kept)")
+    p.add_argument("--cap", type=float, default=None, help="seconds per competitor run (default 120; --quick: 3)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds of fits per solver and scenario before its sequence stops (default 400; --quick: 6)")
+    p.add_argument("--threads", type=int, default=None, help="OMP/OpenBLAS/MKL/numba threads (default: all cores)")
+    p.add_argument("--solvers", default=",".join(SOLVERS), help="comma-separated subset of " + ",".join(SOLVERS))
+    p.add_argument("--json", default=None, help="write every run and the summary here")
+    args = p.parse_args(argv)
+    args.cap = args.cap if args.cap is not None else (2.0 if args.quick else 120.0)
+    args.budget = args.budget if args.budget is not None else (2.0 if args.quick else 400.0)
+    args.repeat = max(1, args.repeat if args.repeat is not None else (1 if args.quick else 3))
+    solvers = [s for s in args.solvers.split(",") if s]
+    for s in solvers:
+        if s not in SOLVERS:
+            p.error(f"unknown solver {s!r}")
+    names = {"a": ["a", "a_sub"], "b": ["b"], "c": ["c"], "all": ["a", "a_sub", "b", "c"]}[args.scenario]
+
+    def log(s):
+        print(s, flush=True)
+
+    cmd = "python bench/bench_lasso.py" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(sys.argv[1:]))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    threads = os.environ["NETMIRROR_BENCH_THREADS"]
+    log(f"# reproduce: {cmd}")
+    log(f"# {now:%Y-%m-%d %H:%M} UTC; {cpu_name()}, {os.cpu_count()} cores; commit {git_commit()}; "
+        f"numpy {np.__version__}, Python {platform.python_version()}")
+    log(f"# threads: netmirror NETMIRROR_NUM_THREADS={os.environ.get('NETMIRROR_NUM_THREADS', '(unset: all cores)')}; "
+        f"others OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS={threads}")
+    log(f"# cap {args.cap:.0f} s per run, budget {args.budget:.0f} s per solver and scenario, repeat {args.repeat} "
+        f"(runs under {REPEAT_BELOW:.0f} s; best kept); gaps certified here in float64, relative to 1/2||y-mean(y)||^2")
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below on kill
+    report, tables, T0 = run_scenarios(names, solvers, args, log, cmd, now)
     log("")
     log("=" * 40 + " summary " + "=" * 40)
     log(f"time to reach a certified relative duality gap (same float64 certificate for every solver); "

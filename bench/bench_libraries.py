@@ -316,6 +316,68 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def run(quick=False, repeat=5, ref_repeat=3, verbose=False):
+    """Every measurement of this benchmark; returns {"families", "headline", "dedup", "targets"} (rows as
+    dicts, times in seconds as (best, median)). verbose: print the tables as the command line does."""
+    say = print if verbose else (lambda *a, **k: None)
+    target = 4e6 if quick else 64e6
+    headline_n = HEADLINE_N[quick]
+    results = {}
+    rows = []
+    for fam in FAMILIES:
+        n = headline_n if fam == HEADLINE else pick_n(fam, target)
+        if verbose:
+            print(f"  {family_name(fam)}, N = {n} ...", file=sys.stderr, flush=True)
+        if fam == HEADLINE:  # the target row: 3x the repeats, 2 more NumPy runs
+            rows.append(bench_family(fam, n, 3 * repeat, ref_repeat + 2))
+        else:
+            rows.append(bench_family(fam, n, repeat, ref_repeat))
+    results["families"] = rows
+    if verbose:
+        print_table(rows)
+    say()
+
+    h = bench_headline(headline_n, repeat)
+    results["headline"] = h
+    if verbose:
+        print_headline(h)
+    say()
+
+    d = bench_dedup(DEDUP_CASES[quick], repeat, ref_repeat)
+    results["dedup"] = d
+    say("deduplication: netmirror.library(..., dedup=True) vs reference.library_matrix + reference.deduplicate")
+    if verbose:
+        print_dedup(d)
+    say()
+
+    hrow = next(r for r in rows if r["family"] == family_name(HEADLINE))
+    ok_ratio = hrow["ratio"] >= TARGET_RATIO
+    ok_ratio_out = hrow["ratio_out"] >= TARGET_RATIO
+    # bandwidth target against the best plain-write bandwidth seen for these bytes in this run (the table row's
+    # fill and the target block's float64 fill1 / fill2), the most conservative denominator
+    f64 = [r for r in h["rows"] if r["dtype"] == "float64"]
+    fill_best = max([hrow["fill_gbs"]] + [r["fill1_gbs"] for r in f64] + [r["fill2_gbs"] for r in f64])
+    fraction = hrow["cpp_gbs"] / fill_best
+    ok_frac = fraction >= TARGET_FRACTION
+    ok_equal = all(r["equal"] for r in rows) and all(r["equal"] for r in d)
+    results["targets"] = {"ratio": hrow["ratio"], "ratio_out": hrow["ratio_out"], "fraction": fraction,
+                          "fill_gbs": fill_best,
+                          "ratio_ok": ok_ratio, "ratio_out_ok": ok_ratio_out, "fraction_ok": ok_frac,
+                          "all_equal": ok_equal}
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    say(f"targets ({hrow['family']}, N = {hrow['N']}, {hrow['columns']:,} columns, {hrow['bytes'] / 1e6:.0f} MB)"
+        + (" -- quick run: the sizes fit in cache, the targets are for the full run" if quick else "") + ":")
+    say(f"  NumPy / C++ new = {hrow['ratio']:.2f}x (>= {TARGET_RATIO:.0f}x: {verdict(ok_ratio)}); "
+        f"NumPy / C++ out = {hrow['ratio_out']:.2f}x (>= {TARGET_RATIO:.0f}x: {verdict(ok_ratio_out)})")
+    say(f"  C++ out {hrow['cpp_gbs']:.2f} GB/s = {100 * fraction:.0f}% of fill {fill_best:.2f} GB/s (best fill on "
+        f"these bytes in this run) (>= {100 * TARGET_FRACTION:.0f}%: {verdict(ok_frac)})")
+    say(f"all C++ results equal to the reference: {'yes' if ok_equal else 'NO'}")
+    return results
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes (~4 MB dictionaries) for a smoke run")
@@ -351,55 +413,8 @@ def main(argv=None):
     results = {"command": command, "date": stamp, "cpu": cpu_name(), "cores": os.cpu_count(),
                "numpy": np.__version__, "netmirror": netmirror.__version__, "threads_env": threads_env,
                "repeat": args.repeat, "ref_repeat": args.ref_repeat, "target_bytes": target}
-
-    rows = []
-    for fam in FAMILIES:
-        n = headline_n if fam == HEADLINE else pick_n(fam, target)
-        print(f"  {family_name(fam)}, N = {n} ...", file=sys.stderr, flush=True)
-        if fam == HEADLINE:  # the target row: 3x the repeats, 2 more NumPy runs
-            rows.append(bench_family(fam, n, 3 * args.repeat, args.ref_repeat + 2))
-        else:
-            rows.append(bench_family(fam, n, args.repeat, args.ref_repeat))
-    results["families"] = rows
-    print_table(rows)
-    print()
-
-    h = bench_headline(headline_n, args.repeat)
-    results["headline"] = h
-    print_headline(h)
-    print()
-
-    d = bench_dedup(DEDUP_CASES[args.quick], args.repeat, args.ref_repeat)
-    results["dedup"] = d
-    print("deduplication: netmirror.library(..., dedup=True) vs reference.library_matrix + reference.deduplicate")
-    print_dedup(d)
-    print()
-
-    hrow = next(r for r in rows if r["family"] == family_name(HEADLINE))
-    ok_ratio = hrow["ratio"] >= TARGET_RATIO
-    ok_ratio_out = hrow["ratio_out"] >= TARGET_RATIO
-    # bandwidth target against the best plain-write bandwidth seen for these bytes in this run (the table row's
-    # fill and the target block's float64 fill1 / fill2), the most conservative denominator
-    f64 = [r for r in h["rows"] if r["dtype"] == "float64"]
-    fill_best = max([hrow["fill_gbs"]] + [r["fill1_gbs"] for r in f64] + [r["fill2_gbs"] for r in f64])
-    fraction = hrow["cpp_gbs"] / fill_best
-    ok_frac = fraction >= TARGET_FRACTION
-    ok_equal = all(r["equal"] for r in rows) and all(r["equal"] for r in d)
-    results["targets"] = {"ratio": hrow["ratio"], "ratio_out": hrow["ratio_out"], "fraction": fraction,
-                          "fill_gbs": fill_best,
-                          "ratio_ok": ok_ratio, "ratio_out_ok": ok_ratio_out, "fraction_ok": ok_frac,
-                          "all_equal": ok_equal}
-
-    def verdict(ok):
-        return "met" if ok else "NOT met"
-
-    print(f"targets ({hrow['family']}, N = {hrow['N']}, {hrow['columns']:,} columns, {hrow['bytes'] / 1e6:.0f} MB)"
-          + (" -- quick run: the sizes fit in cache, the targets are for the full run" if args.quick else "") + ":")
-    print(f"  NumPy / C++ new = {hrow['ratio']:.2f}x (>= {TARGET_RATIO:.0f}x: {verdict(ok_ratio)}); "
-          f"NumPy / C++ out = {hrow['ratio_out']:.2f}x (>= {TARGET_RATIO:.0f}x: {verdict(ok_ratio_out)})")
-    print(f"  C++ out {hrow['cpp_gbs']:.2f} GB/s = {100 * fraction:.0f}% of fill {fill_best:.2f} GB/s (best fill on "
-          f"these bytes in this run) (>= {100 * TARGET_FRACTION:.0f}%: {verdict(ok_frac)})")
-    print(f"all C++ results equal to the reference: {'yes' if ok_equal else 'NO'}")
+    results.update(run(args.quick, args.repeat, args.ref_repeat, verbose=True))
+    ok_equal = results["targets"]["all_equal"]
 
     if args.json:
         with open(args.json, "w") as fh:

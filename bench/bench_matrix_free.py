@@ -60,6 +60,7 @@ PART_A = [
 
 
 def part_a(quick, repeat):
+    """A^T r timings, one dict per library (seconds, best of `repeat`); prints the table as it goes."""
     rng = np.random.default_rng(0)
     print("(a) A^T r over every column, best of", repeat, "(seconds); ratios = dense / implicit")
     head = (f"{'library':24s} {'N':>5s} {'M':>11s} {'route':>10s} {'implicit':>9s} {'streamed':>9s} "
@@ -91,7 +92,8 @@ def part_a(quick, repeat):
         print(f"{label:24s} {n:5d} {cols:11,d} {route:>10s} {t_auto:9.4f} {t_stream:9.4f} {t_dense:9.4f} "
               f"{t_np:9.4f} {t_dense / t_auto:8.2f} {t_np / t_auto:8.2f} {t_np / t_stream:8.2f} "
               f"{auto.streamed_fallbacks / cols:8.4f}", flush=True)
-        rows.append((label, n, cols, route, t_auto, t_stream, t_dense, t_np))
+        rows.append(dict(library=label, N=n, M=cols, route=route, implicit_s=t_auto, streamed_s=t_stream,
+                         nm_dense_s=t_dense, numpy_s=t_np, fallback=auto.streamed_fallbacks / cols, max_error=err))
         del A
     return rows
 
@@ -141,12 +143,12 @@ def part_b(quick):
                 recheck=(primal - dual) / p0, rss=peak_rss_gib())
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", choices=["a", "b", "all"], default="all")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.part in ("a", "all"):
         part_a(args.quick, 1 if args.quick else args.repeat)
     if args.part in ("b", "all"):

@@ -191,9 +191,10 @@ def test_auto_switches_on_the_memory_budget(monkeypatch):
     x, y = rng.uniform(-1, 1, 30), rng.standard_normal(30)
     # dedup=False: deduplication's hash table (up to 32 bytes per raw feature) answers to the same budget
     lib = netmirror.library(x, "relu", 3, dedup=False)
-    monkeypatch.setenv("NETMIRROR_MAX_BYTES", str(lib.nbytes() - 1))
+    dense = lib.nbytes() + netmirror._memory.lasso_bytes(len(x), len(lib))  # the dictionary and the solver
+    monkeypatch.setenv("NETMIRROR_MAX_BYTES", str(dense - 1))
     small = netmirror.ConvexNet("relu", 3, 0.1, dedup=False).fit(x, y)
-    monkeypatch.setenv("NETMIRROR_MAX_BYTES", str(lib.nbytes()))
+    monkeypatch.setenv("NETMIRROR_MAX_BYTES", str(dense))
     fits = netmirror.ConvexNet("relu", 3, 0.1, dedup=False).fit(x, y)
     assert small.matrix_free_ and not fits.matrix_free_
     assert small.objective_ == pytest.approx(fits.objective_, rel=1e-10)

@@ -1,15 +1,24 @@
-// Shared by the binding files: array aliases, vector -> NumPy, and the Lasso solve's options, warm start and
-// result dict (the dense and the matrix-free solve return the same dict).
+// Shared by the binding files: array aliases, vector -> NumPy, the Lasso solve's options, warm start and
+// result dict (the dense and the matrix-free solve return the same dict), and the Ctrl-C watcher of long calls.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <netmirror/lasso.hpp>
+#include <netmirror/parallel.hpp>
 
 // Hidden like pybind11's own namespace (its types are members here).
 namespace nm_bind __attribute__((visibility("hidden"))) {
@@ -70,6 +79,81 @@ inline py::dict lasso_result(const netmirror::LassoOutput& out) {
     d["n_epochs"] = out.n_epochs;
     d["converged"] = out.converged;
     return d;
+}
+
+// Long kernels run on a worker thread while the calling thread, holding the GIL, wakes every 50 ms to run
+// Python's signal handlers (Ctrl-C) and the optional progress callback (given counter's value). A
+// KeyboardInterrupt raises `stop`, which the kernel polls; run_watched then waits for the worker and returns
+// true. Any other Python exception (a signal handler's or the callback's) is re-raised after the join, as is
+// an exception thrown by work() (netmirror::Interrupted only when no KeyboardInterrupt explains it).
+inline bool run_watched(const std::function<void()>& work, std::atomic<bool>& stop,
+                        const py::object& progress = py::none(), const std::atomic<int64_t>* counter = nullptr) {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+    std::exception_ptr work_error;
+    std::thread worker([&] {
+        try {
+            work();
+        } catch (...) {
+            work_error = std::current_exception();
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        done = true;
+        cv.notify_all();
+    });
+    const auto count = [&] { return counter ? counter->load(std::memory_order_relaxed) : int64_t(0); };
+    bool interrupted = false;
+    std::unique_ptr<py::error_already_set> py_error;
+    for (;;) {
+        bool finished;
+        {
+            py::gil_scoped_release release;
+            std::unique_lock<std::mutex> lock(mutex);
+            finished = cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; });
+        }
+        if (finished) break;
+        if (PyErr_CheckSignals() != 0) {
+            py::error_already_set e;  // fetches (and clears) the handler's exception
+            stop = true;
+            if (e.matches(PyExc_KeyboardInterrupt)) interrupted = true;
+            else if (!py_error) py_error = std::make_unique<py::error_already_set>(std::move(e));
+        }
+        if (!progress.is_none() && !py_error) {
+            try {
+                progress(count());
+            } catch (py::error_already_set& e) {
+                stop = true;
+                py_error = std::make_unique<py::error_already_set>(std::move(e));
+            }
+        }
+    }
+    worker.join();
+    if (py_error) throw std::move(*py_error);
+    if (work_error) {
+        try {
+            std::rethrow_exception(work_error);
+        } catch (const netmirror::Interrupted&) {
+            if (!interrupted) throw;
+        }
+    }
+    if (!progress.is_none()) progress(count());
+    return interrupted;
+}
+
+// Runs work() watched when `watch` (long calls), else inline with the GIL released (a thread per call would
+// cost more than short work). Returns whether Ctrl-C stopped it.
+inline bool run_released(const std::function<void()>& work, std::atomic<bool>& stop, bool watch) {
+    if (watch) return run_watched(work, stop);
+    py::gil_scoped_release release;
+    work();
+    return false;
+}
+
+// The KeyboardInterrupt a stopped kernel ends with when it has no partial result to return.
+[[noreturn]] inline void raise_keyboard_interrupt() {
+    PyErr_SetNone(PyExc_KeyboardInterrupt);
+    throw py::error_already_set();
 }
 
 }  // namespace nm_bind

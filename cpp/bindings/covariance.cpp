@@ -1,8 +1,13 @@
 // Bindings for CovarianceAccumulator: X is read in place (float32/float64, any strides), the GIL is
 // released while the batch is accumulated. Shape, dtype and weights are validated in the Python layer;
-// NaN/inf are detected in C++ during the mean pass (no extra pass over X).
+// NaN/inf are detected in C++ during the mean pass (no extra pass over X). With watch=True (long batches,
+// decided in Python) the batch goes into a copy of the state on a watched worker (common.hpp): Ctrl-C then
+// drops the copy, so the accumulator is unchanged, and raises KeyboardInterrupt.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+
+#include <atomic>
+#include <memory>
 
 #include <netmirror/covariance.hpp>
 
@@ -17,14 +22,27 @@ namespace {
 using netmirror::CovarianceAccumulator;
 
 template <class T>
-void update_typed(CovarianceAccumulator& acc, const py::array& X, const double* weights) {
+void update_typed(CovarianceAccumulator& acc, const py::array& X, const double* weights, bool watch) {
     const auto item = static_cast<py::ssize_t>(sizeof(T));
     if (X.strides(0) % item != 0 || X.strides(1) % item != 0)
         throw std::invalid_argument("X strides must be multiples of its item size");
     const T* data = static_cast<const T*>(X.data());
     const int64_t rows = X.shape(0), rs = X.strides(0) / item, cs = X.strides(1) / item;
-    py::gil_scoped_release release;
-    acc.update(data, rows, rs, cs, weights);
+    if (!watch) {
+        py::gil_scoped_release release;
+        acc.update(data, rows, rs, cs, weights);
+        return;
+    }
+    std::atomic<bool> stop{false};
+    std::unique_ptr<CovarianceAccumulator> next;
+    const bool interrupted = nm_bind::run_watched(
+        [&] {
+            next = std::make_unique<CovarianceAccumulator>(acc);  // replaces the state only when complete
+            next->update(data, rows, rs, cs, weights, netmirror::default_num_threads(), &stop);
+        },
+        stop);
+    if (interrupted) nm_bind::raise_keyboard_interrupt();
+    acc = std::move(*next);
 }
 
 py::array_t<double> square(const CovarianceAccumulator& acc, void (CovarianceAccumulator::*fill)(double*) const) {
@@ -41,7 +59,7 @@ void register_covariance(py::module_& m) {
         .def(py::init<int64_t>(), py::arg("dim"))
         .def(
             "update",
-            [](CovarianceAccumulator& acc, const py::array& X, py::object weights) {
+            [](CovarianceAccumulator& acc, const py::array& X, py::object weights, bool watch) {
                 if (X.ndim() != 2 || X.shape(1) != acc.dim()) throw std::invalid_argument("X must have shape (n, dim)");
                 DoubleVector w;
                 if (!weights.is_none()) {
@@ -54,12 +72,12 @@ void register_covariance(py::module_& m) {
                 // carry equal but distinct dtype objects. Byte-swapped data is converted in Python.
                 const py::dtype dt = X.dtype();
                 if (dt.kind() == 'f' && dt.byteorder() != '>') {
-                    if (dt.itemsize() == 4) return update_typed<float>(acc, X, wp);
-                    if (dt.itemsize() == 8) return update_typed<double>(acc, X, wp);
+                    if (dt.itemsize() == 4) return update_typed<float>(acc, X, wp, watch);
+                    if (dt.itemsize() == 8) return update_typed<double>(acc, X, wp, watch);
                 }
                 throw py::type_error("X must be float32 or float64 in native byte order");
             },
-            py::arg("X"), py::arg("weights") = py::none())
+            py::arg("X"), py::arg("weights") = py::none(), py::arg("watch") = false)
         .def("merge", &CovarianceAccumulator::merge, py::arg("other"), py::call_guard<py::gil_scoped_release>())
         .def_property_readonly("dim", &CovarianceAccumulator::dim)
         .def_property_readonly("count", &CovarianceAccumulator::count)

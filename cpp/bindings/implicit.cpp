@@ -1,21 +1,17 @@
 // Bindings for matrix-free libraries: the implicit operator (LibraryMatrix) and the Lasso solve over it.
 //
-// Long calls run on a worker thread while the calling thread keeps the GIL's door open: every 50 ms it
-// runs Python's signal handlers (Ctrl-C) and the optional progress callback. KeyboardInterrupt raises the
-// solver's stop flag, so the solve returns its best certified iterate with "interrupted": True.
+// Long calls run watched (common.hpp run_watched: Ctrl-C and the optional progress callback every 50 ms).
+// KeyboardInterrupt raises the solver's stop flag, so the solve returns its best certified iterate with
+// "interrupted": True.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <numeric>
 #include <string>
-#include <thread>
 
 #include <netmirror/implicit.hpp>
 #include <netmirror/lasso.hpp>
@@ -30,64 +26,6 @@ using nm_bind::IndexArray;
 using nm_bind::to_numpy;
 
 namespace {
-
-// Runs work() on a worker thread; this thread (holding the GIL) polls signals and reports progress.
-// Returns true when a KeyboardInterrupt arrived (stop was raised; work() was left to finish on its own).
-// Any other Python exception (from a signal handler or the progress callback) is re-raised after the join,
-// as is an exception thrown by work().
-bool run_watched(const std::function<void()>& work, std::atomic<bool>& stop, const py::object& progress,
-                 const std::atomic<int64_t>& counter) {
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool done = false;
-    std::exception_ptr work_error;
-    std::thread worker([&] {
-        try {
-            work();
-        } catch (...) {
-            work_error = std::current_exception();
-        }
-        std::lock_guard<std::mutex> lock(mutex);
-        done = true;
-        cv.notify_all();
-    });
-    bool interrupted = false;
-    std::unique_ptr<py::error_already_set> py_error;
-    for (;;) {
-        bool finished;
-        {
-            py::gil_scoped_release release;
-            std::unique_lock<std::mutex> lock(mutex);
-            finished = cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; });
-        }
-        if (finished) break;
-        if (PyErr_CheckSignals() != 0) {
-            py::error_already_set e;  // fetches (and clears) the handler's exception
-            stop = true;
-            if (e.matches(PyExc_KeyboardInterrupt)) interrupted = true;
-            else if (!py_error) py_error = std::make_unique<py::error_already_set>(std::move(e));
-        }
-        if (!progress.is_none() && !py_error) {
-            try {
-                progress(counter.load(std::memory_order_relaxed));
-            } catch (py::error_already_set& e) {
-                stop = true;
-                py_error = std::make_unique<py::error_already_set>(std::move(e));
-            }
-        }
-    }
-    worker.join();
-    if (py_error) throw std::move(*py_error);
-    if (work_error) {
-        try {
-            std::rethrow_exception(work_error);
-        } catch (const netmirror::Interrupted&) {
-            if (!interrupted) throw;
-        }
-    }
-    if (!progress.is_none()) progress(counter.load(std::memory_order_relaxed));
-    return interrupted;
-}
 
 // The operator as seen from Python: owns its counters, keeps the family and the kept indices alive.
 class LibraryOperator {
@@ -109,13 +47,10 @@ public:
         else if (route == "structured") r = LibraryMatrix::Route::structured;
         else throw std::invalid_argument("route must be 'auto', 'streaming' or 'structured', got '" + route + "'");
         std::atomic<bool> stop{false};
-        const bool interrupted = run_watched(
+        const bool interrupted = nm_bind::run_watched(
             [&] { op_ = std::make_unique<LibraryMatrix>(fam, rp, count, r, 0, &stop, &counter_); }, stop, progress,
-            counter_);
-        if (interrupted || !op_) {  // Ctrl-C before any iterate exists: plain KeyboardInterrupt
-            PyErr_SetNone(PyExc_KeyboardInterrupt);
-            throw py::error_already_set();
-        }
+            &counter_);
+        if (interrupted || !op_) nm_bind::raise_keyboard_interrupt();  // no iterate exists yet
     }
 
     const LibraryMatrix& op() const { return *op_; }
@@ -233,7 +168,7 @@ void register_implicit(py::module_& m) {
             netmirror::LassoOutput out;
             const double* yp = y.data();
             const auto solve = [&] { out = netmirror::lasso(A, yp, opt, warm.coef_ptr, warm.dual_ptr); };
-            const bool interrupted = run_watched(solve, stop, progress, op.counter());
+            const bool interrupted = nm_bind::run_watched(solve, stop, progress, &op.counter());
             py::dict d = nm_bind::lasso_result(out);
             d["interrupted"] = interrupted;
             return d;

@@ -1,7 +1,9 @@
 // Bindings for the Lasso solver: arrays in (float32/float64, C or Fortran order, never copied), a dict out.
+// The solve runs watched (common.hpp): Ctrl-C stops it with its best certified iterate, "interrupted": True.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <atomic>
 #include <memory>
 
 #include <netmirror/lasso.hpp>
@@ -40,13 +42,16 @@ void register_lasso(py::module_& m) {
             const nm_bind::WarmStart warm(z0, theta0, mat->rows(), mat->cols(),
                                           "coef_init length must equal the columns of A",
                                           "dual length must equal the rows of A");
-            const netmirror::LassoOptions opt = nm_bind::lasso_options(beta, fit_intercept, tol, max_iter, verbose);
+            std::atomic<bool> stop{false};
+            netmirror::LassoOptions opt = nm_bind::lasso_options(beta, fit_intercept, tol, max_iter, verbose);
+            opt.stop = &stop;
             netmirror::LassoOutput out;
-            {
-                py::gil_scoped_release release;
-                out = netmirror::lasso(*mat, y.data(), opt, warm.coef_ptr, warm.dual_ptr);
-            }
-            return nm_bind::lasso_result(out);
+            const double* yp = y.data();
+            const bool interrupted = nm_bind::run_watched(
+                [&] { out = netmirror::lasso(*mat, yp, opt, warm.coef_ptr, warm.dual_ptr); }, stop);
+            py::dict d = nm_bind::lasso_result(out);
+            d["interrupted"] = interrupted;
+            return d;
         },
         py::arg("A"), py::arg("y"), py::arg("beta"), py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
         py::arg("coef_init"), py::arg("dual_init"), py::arg("verbose"),

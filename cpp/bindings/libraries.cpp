@@ -1,7 +1,12 @@
-// Bindings for feature libraries: enumeration, deduplication and dictionary assembly.
+// Bindings for feature libraries: enumeration, deduplication and dictionary assembly. Long deduplications
+// and assemblies run watched (common.hpp): Ctrl-C stops them with a KeyboardInterrupt.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+
+#include <atomic>
+#include <numeric>
+#include <vector>
 
 #include <netmirror/dedup.hpp>
 #include <netmirror/dictionary.hpp>
@@ -28,11 +33,32 @@ FamilySpec make_spec(int activation, int architecture, int depth, double slope, 
     return s;
 }
 
+// Work (columns x points) above which a kernel runs watched: below it a call takes well under 50 ms.
+constexpr double kWatchWork = 1 << 22;
+
+// Assembles in blocks of columns so that a raised `stop` ends the work within one block; a stopped
+// assembly leaves `out` partly written.
 template <class T>
-void assemble_into(const Family& f, const int64_t* raw, int64_t ncols, const double* t, int64_t m, py::array& out) {
+bool assemble_into(const Family& f, const int64_t* raw, int64_t ncols, const double* t, int64_t m, py::array& out) {
     T* dst = static_cast<T*>(out.mutable_data());
-    py::gil_scoped_release release;
-    netmirror::assemble<T>(f, raw, ncols, t, m, dst);
+    const int threads = netmirror::default_num_threads();
+    const int64_t block = std::max<int64_t>(64 * threads, (int64_t(1) << 20) / std::max<int64_t>(m, 1));
+    std::atomic<bool> stop{false};
+    const auto work = [&] {
+        std::vector<int64_t> ids;  // raw == nullptr is the identity selection: give each block its indices
+        for (int64_t c0 = 0; c0 < ncols; c0 += block) {
+            if (stop.load(std::memory_order_relaxed)) throw netmirror::Interrupted();
+            const int64_t c1 = std::min(ncols, c0 + block);
+            const int64_t* r = raw ? raw + c0 : nullptr;
+            if (!raw && c0 > 0) {
+                ids.resize(static_cast<size_t>(c1 - c0));
+                std::iota(ids.begin(), ids.end(), c0);
+                r = ids.data();
+            }
+            netmirror::assemble<T>(f, r, c1 - c0, t, m, dst + c0 * m, threads);
+        }
+    };
+    return nm_bind::run_released(work, stop, static_cast<double>(ncols) * static_cast<double>(m) > kWatchWork);
 }
 
 }  // namespace
@@ -59,10 +85,12 @@ void register_libraries(py::module_& m) {
                  std::vector<int64_t> kept;
                  const size_t limit = max_bytes >= 1.8e19 ? std::numeric_limits<size_t>::max()
                                                           : static_cast<size_t>(max_bytes);
-                 {
-                     py::gil_scoped_release release;
-                     kept = netmirror::deduplicate(f, tol, intercept, netmirror::default_num_threads(), limit);
-                 }
+                 std::atomic<bool> stop{false};
+                 const auto work = [&] {
+                     kept = netmirror::deduplicate(f, tol, intercept, netmirror::default_num_threads(), limit, &stop);
+                 };
+                 const double cost = static_cast<double>(f.size()) * static_cast<double>(f.n());
+                 if (nm_bind::run_released(work, stop, cost > kWatchWork)) nm_bind::raise_keyboard_interrupt();
                  py::array_t<int64_t> out(static_cast<py::ssize_t>(kept.size()));
                  std::copy(kept.begin(), kept.end(), out.mutable_data());
                  return out;
@@ -78,10 +106,10 @@ void register_libraries(py::module_& m) {
                      raw_arr = raw.cast<IndexArray>();
                      rp = raw_arr.data();
                  }
-                 if (out.dtype().is(py::dtype::of<float>()))
-                     assemble_into<float>(f, rp, ncols, t.data(), m, out);
-                 else
-                     assemble_into<double>(f, rp, ncols, t.data(), m, out);
+                 const bool interrupted = out.dtype().is(py::dtype::of<float>())
+                                              ? assemble_into<float>(f, rp, ncols, t.data(), m, out)
+                                              : assemble_into<double>(f, rp, ncols, t.data(), m, out);
+                 if (interrupted) nm_bind::raise_keyboard_interrupt();
              },
              py::arg("raw"), py::arg("t"), py::arg("out"))
         // Decoded parameters of the given raw features, as columns for a structured array.

@@ -7,6 +7,7 @@ void register_libraries(py::module_& m);
 void register_lasso(py::module_& m);
 void register_implicit(py::module_& m);
 void register_covariance(py::module_& m);
+void register_reflection_planes(py::module_& m);
 void register_convex_relu(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
@@ -15,5 +16,6 @@ PYBIND11_MODULE(_core, m) {
     register_lasso(m);
     register_implicit(m);
     register_covariance(m);
+    register_reflection_planes(m);
     register_convex_relu(m);
 }

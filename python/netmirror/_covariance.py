@@ -15,13 +15,33 @@ One accumulator must not be updated from two Python threads at once (the GIL is 
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-from . import _core
+from . import _core, _memory
 
 __all__ = ["CovarianceAccumulator"]
+
+# Largest |x| (and weight) whose squares and weighted sums stay far inside the float64 range.
+_MAX_MAGNITUDE = 1e100
+_COV_HINT = "use fewer features (dim), e.g. a random projection or a subset of units"
+
+
+def _state_bytes(dim):
+    """The C++ accumulator: a (ld x ld) float64 scatter, ld = dim rounded up to the 12-row micro-tile."""
+    ld = -(-dim // 12) * 12
+    return 8 * ld * ld + 16 * dim
+
+
+def _check_square(dim, copies, what):
+    _memory.check(8 * dim * dim * copies, f"{what} of a dim={dim:,} accumulator", _COV_HINT)
+
+
+def _threads():
+    from ._library import _core_threads
+    return _core_threads()
 
 
 class CovarianceAccumulator:
@@ -54,7 +74,10 @@ class CovarianceAccumulator:
     def __init__(self, dim, *, center=True):
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        self._core = _core.CovarianceAccumulatorCore(int(dim))
+        dim = int(dim)
+        _memory.check(_state_bytes(dim), f"a CovarianceAccumulator of dim={dim:,} ({dim:,}^2 float64 entries)",
+                      _COV_HINT)
+        self._core = _core.CovarianceAccumulatorCore(dim)
         self.center = bool(center)
 
     # ------------------------------------------------------------------------------------------------
@@ -62,13 +85,18 @@ class CovarianceAccumulator:
         """Add the rows of X, shape (n, dim), float32 or float64, any memory order (read in place).
 
         weights : optional (n,) non-negative finite frequency weights. Returns self.
-        Raises ValueError for NaN/inf, a wrong shape or negative weights, TypeError for another dtype;
-        the accumulator is unchanged when it raises.
+        Raises ValueError for NaN/inf, a wrong shape or negative weights, TypeError for another dtype,
+        MemoryError above the memory limit; the accumulator is unchanged when it raises. Long batches stop
+        on Ctrl-C (KeyboardInterrupt, the accumulator unchanged). A CUDA device array (CuPy,
+        ``__cuda_array_interface__``, DLPack) is reduced on its GPU by :func:`netmirror.cuda.covariance_update`.
         """
+        if not isinstance(X, np.ndarray) and (hasattr(X, "__cuda_array_interface__")
+                                              or hasattr(X, "__dlpack_device__")):
+            from . import cuda
+            if cuda.is_device_array(X):  # CuPy, CUDA DLPack; NumPy arrays and CPU tensors go on below
+                return cuda.covariance_update(self, X, weights)
         X = np.asarray(X)
-        if not X.dtype.isnative:  # byte-swapped input (e.g. read from a big-endian file): one native copy
-            X = X.astype(X.dtype.newbyteorder("="))
-        if X.dtype not in (np.float32, np.float64):
+        if X.dtype.kind != "f" or X.dtype.itemsize not in (4, 8):
             raise TypeError(f"X must be float32 or float64 (got {X.dtype}); convert it explicitly")
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (n, {self.dim}), got shape {X.shape}")
@@ -85,7 +113,32 @@ class CovarianceAccumulator:
                 raise ValueError("weights contain NaN or infinity")
             if (weights < 0).any():
                 raise ValueError("weights must be >= 0")
-        self._core.update(X, weights)
+            positive = weights[weights > 0]
+            if positive.size and (positive.max() > _MAX_MAGNITUDE or positive.min() < 1 / _MAX_MAGNITUDE):
+                raise ValueError(f"weights span {positive.min():.1e} to {positive.max():.1e}: weighted sums of squares "
+                                 "would leave the float64 range; rescale them (only their ratios matter to the "
+                                 "covariance)")
+        if X.dtype.itemsize == 8 and X.size:  # float32 data cannot exceed 3.4e38: nothing to check
+            top = max(float(X.max()), -float(X.min()))  # NaN/inf pass here and are rejected in C++
+            if math.isfinite(top) and top > _MAX_MAGNITUDE:
+                raise ValueError(f"X has entries of magnitude {top:.1e}: their squares leave the float64 range; "
+                                 "rescale X (multiply it by a power of 10) and the covariance by its square")
+        rows, dim = X.shape
+        ld = -(-dim // 12) * 12
+        # covariance.hpp: per thread a packed block of 256 rows x ld and two column sums (one thread for
+        # small batches); the row scales sqrt(w) with weights
+        threads = 1 if rows * ld * ld < 4e6 else max(1, min(_threads(), ld // 8))
+        need = 8 * threads * (256 * ld + 2 * dim) + (8 * rows if weights is not None else 0)
+        if not X.dtype.isnative:  # byte-swapped input (e.g. read from a big-endian file): one native copy
+            need += X.nbytes
+        limit = _memory.check(need, f"an update with a {rows:,} x {dim:,} batch", _COV_HINT + " or smaller batches")
+        # Long batches run watched so that Ctrl-C stops them: into a copy of the state (dropped on Ctrl-C, so
+        # the accumulator stays unchanged), when the copy fits the limit too. Short ones (under ~0.05 s, or
+        # fewer than 256 rows, where the copy would cost as much as the batch) run in place.
+        watch = rows >= 256 and rows * ld * ld >= 2e8 and need + _state_bytes(dim) <= limit
+        if not X.dtype.isnative:
+            X = X.astype(X.dtype.newbyteorder("="))
+        self._core.update(X, weights, watch)
         return self
 
     def merge(self, other):
@@ -122,20 +175,25 @@ class CovarianceAccumulator:
     @property
     def scatter(self):
         """Centred scatter M2 = Σ w (x - μ)(x - μ)ᵀ (float64, symmetric)."""
+        _check_square(self.dim, 1, "the scatter matrix")
         return self._core.scatter()
 
     @property
     def second_moment(self):
         """Uncentred second moment E[x xᵀ] = M2 / W + μ μᵀ (weighted by the frequency weights)."""
         self._require_data()
+        _check_square(self.dim, 1, "the second moment")
         return self._core.second_moment()
 
     def covariance(self, ddof=0):
         """Covariance divided by ``total_weight - ddof``; centred or not according to ``center``."""
         self._require_data()
+        if isinstance(ddof, bool) or not isinstance(ddof, numbers.Real) or not np.isfinite(ddof):
+            raise ValueError(f"ddof must be a finite number (0 or 1, usually), got {ddof!r}")
         denom = self.total_weight - ddof
         if not denom > 0:
             raise ValueError(f"total_weight - ddof = {denom} must be > 0")
+        _check_square(self.dim, 2, "the covariance")
         if self.center:
             return self._core.scatter() / denom
         return self._core.second_moment() * (self.total_weight / denom)
@@ -143,10 +201,13 @@ class CovarianceAccumulator:
     # ------------------------------------------------------------------------------------------------
     def __getstate__(self):
         c = self._core
+        _check_square(self.dim, 1, "pickling the state")
         return {"dim": c.dim, "center": self.center, "count": c.count, "total_weight": c.total_weight,
                 "mean_hi": c.mean_hi, "mean_lo": c.mean_lo, "scatter": c.scatter()}
 
     def __setstate__(self, state):
+        _memory.check(_state_bytes(int(state["dim"])), f"an unpickled CovarianceAccumulator of dim={int(state['dim']):,}",
+                      _COV_HINT)
         self._core = _core.CovarianceAccumulatorCore(int(state["dim"]))
         self.center = bool(state["center"])
         self._core.set_state(int(state["count"]), float(state["total_weight"]), state["mean_hi"],

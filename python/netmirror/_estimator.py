@@ -17,7 +17,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._lasso import lasso
+from ._lasso import _check_target, lasso
+from . import _memory
 from ._library import library, memory_budget
 from ._network import reconstruct
 
@@ -62,9 +63,10 @@ class ConvexNet(RegressorMixin, BaseEstimator):
     tol, max_iter : passed to :func:`netmirror.lasso` (relative duality-gap tolerance, outer iterations).
     matrix_free : "auto" (default), True or False. True solves the Lasso over the implicit dictionary (columns
         evaluated on demand, O(N + M) memory; docs/matrix_free.md); "auto" does so when the dense dictionary
-        (``library_.nbytes()``) exceeds :func:`netmirror.memory_budget` (``NETMIRROR_MAX_BYTES``, default 80%
-        of available memory). Deduplication streams the columns either way, but its hash table holds up to
-        32 bytes per raw feature and must fit the same budget (else a MemoryError suggests dedup=False).
+        (``library_.nbytes()``) and the solver's working memory exceed :func:`netmirror.get_memory_limit`
+        (:func:`netmirror.set_memory_limit`, ``NETMIRROR_MAX_BYTES``, default 80% of available memory).
+        Deduplication streams the columns either way, but its hash table holds up to 32 bytes per raw
+        feature and must fit the same limit (else a MemoryError suggests dedup=False).
         Matrix-free fits show a progress bar on a terminal and stop on Ctrl-C with the best iterate so far
         (``converged_`` False, ConvergenceWarning).
 
@@ -127,14 +129,17 @@ class ConvexNet(RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Build the library on X, solve the Lasso twin on y and reconstruct the network."""
         self._check_params()
-        X, y = _validate_data(self, _column_if_1d(X), y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        with np.errstate(all="ignore"):  # scikit-learn's finiteness check sums float16 inf - inf before it raises
+            X, y = _validate_data(self, _column_if_1d(X), y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
         self._check_n_features(X)
         x = np.array(self._points(X), dtype=np.float64)  # own copy: the library keeps a reference
-        y = np.ascontiguousarray(y, dtype=np.float64)
+        y = _check_target(y, x.shape[0])  # finite, within the solver's range
         lib = library(x, self.activation, self.depth, architecture=self.architecture, slope=self.slope,
                       widths=self.widths, dedup=self.dedup)
         beta_t = float(self.beta) * lib.beta_scale
-        matrix_free = self.matrix_free is True or (self.matrix_free == "auto" and lib.nbytes() > memory_budget())
+        # auto: matrix-free when the dense dictionary and the solver's working memory do not fit the limit
+        dense_need = lib.nbytes() + _memory.lasso_bytes(len(lib.x), len(lib))
+        matrix_free = self.matrix_free is True or (self.matrix_free == "auto" and dense_need > memory_budget())
         if len(lib) == 0:  # every feature is constant on x (e.g. a single distinct input)
             intercept = float(y.mean()) if lib.fit_intercept else 0.0
             r = y - intercept
@@ -183,7 +188,13 @@ class ConvexNet(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Network output on X: library_.matrix(X) @ coef_ + intercept_ (in row blocks of at most 64 MiB)."""
         check_is_fitted(self)
-        X = _validate_data(self, _column_if_1d(X), dtype=np.float64, reset=False)
+        with np.errstate(all="ignore"):  # as in fit
+            X = _validate_data(self, _column_if_1d(X), dtype=np.float64, reset=False)
+        # row blocks of the dictionary: every column (dense fits) or the selected ones (matrix-free fits)
+        n = X.shape[0]
+        cols = max(1, int(np.count_nonzero(self.coef_)) if getattr(self, "matrix_free_", False) else self.coef_.size)
+        block = min(n, max(1, _PREDICT_BLOCK_BYTES // (8 * cols))) * cols * 8
+        _memory.check(16 * n + block, f"predicting {n:,} points", "predict fewer points at a time")
         return self._decision(np.ascontiguousarray(self._points(X)))
 
     # -- pickling: the library wraps a compiled object; rebuild it (deterministically) on load ---------

@@ -11,8 +11,10 @@ The returned ``gap`` is that absolute gap, computed in float64 over every column
 Matrix-free: ``lasso``, ``lasso_path`` and ``beta_max`` also take a :class:`netmirror.Library` in place of A.
 Its columns are then evaluated on demand by the C++ operator (``_core.LibraryOperator``: O(N + M) memory,
 prefix-sum correlations for deep-narrow relu/leaky_relu/abs libraries, docs/matrix_free.md), never stored.
-Those solves stop cleanly on Ctrl-C (the best certified iterate comes back, ``interrupted=True``) and show a
-progress bar on a terminal or with ``verbose=True``.
+Those solves show a progress bar on a terminal or with ``verbose=True``.
+
+Every solve, dense or matrix-free, stops cleanly on Ctrl-C: the best certified iterate comes back with
+``interrupted=True`` and a ConvergenceWarning.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from . import _core
+from . import _core, _memory
 
 
 class ConvergenceWarning(UserWarning):
@@ -40,7 +42,7 @@ class LassoResult:
     relative_gap : gap / P(0).               n_iter : outer iterations (full passes over A).
     n_epochs : coordinate-descent epochs.    converged : gap <= tol * P(0).
     dual : (N,) a dual-feasible point theta (centered residual direction) that certifies the gap.
-    interrupted : the solve was stopped by Ctrl-C (matrix-free solves): coef is the best iterate so far.
+    interrupted : the solve was stopped by Ctrl-C: coef is the best certified iterate so far.
     """
     coef: np.ndarray
     intercept: float
@@ -67,6 +69,8 @@ def _is_library(A):
 def _check_library(lib):
     if len(lib) == 0:
         raise ValueError("the library has no features (every column is constant on x): nothing to fit")
+    if lib.activation not in ("sign", "threshold"):  # piecewise-linear features scale with the spread of x
+        _check_magnitude("x", float(np.ptp(lib.x)), "before building the library")
     return lib
 
 
@@ -116,24 +120,63 @@ def _solve_library(op, y, beta, fit_intercept, tol, max_iter, z0, dual, verbose,
 
 def _check_design(A):
     if isinstance(A, (list, tuple)):
-        A = np.asarray(A, dtype=np.float64)
+        A = np.asarray(A)
+        if A.dtype.kind not in "biuf":
+            raise TypeError(f"A must be a 2-D array of real numbers, got a list of dtype {A.dtype}")
     if not isinstance(A, np.ndarray):
         raise TypeError(f"A must be a 2-D numpy array (float64 or float32), got {type(A).__name__}")
     if A.ndim != 2:
         raise ValueError(f"A must be 2-D (n_samples, n_features), got shape {A.shape}")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"A is empty (shape {A.shape}): need at least one sample and one feature")
+    if not A.dtype.isnative and A.dtype.kind in "biuf":  # byte-swapped (a big-endian file): one native copy
+        _memory.check(A.nbytes, f"converting the byte-swapped {A.shape[0]:,} x {A.shape[1]:,} A to native order",
+                      "pass A in native byte order")
+        A = A.astype(A.dtype.newbyteorder("="), order="F")
     if A.dtype not in (np.float64, np.float32):
         if A.dtype.kind in "biu":
+            _memory.check(8 * A.size, f"converting the {A.shape[0]:,} x {A.shape[1]:,} {A.dtype} A to float64",
+                          "pass A as float64 or float32 (A.astype(np.float32))")
             A = A.astype(np.float64, order="F")
         else:
             raise TypeError(f"A must be float64 or float32, got dtype {A.dtype}; convert it with A.astype(np.float64)")
-    if A.shape[0] == 0 or A.shape[1] == 0:
-        raise ValueError(f"A is empty (shape {A.shape}): need at least one sample and one feature")
     if not (A.flags.f_contiguous or A.flags.c_contiguous):
+        _memory.check(A.nbytes, f"copying the strided {A.shape[0]:,} x {A.shape[1]:,} A into Fortran order",
+                      "pass a contiguous A (C or Fortran order)")
         A = np.asfortranarray(A)  # strided views: one copy, then the kernels stream contiguous memory
-    if not np.isfinite(A).all():
-        bad = np.argwhere(~np.isfinite(A))[0]
+    bad, top = _scan(A)
+    if bad is not None:
         raise ValueError(f"A contains NaN or inf (first at row {bad[0]}, column {bad[1]}); remove or impute it")
+    _check_magnitude("A", top, "and beta by the same factor")
     return A
+
+
+# The solver sums squares of entries in float64: entries beyond 1e100 could overflow them, entries all below
+# 1e-100 underflow them to zero (columns then look constant). Inside that range the sums are exact enough.
+_MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitude(name, top, what):
+    if top > _MAX_MAGNITUDE or 0 < top < 1 / _MAX_MAGNITUDE:
+        raise ValueError(f"{name} has entries of magnitude {top:.1e}: its squares leave the float64 range; "
+                         f"rescale {name} (multiply it by a power of 10) {what}")
+
+
+def _scan(A):
+    """((row, column) of the first NaN/inf or None, largest |entry|) of a contiguous 2-D A, read in slices
+    so that temporaries stay small however large A is."""
+    order = "F" if A.flags.f_contiguous else "C"
+    flat = A.ravel(order=order)  # a view: A is contiguous
+    step = 1 << 20
+    top = 0.0
+    for start in range(0, flat.size, step):
+        part = flat[start:start + step]
+        ok = np.isfinite(part)
+        if not ok.all():
+            pos = start + int(np.argmin(ok))
+            return tuple(int(v) for v in np.unravel_index(pos, A.shape, order=order)), top
+        top = max(top, float(part.max()), -float(part.min()))  # no |part| temporary
+    return None, top
 
 
 def _check_target(y, n):
@@ -146,7 +189,21 @@ def _check_target(y, n):
     y = np.ascontiguousarray(y, dtype=np.float64)
     if not np.isfinite(y).all():
         raise ValueError(f"y contains NaN or inf (first at index {int(np.argmin(np.isfinite(y)))}); remove those rows")
+    _check_magnitude("y", float(np.abs(y).max()), "and beta by the same factor")
     return y
+
+
+_LASSO_HINT = ("use fewer points, a shallower net or dedup=True; a dense dictionary can also be passed as float32 "
+               "or solved matrix-free as a netmirror.Library")
+
+
+def _check_solver_memory(shape, library_input, what="the Lasso solve", extra=0):
+    n, m = shape
+    need = _memory.lasso_bytes(n, m) + extra
+    if library_input:
+        need += _memory.operator_bytes(n, m)
+    _memory.check(need, f"{what} on a {n:,} x {m:,} {'matrix-free ' if library_input else ''}dictionary",
+                  _LASSO_HINT)
 
 
 def _check_positive(name, v, allow_zero=False):
@@ -171,14 +228,19 @@ def beta_max(A, y, fit_intercept=True):
     if _is_library(A):
         lib = _check_library(A)
         y = _check_target(y, len(lib.x))
+        n, m = len(lib.x), len(lib)
+        _memory.check(_memory.operator_bytes(n, m) + 16 * m, f"beta_max of a {n:,} x {m:,} matrix-free dictionary",
+                      "use fewer points, a shallower net or dedup=True")
         op = _library_operator(lib, _progress(_show_progress(False), "netmirror.beta_max", len(lib)))
         return float(op.beta_max(y, bool(fit_intercept)))
     A = _check_design(A)
     y = _check_target(y, A.shape[0])
+    _memory.check(16 * A.shape[1] + 16 * A.shape[0], f"beta_max of a {A.shape[0]:,} x {A.shape[1]:,} dictionary",
+                  "use fewer columns")
     return float(_core.lasso_beta_max(A, y, bool(fit_intercept)))
 
 
-def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init=None, verbose=False):
+def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init=None, verbose=False, device="cpu"):
     """Solve ``min 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1`` to a certified relative duality gap ``tol``.
 
     A : (N, M) float64 or float32, Fortran (never copied) or C order; or a :class:`netmirror.Library`, solved
@@ -188,9 +250,19 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     tol : stop when gap <= tol * 1/2 ||y - mean(y)||^2.   max_iter : outer iterations (default 500).
     coef_init : warm start (M,).   verbose : print one line per outer iteration.
     Returns a :class:`LassoResult`; warns :class:`ConvergenceWarning` (stating the gap) if not converged.
-    Matrix-free solves show a progress bar (on a terminal, or with verbose) and stop on Ctrl-C with the best
-    certified iterate so far (``interrupted=True``, and a ConvergenceWarning).
+    Matrix-free solves show a progress bar (on a terminal, or with verbose). Ctrl-C stops any solve with the
+    best certified iterate so far (``interrupted=True``, and a ConvergenceWarning).
+    ``device="cuda"``: the correlation passes run on the GPU (:func:`netmirror.cuda.lasso`; A may then also be a
+    CuPy array; a NumPy A is copied to the GPU once); same certificate.
     """
+    if device == "cuda":
+        from . import cuda
+        if isinstance(A, (np.ndarray, list, tuple)):
+            A = cuda._upload_matrix(_check_design(A))
+        return cuda.lasso(A, y, beta, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, coef_init=coef_init,
+                          verbose=verbose)
+    if device != "cpu":
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     library_input = _is_library(A)
     if library_input:
         A = _check_library(A)
@@ -204,9 +276,13 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     max_iter = _check_max_iter(max_iter)
     z0 = None
     if coef_init is not None:
-        z0 = np.ascontiguousarray(coef_init, dtype=np.float64)
+        z0 = np.asarray(coef_init)
+        if z0.dtype.kind not in "biuf":
+            raise TypeError(f"coef_init must be a vector of real numbers, got dtype {z0.dtype}")
+        z0 = np.ascontiguousarray(z0, dtype=np.float64)
         if z0.shape != (shape[1],) or not np.isfinite(z0).all():
             raise ValueError(f"coef_init must be a finite vector of length {shape[1]}, got shape {z0.shape}")
+    _check_solver_memory(shape, library_input)
     t0 = time.perf_counter()
     if library_input:
         show = _show_progress(verbose)
@@ -250,8 +326,8 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
     decreasing), warm-started in primal and dual. Warns ConvergenceWarning for any beta not converged.
 
     A may be a :class:`netmirror.Library` (matrix-free; the operator and its column statistics are built
-    once for the whole path). Ctrl-C during a matrix-free path ends it there: the betas solved so far, the
-    interrupted one included with its best iterate, come back with a ConvergenceWarning."""
+    once for the whole path). Ctrl-C ends a path there: the betas solved so far, the interrupted one included
+    with its best iterate, come back with a ConvergenceWarning."""
     import scipy.sparse as sp
 
     library_input = _is_library(A)
@@ -268,10 +344,17 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
             raise ValueError(f"n_betas must be a positive integer, got {n_betas!r}")
         eps = _check_positive("eps", eps)
     else:
-        betas = np.asarray(betas, dtype=np.float64).reshape(-1)
+        betas = np.asarray(betas)
+        if betas.dtype.kind not in "biuf":
+            raise TypeError(f"betas must be real numbers, got dtype {betas.dtype}")
+        betas = betas.astype(np.float64).reshape(-1)
         if betas.size == 0 or not np.isfinite(betas).all() or (betas <= 0).any():
             raise ValueError("betas must be a non-empty vector of finite positive numbers")
         betas = np.sort(betas)[::-1]
+    n_path = len(betas) if betas is not None else int(n_betas)
+    # per beta: the grid, five summaries, and at most ~min(M, N + 1) nonzero coefficients (row index + value)
+    _check_solver_memory(shape, library_input, f"a {n_path:,}-beta Lasso path",
+                         extra=n_path * (48 + 24 * min(shape[1], shape[0] + 1)))
     if library_input:  # validated: now the one statistics pass of the whole path
         show = _show_progress(False)
         A = _library_operator(A, _progress(show, "netmirror.lasso_path: column statistics", shape[1]))

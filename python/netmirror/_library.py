@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from . import _core, reference
+from . import _core, _memory, reference
 
 _ACTIVATION_CODES = {name: i for i, name in enumerate(reference.ACTIVATIONS)}
 _ARCHITECTURE_CODES = {name: i for i, name in enumerate(reference.ARCHITECTURES)}
@@ -32,36 +32,27 @@ SUPPORTED_DEPTHS = {
 _MAX_DEDUP_WORK = 2 * 10**11
 
 
+def _dedup_scratch_bytes(n):
+    """Block buffers of netmirror::deduplicate on n points (quantised columns, hashes, per-thread columns)."""
+    block = max(64, min(8192, 2**22 // max(n, 1)))
+    return 8 * (block * n + block + 4 * n * max(_core_threads(), 1)) + 8 * 2**12 * 2
+
+
+def _core_threads():
+    try:
+        return min(256, int(os.environ.get("NETMIRROR_NUM_THREADS") or os.cpu_count() or 1))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
 def _depth_text(depths):
     return f"{depths[0]}" if len(depths) == 1 else f"{depths[0]}..{depths[-1]}"
 
 
 def memory_budget():
-    """Bytes a single dense matrix may take: NETMIRROR_MAX_BYTES if set, else 80% of available memory."""
-    env = os.environ.get("NETMIRROR_MAX_BYTES")
-    if env:
-        try:
-            value = int(float(env))
-        except ValueError:
-            raise ValueError(f"NETMIRROR_MAX_BYTES={env!r} is not a number of bytes") from None
-        if value <= 0:
-            raise ValueError(f"NETMIRROR_MAX_BYTES must be positive, got {env!r}")
-        return value
-    available = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    if available is None:
-        try:
-            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            available = 8 * 2**30
-    return int(0.8 * available)
+    """The memory limit in bytes: :func:`netmirror.set_memory_limit`'s value if set, else NETMIRROR_MAX_BYTES,
+    else 80% of available memory (same as :func:`netmirror.get_memory_limit`)."""
+    return _memory.get_memory_limit()
 
 
 def _check_points(x, name="x", allow_2d=False):
@@ -72,19 +63,24 @@ def _check_points(x, name="x", allow_2d=False):
         raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
     if arr.ndim == 0:
         raise ValueError(f"{name} must be an array of points, got the scalar {arr.item()!r}; wrap it as [{arr.item()!r}]")
+    if arr.dtype != np.float64 or not arr.flags.c_contiguous:  # a float64 copy is made
+        _memory.check(8 * arr.size, f"{name} as float64 ({arr.size:,} values)", "use fewer points")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0].copy()
     if arr.ndim == 2 and allow_2d:
         if arr.shape[1] != 2:
-            raise ValueError(f"{name} must be 1-D, or of shape (n, 2) for 2-D sign nets; got shape {arr.shape}")
+            raise ValueError(f"{name} must be 1-D, or of shape (n, 2) for 2-D sign nets, (n, d) for abs nets; "
+                             f"got shape {arr.shape}")
     elif arr.ndim != 1:
-        shape_hint = " or (n, 2) for 2-D sign nets" if allow_2d else ""
+        shape_hint = " or (n, 2) for 2-D sign nets, (n, d) for abs nets" if allow_2d else ""
         raise ValueError(f"{name} must be a 1-D array of inputs (shape (n,){shape_hint}); got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: a library needs at least one data point")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    flat = arr.reshape(-1)
+    bad = sum(int(flat[i:i + 2**22].size - np.count_nonzero(np.isfinite(flat[i:i + 2**22])))
+              for i in range(0, flat.size, 2**22))  # in slices: no array-sized boolean temporary
+    if bad:
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them first")
     if not np.isfinite(float(arr.max()) - float(arr.min())):
         raise ValueError(f"{name} spans more than the float64 range (max - min overflows); rescale it first")
@@ -108,7 +104,8 @@ def _check_family(activation, depth, architecture, slope, widths, input_dim):
     if input_dim == 2:
         if activation != "sign" or depth != 2 or architecture != "deep_narrow":
             raise ValueError("2-D inputs (shape (n, 2)) are supported for 2-layer sign nets only "
-                             "(activation='sign', depth=2, architecture='deep_narrow')")
+                             "(activation='sign', depth=2, architecture='deep_narrow'), and inputs of shape (n, d) "
+                             "for abs nets (activation='abs', architecture='deep_narrow')")
     else:
         depths = SUPPORTED_DEPTHS.get((activation, architecture))
         if depths is None:
@@ -184,24 +181,36 @@ class Library:
         self.dedup = bool(dedup)
         self.input_dim = 1 if x.ndim == 1 else 2
         self.fit_intercept = self.input_dim == 1  # 2-D sign nets have no biases and xi = 0 (Theorem C.3)
+        n_points = x.shape[0]
+        # The family copies x; switching families also keep a binomial table of (n + 1) x (switches + 1) entries.
+        fixed = 8 * x.size + (8 * (n_points + 1) * (min(switches, n_points) + 1)
+                              if architecture in ("rectangular", "tree") else 0)
+        _memory.check(fixed, f"the {activation} {architecture} library on {n_points:,} points",
+                      "use fewer points or smaller widths")
         self._family = _core.Family(x, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
-                                    depth, 0.0 if slope is None else slope, min(switches, len(x)))
+                                    depth, 0.0 if slope is None else slope, min(switches, n_points))
         self.raw_size = int(self._family.size)
         self._raw_index = None  # None: every raw feature is kept, in raw order
         self.tolerance = float(self._family.default_tolerance())
         if self.dedup:
-            work = self.raw_size * max(len(x), 1)
+            work = self.raw_size * max(n_points, 1)
             if work > _MAX_DEDUP_WORK:
                 raise ValueError(
-                    f"deduplicating {self.raw_size:,} raw features on {len(x)} points is too much work "
+                    f"deduplicating {self.raw_size:,} raw features on {n_points} points is too much work "
                     f"({work:.2e} evaluations); pass dedup=False or use fewer points")
-            budget = memory_budget()
+            # The kernel's block buffers, then the kept indices copied out: the hash table and index list
+            # get what is left of the limit.
+            scratch = _dedup_scratch_bytes(n_points)
+            hint = ("pass dedup=False (the solver then needs ~130 bytes per raw feature matrix-free), "
+                    "use fewer points or a shallower net")
+            limit = _memory.check(fixed + scratch, f"deduplication on {n_points:,} points", hint)
+            budget = (limit - fixed - scratch) // 2 * 1.0  # the kept list is copied once into NumPy
             try:  # memory grows with the kept count only; the kernel stops at the budget
-                kept = self._family.deduplicate(self.tolerance, self.fit_intercept, float(budget))
+                kept = self._family.deduplicate(self.tolerance, self.fit_intercept, budget)
             except ValueError as err:  # std::length_error
                 raise MemoryError(
-                    f"{err} ({budget / 2**30:.1f} GiB); pass dedup=False (the solver then needs ~130 bytes per raw "
-                    "feature matrix-free), use fewer points or a shallower net, or raise NETMIRROR_MAX_BYTES") from None
+                    f"{err} (the memory limit is {_memory._fmt(limit)}, {_memory._source()}); {hint}, or raise "
+                    "the limit with netmirror.set_memory_limit(nbytes) or NETMIRROR_MAX_BYTES") from None
             kept.flags.writeable = False  # the kernels trust these indices: keep them read-only
             self._raw_index = kept
         self._features = None
@@ -227,19 +236,31 @@ class Library:
 
     def nbytes(self, dtype=np.float64, n_points=None):
         """Bytes of the dense dictionary for n_points evaluation points (default: the training points)."""
+        if n_points is not None and (isinstance(n_points, bool) or not isinstance(n_points, numbers.Integral)
+                                     or n_points < 0):
+            raise ValueError(f"n_points must be a non-negative integer number of points, got {n_points!r}")
         rows = len(self.x) if n_points is None else int(n_points)
         return rows * len(self) * np.dtype(dtype).itemsize
 
     def raw_indices(self):
         """Raw indices of the kept features (int64 array)."""
+        if self._raw_index is None:
+            _memory.check(8 * self.raw_size, f"the raw indices of {self.raw_size:,} features",
+                          "use dedup=True, fewer points or a shallower net")
         return np.arange(self.raw_size, dtype=np.int64) if self._raw_index is None else self._raw_index
 
     # -- assembly ---------------------------------------------------------------------------------
-    def matrix(self, x_eval=None, dtype=np.float64, *, out=None):
+    def matrix(self, x_eval=None, dtype=np.float64, *, out=None, device="cpu"):
         """Dense dictionary, shape (len(x_eval), len(self)), Fortran order; x_eval defaults to training x.
 
         ``out`` may be a preallocated Fortran-ordered array of that shape and dtype (float32 or float64).
+        ``device="cuda"`` assembles it on the GPU and returns a CuPy array (:func:`netmirror.cuda.library_matrix`).
         """
+        if device == "cuda":
+            from . import cuda
+            return cuda.library_matrix(self, x_eval, dtype, out=out)
+        if device != "cpu":
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
             raise TypeError(f"dtype must be float64 or float32, got {dtype}")
@@ -248,13 +269,10 @@ class Library:
             raise ValueError(f"x_eval must have the same dimension as the training inputs ({self.input_dim}-D)")
         shape = (t.shape[0], len(self))
         if out is None:
-            need = shape[0] * shape[1] * dtype.itemsize
-            budget = memory_budget()
-            if need > budget:
-                raise MemoryError(
-                    f"the {shape[0]} x {shape[1]:,} {dtype} dictionary needs {need / 2**30:.2f} GiB, more than "
-                    f"the {budget / 2**30:.2f} GiB allowed (NETMIRROR_MAX_BYTES or available memory); "
-                    "use fewer points, float32, dedup=True, or a shallower net")
+            _memory.check(shape[0] * shape[1] * dtype.itemsize,
+                          f"the {shape[0]:,} x {shape[1]:,} {dtype} dictionary",
+                          "solve matrix-free (netmirror.lasso(lib, y, beta) or ConvexNet(matrix_free=True)), "
+                          "use float32, fewer points, dedup=True or a shallower net")
             out = np.empty(shape, dtype=dtype, order="F")
         else:
             if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
@@ -270,6 +288,9 @@ class Library:
         anchors (points whose values set deeper biases), data indices, reflection / midpoint flags of a1, switch
         thresholds."""
         if self._features is None:
+            # decoded columns (~110 bytes) and the structured row (~160 bytes) per feature, plus raw indices
+            _memory.check(300 * len(self), f"the description table of {len(self):,} features",
+                          "use describe(j) for single features, dedup=True, fewer points or a shallower net")
             raw = self.raw_indices()
             kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds, levels, partners, pattern = \
                 self._family.decode(raw)
@@ -387,7 +408,14 @@ def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, levels, p
     return e + ("  [" + "; ".join(notes) + "]" if notes else "")
 
 
-def library(x, activation, depth, *, architecture="deep_narrow", slope=None, widths=None, dedup=True):
+def _check_raw_size(raw):
+    if raw >= 2**63:
+        raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
+                         "use fewer points, a shallower net or smaller widths")
+
+
+def library(x, activation, depth, *, architecture="deep_narrow", slope=None, widths=None, dedup=True,
+            weight_norm="l2"):
     """Feature library of the Lasso twin of a network trained on inputs x.
 
     Parameters
@@ -398,13 +426,27 @@ def library(x, activation, depth, *, architecture="deep_narrow", slope=None, wid
     architecture : "deep_narrow", "symmetrized" (3 layers), "rectangular" or "tree" (sign/threshold; need widths)
     dedup : keep one feature per class of columns equal up to sign and an additive constant (the Lasso
         optimum is unchanged) and drop constant columns.
+    weight_norm : abs nets on x of shape (n, d) only: "l2" (weight decay; reflection planes through d points,
+        an inner approximation for d >= 2) or "l1" (ℓ1 penalty on the first layer; exact at depth 2).
+        Returns a PlaneLibrary (docs/libraries.md §6).
     """
+    if activation == "abs" and np.ndim(x) == 2 and np.shape(x)[1] > 1:  # d-D inputs: reflection planes
+        from ._planes import check_plane_points, plane_library
+        if architecture != "deep_narrow" or slope is not None or widths is not None:
+            raise ValueError("abs nets on inputs of shape (n, d) are deep_narrow only; drop architecture=, "
+                             "slope= and widths=")
+        return plane_library(check_plane_points(x), depth, dedup, weight_norm)
+    if weight_norm not in ("l2", "l1"):  # on scalar inputs both norms are |w|: the same library
+        raise ValueError(f"weight_norm must be 'l2' or 'l1', got {weight_norm!r}")
+    peek = x if isinstance(x, np.ndarray) else None
+    if peek is not None and peek.ndim in (1, 2) and peek.shape[0] > 0 and (peek.ndim == 1 or peek.shape[1] == 1) \
+            and peek.dtype.kind in "biuf":
+        # 1-D points: size the library before converting x (10^9 points are refused without a copy)
+        d, sl, w, _ = _check_family(activation, depth, architecture, slope, widths, 1)
+        _check_raw_size(reference.library_size(peek.shape[0], activation, d, architecture, w, slope=sl))
     arr = _check_points(x, "x", allow_2d=True)
     depth, slope, widths, switches = _check_family(activation, depth, architecture, slope, widths,
                                                    1 if arr.ndim == 1 else 2)
     if arr.ndim == 1:
-        raw = reference.library_size(len(arr), activation, depth, architecture, widths, slope=slope)
-        if raw >= 2**63:
-            raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
-                             "use fewer points, a shallower net or smaller widths")
+        _check_raw_size(reference.library_size(len(arr), activation, depth, architecture, widths, slope=slope))
     return Library(arr, activation, depth, architecture, slope, widths, dedup, switches)

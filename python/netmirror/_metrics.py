@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from . import _memory
 from ._covariance import CovarianceAccumulator
 
 __all__ = ["DegenerateMetricWarning", "alignment", "CRHAlignments", "crh_alignments", "PAHExponents",
@@ -32,18 +33,55 @@ def _warn(msg):
     warnings.warn(msg, DegenerateMetricWarning, stacklevel=3)
 
 
-def _matrix(M, name, square=False):
-    """float64 2-D array; a CovarianceAccumulator stands for its second moment E[x xᵀ]."""
+def _need(nbytes, what, hint="use fewer samples or features (subsample them)"):
+    _memory.check(nbytes, what, hint)
+
+
+def _real(M, name):
+    """float64 array of real numbers (bool and integers convert; complex, strings and objects do not)."""
     if isinstance(M, CovarianceAccumulator):
         M = M.second_moment
-    M = np.asarray(M, dtype=np.float64)
+    M = np.asarray(M)
+    if M.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {M.dtype}; convert it with .astype(np.float64)")
+    with np.errstate(over="ignore"):  # float128 beyond the float64 range becomes inf: rejected below
+        return M.astype(np.float64, copy=False)
+
+
+def _all_finite(M):
+    """Whether M holds no NaN/inf, read in slices of rows: no array-sized boolean temporary."""
+    if M.ndim == 0:
+        return bool(np.isfinite(M))
+    rows = max(1, (1 << 20) // max(1, M[0].size))
+    return all(np.isfinite(M[i:i + rows]).all() for i in range(0, M.shape[0], rows))
+
+
+def _unit_exponent(M):
+    """e with max|M| in [2^(e-1), 2^e) (0 for a zero matrix)."""
+    top = max(float(M.max()), -float(M.min())) if M.size else 0.0  # no |M| temporary
+    return math.frexp(top)[1] if top > 0 else 0
+
+
+def _unit_scale(M):
+    """M times the power of 2 that brings max|M| into [0.5, 1): for scale-free quantities, so that neither
+    squares of 1e300 overflow nor squares of 1e-300 underflow. A power of 2 is exact: results on ordinary
+    data do not change by a single bit."""
+    return np.ldexp(M, -_unit_exponent(M))
+
+
+def _matrix(M, name, square=False, scale_free=False):
+    """float64 2-D array; a CovarianceAccumulator stands for its second moment E[x xᵀ]. scale_free: divided
+    by its largest |entry| (for quantities invariant to a positive scale)."""
+    M = _real(M, name)
     if M.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix, got shape {M.shape}")
+    if M.size == 0:
+        raise ValueError(f"{name} is empty (shape {M.shape})")
     if square and M.shape[0] != M.shape[1]:
         raise ValueError(f"{name} must be square, got shape {M.shape}")
-    if not np.isfinite(M).all():
+    if not _all_finite(M):
         raise ValueError(f"{name} contains NaN or infinity")
-    return M
+    return _unit_scale(M) if scale_free else M
 
 
 def _double_center(K):
@@ -72,10 +110,15 @@ def alignment(A, B, *, kind="pearson"):
     A constant matrix (zero variance / zero norm) gives 0.0 with a DegenerateMetricWarning.
     CovarianceAccumulator arguments stand for their second moment E[x xᵀ].
     """
-    A = _matrix(A, "A", square=(kind == "centered"))
-    B = _matrix(B, "B", square=(kind == "centered"))
+    if kind not in ("pearson", "cosine", "centered"):
+        raise ValueError(f"kind must be 'pearson', 'cosine' or 'centered', got {kind!r}")
+    # every kind is invariant to a positive scale of A or B: unit scale keeps the products in range
+    A = _matrix(A, "A", square=(kind == "centered"), scale_free=True)
+    B = _matrix(B, "B", square=(kind == "centered"), scale_free=True)
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    _need(8 * 6 * A.size, f"the alignment of two {A.shape[0]:,} x {A.shape[1]:,} matrices",
+          "use smaller matrices")
     if kind == "pearson":
         a, b = A.ravel() - A.mean(), B.ravel() - B.mean()
     elif kind == "cosine":
@@ -126,14 +169,18 @@ def crh_alignments(H_a, G_a, H_b, G_b, W, *, kind="pearson"):
     H_a, G_a are (in, in); H_b, G_b are (out, out). ``kind`` as in :func:`alignment` (default: Pearson
     correlation of entries). Returns a :class:`CRHAlignments`.
     """
-    W = _matrix(W, "W")
+    if kind not in ("pearson", "cosine", "centered"):
+        raise ValueError(f"kind must be 'pearson', 'cosine' or 'centered', got {kind!r}")
+    W = _matrix(W, "W", scale_free=True)  # alignments are invariant to the scale of Z = WᵀW, WWᵀ
     n_out, n_in = W.shape
     mats = {}
     for name, M, size in (("H_a", H_a, n_in), ("G_a", G_a, n_in), ("H_b", H_b, n_out), ("G_b", G_b, n_out)):
-        M = _matrix(M, name, square=True)
+        M = _matrix(M, name, square=True, scale_free=True)
         if M.shape[0] != size:
             raise ValueError(f"{name} must be ({size}, {size}) for W of shape {W.shape}, got {M.shape}")
         mats[name] = M
+    _need(8 * 7 * (n_in * n_in + n_out * n_out), f"the CRH alignments of a {n_out:,} x {n_in:,} layer",
+          "use a smaller layer (or a subset of its units)")
     Z_a, Z_b = W.T @ W, W @ W.T
     return CRHAlignments(
         forward_rga=alignment(mats["H_b"], mats["G_b"], kind=kind),
@@ -185,10 +232,15 @@ def pah_exponents(H, G, Z, *, rtol=1e-10):
     [-1, 3]. A flat spectrum gives exponent 0.0 with a DegenerateMetricWarning. Matrices or
     CovarianceAccumulator objects (second moments).
     """
-    mats = [_matrix(M, name, square=True) for M, name in ((H, "H"), (G, "G"), (Z, "Z"))]
+    # a positive scale of H, G or Z shifts its log-spectrum only: the fitted slopes do not change
+    mats = [_matrix(M, name, square=True, scale_free=True) for M, name in ((H, "H"), (G, "G"), (Z, "Z"))]
+    if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not 0 <= rtol < 1:
+        raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
     if len({M.shape for M in mats}) != 1:
         raise ValueError(f"H, G, Z must have the same shape, got {[M.shape for M in mats]}")
     H_, G_, Z_ = mats
+    d = H_.shape[0]
+    _need(8 * 8 * d * d, f"the PAH exponents of {d:,} x {d:,} matrices", "use smaller matrices")
     lz, V = np.linalg.eigh((Z_ + Z_.T) / 2)
     # Match eigenvalues through Z's eigenvectors (Rayleigh quotients of H and G there): matching by sorted
     # rank would flip the sign of negative exponents (G^-1 ∝ Z reverses the order of the spectrum).
@@ -210,15 +262,17 @@ def pah_exponents(H, G, Z, *, rtol=1e-10):
 
 # --------------------------------------------------------------------------------------------------
 # CKA and kernel alignment
-def _samples(X, name):
-    X = np.asarray(X, dtype=np.float64)
+def _samples(X, name, scale_free=False):
+    X = _real(X, name)
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
         raise ValueError(f"{name} must be (n_samples, n_features), got shape {X.shape}")
-    if not np.isfinite(X).all():
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has no features (shape {X.shape})")
+    if not _all_finite(X):
         raise ValueError(f"{name} contains NaN or infinity")
-    return X.reshape(X.shape[0], -1)
+    return _unit_scale(X) if scale_free else X
 
 
 def _gram_rbf(X, sigma):
@@ -287,6 +341,16 @@ def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
         raise ValueError(f"kernel must be 'linear' or 'rbf', got {kernel!r}")
     if kernel == "linear" and sigma is not None:
         raise ValueError("sigma applies only to kernel='rbf'")
+    p, q = X.shape[1], Y.shape[1]
+    if kernel == "linear" and not debiased:
+        _need(8 * (2 * n * (p + q) + 2 * (p * p + q * q) + p * q),
+              f"linear CKA of {n:,} samples with {p:,} and {q:,} features", "use fewer features or samples")
+    else:  # Gram matrices K, L and their centred or zero-diagonal copies and products
+        _need(8 * (6 * n * n + n * (p + q)), f"{kernel} {'debiased ' if debiased else ''}CKA of {n:,} samples "
+              f"({n:,} x {n:,} kernel matrices)",
+              "use fewer samples, netmirror.MinibatchCKA over minibatches, or the biased linear CKA (feature space)")
+    # CKA is invariant to an isotropic scale of X or Y (the rbf bandwidth follows the median distance)
+    X, Y = _unit_scale(X), _unit_scale(Y)
     if kernel == "linear" and not debiased:
         Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
         xy = float(np.linalg.norm(Yc.T @ Xc) ** 2)
@@ -296,9 +360,10 @@ def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
     if kernel == "linear":
         K, L = X @ X.T, Y @ Y.T
     else:
+        if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, numbers.Real)
+                                  or not math.isfinite(sigma) or not sigma > 0):
+            raise ValueError(f"sigma must be a finite number > 0 (a fraction of the median distance), got {sigma!r}")
         t = 1.0 if sigma is None else float(sigma)
-        if not t > 0:
-            raise ValueError(f"sigma must be > 0, got {sigma!r}")
         K, L = _gram_rbf(X, t), _gram_rbf(Y, t)
     hsic = _hsic_unbiased if debiased else _hsic_biased
     return _cka_ratio(hsic(K, L), hsic(K, K), hsic(L, L), "cka", float((K * K).mean()), float((L * L).mean()))
@@ -329,6 +394,8 @@ class MinibatchCKA:
         for v, name in ((n_layers_x, "n_layers_x"), (n_layers_y, "n_layers_y")):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        _need(8 * (int(n_layers_x) + 2) * (int(n_layers_y) + 2), f"MinibatchCKA of {n_layers_x:,} x {n_layers_y:,} "
+              "layers", "compare fewer layers")
         self.n_layers_x, self.n_layers_y = int(n_layers_x), int(n_layers_y)
         self._xy = np.zeros((self.n_layers_x, self.n_layers_y))
         self._xx = np.zeros(self.n_layers_x)
@@ -338,16 +405,27 @@ class MinibatchCKA:
         self.n_batches = 0
 
     def update(self, list_of_X, list_of_Y):
+        if not isinstance(list_of_X, (list, tuple)) or not isinstance(list_of_Y, (list, tuple)):
+            raise TypeError("list_of_X and list_of_Y must be lists (one array per layer)")
         if len(list_of_X) != self.n_layers_x or len(list_of_Y) != self.n_layers_y:
             raise ValueError(f"expected {self.n_layers_x} X layers and {self.n_layers_y} Y layers, "
                              f"got {len(list_of_X)} and {len(list_of_Y)}")
         Xs = [_samples(X, f"X[{i}]") for i, X in enumerate(list_of_X)]
         Ys = [_samples(Y, f"Y[{j}]") for j, Y in enumerate(list_of_Y)]
+        # HSIC grows like |x|^4 and batches are averaged as they are, so no per-batch rescaling: refuse
+        # magnitudes whose fourth powers leave the float64 range
+        for M, name in [(X, f"X[{i}]") for i, X in enumerate(Xs)] + [(Y, f"Y[{j}]") for j, Y in enumerate(Ys)]:
+            top = max(float(M.max()), -float(M.min())) if M.size else 0.0
+            if top > 1e60 or 0 < top < 1e-60:
+                raise ValueError(f"{name} has entries of magnitude {top:.1e}: HSIC (4th powers) leaves the float64 "
+                                 "range; multiply every batch of this layer by one common factor first")
         n = Xs[0].shape[0]
         if any(M.shape[0] != n for M in Xs + Ys):
             raise ValueError("every layer of a batch must have the same number of samples")
         if n < 4:
             raise ValueError(f"the unbiased HSIC needs batches of at least 4 samples, got {n}")
+        _need(8 * n * n * (len(Xs) + len(Ys) + 3), f"a MinibatchCKA update of {len(Xs) + len(Ys)} layers with "
+              f"batches of {n:,} samples ({n:,} x {n:,} kernel per layer)", "use smaller batches")
         Ks = [X @ X.T for X in Xs]
         Ls = [Y @ Y.T for Y in Ys]
         xy = np.array([[_hsic_unbiased(K, L) for L in Ls] for K in Ks])
@@ -415,14 +493,30 @@ def neural_collapse(H, labels, W=None, b=None):
     Labels are mapped to classes in sorted order (row c of W is the c-th smallest label). Needs C >= 2.
     All class means equal (Σ_B = 0) gives nc1 = inf (0.0 when Σ_W = 0 too) with a DegenerateMetricWarning.
     """
+    # NC1-NC3 are invariant to a positive scale of H or W, NC4 too when b scales with both: unit scales keep
+    # the products in range
     H = _samples(H, "H")
     labels = np.asarray(labels)
     if labels.shape != (H.shape[0],):
         raise ValueError(f"labels must have shape ({H.shape[0]},), got {labels.shape}")
+    if labels.dtype.kind == "f":
+        if not (np.isfinite(labels).all() and np.all(labels == np.round(labels))):
+            raise ValueError("labels must be integers (class indices); got non-integer or non-finite floats")
+    elif labels.dtype.kind not in "biuU":
+        raise TypeError(f"labels must be integers (or strings), got dtype {labels.dtype}")
     classes, y = np.unique(labels, return_inverse=True)
+    y = y.reshape(-1)
     C = len(classes)
     if C < 2:
         raise ValueError("neural_collapse needs at least 2 classes")
+    n, p = H.shape
+    # within-class residuals, Σ_W, Σ_B and its pseudo-inverse, class-mean Gram matrices; with W the
+    # (n, C, p) distances of every sample to every class mean (NC4)
+    _need(8 * (2 * n * p + 6 * p * p + 4 * C * C + C * p + (n * C * p if W is not None else 0)),
+          f"neural collapse of {n:,} samples, {p:,} features and {C:,} classes",
+          "use fewer samples or features (subsample them)")
+    exp_h = _unit_exponent(H)
+    H = np.ldexp(H, -exp_h)
     counts = np.bincount(y, minlength=C).astype(np.float64)
     means = np.zeros((C, H.shape[1]))
     np.add.at(means, y, H)
@@ -455,6 +549,8 @@ def neural_collapse(H, labels, W=None, b=None):
         W = _matrix(W, "W")
         if W.shape != (C, H.shape[1]):
             raise ValueError(f"W must have shape ({C}, {H.shape[1]}) (classes, features), got {W.shape}")
+        exp_w = _unit_exponent(W)
+        W = np.ldexp(W, -exp_w)
         nc2_w = _cov_ratio(np.linalg.norm(W, axis=1), "classifier row")
         wn, mn = float(np.linalg.norm(W)), float(np.linalg.norm(Mt))
         if wn == 0 or mn == 0:
@@ -462,9 +558,13 @@ def neural_collapse(H, labels, W=None, b=None):
         nc3 = float(np.linalg.norm(W.T / (wn or 1.0) - Mt / (mn or 1.0)) ** 2)
         logits = H @ W.T
         if b is not None:
-            b = np.asarray(b, dtype=np.float64)
+            b = _real(b, "b")
             if b.shape != (C,):
                 raise ValueError(f"b must have shape ({C},), got {b.shape}")
+            if not np.isfinite(b).all():
+                raise ValueError("b contains NaN or infinity")
+            with np.errstate(over="ignore", under="ignore"):  # a bias beyond every logit stays decisive as ±inf
+                b = np.ldexp(b, -exp_h - exp_w)
             logits = logits + b
         d2 = ((H[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
         nc4 = float(np.mean(logits.argmax(axis=1) != d2.argmin(axis=1)))
@@ -477,6 +577,8 @@ def neural_collapse(H, labels, W=None, b=None):
 def _psd_power(M, power):
     ev, V = np.linalg.eigh((M + M.T) / 2)
     ev = np.clip(ev, 0.0, None)  # AGOP is PSD; tiny negative rounding would break fractional powers
+    if ev.max() > 0:
+        ev = ev / ev.max()  # a positive scale of the result changes no correlation; powers of [0, 1] stay finite
     return (V * ev ** power) @ V.T
 
 
@@ -488,12 +590,40 @@ def nfa_correlation(W, agop, *, power=1.0):
     AGOP's square root, as Radhakrishnan et al. also report (negative eigenvalues from rounding are
     clipped to 0 before the power). Same degenerate-input rules as :func:`alignment`.
     """
-    W = _matrix(W, "W")
-    agop = _matrix(agop, "agop", square=True)
+    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not math.isfinite(power) or power <= 0:
+        raise ValueError(f"power must be a finite number > 0 (1 or 0.5, usually), got {power!r}")
+    W = _matrix(W, "W", scale_free=True)  # the Pearson correlation is invariant to positive scales
+    agop = _matrix(agop, "agop", square=True, scale_free=True)
     if agop.shape[0] != W.shape[1]:
         raise ValueError(f"agop must be ({W.shape[1]}, {W.shape[1]}) for W of shape {W.shape}, got {agop.shape}")
+    d = agop.shape[0]
+    _need(8 * 8 * d * d, f"the NFA correlation of {d:,} x {d:,} matrices", "use smaller matrices")
     target = agop if power == 1.0 else _psd_power(agop, float(power))
     return alignment(W.T @ W, target, kind="pearson")
+
+
+def _svd_memory(m, n):
+    """LAPACK's divide-and-conquer SVD without vectors: a copy of the matrix and O(min(m, n)^2) work space."""
+    k = min(m, n)
+    _need(8 * (2 * m * n + 8 * k * k + 8 * max(m, n)), f"the singular values of a {m:,} x {n:,} matrix",
+          "use a smaller matrix")
+
+
+def _singular_values(M):
+    """Singular values of M reshaped to (shape[0], -1), computed at unit scale (no overflow or underflow in
+    LAPACK) and scaled back."""
+    _svd_memory(M.shape[0], M.size // max(M.shape[0], 1))
+    if not _all_finite(M):
+        raise ValueError("the matrix contains NaN or infinity")
+    M = M.reshape(M.shape[0], -1)
+    top = max(float(M.max()), -float(M.min())) if M.size else 0.0
+    if top == 0.0:
+        return np.zeros(min(M.shape))
+    with np.errstate(over="ignore"):
+        s = np.linalg.svd(M / top, compute_uv=False) * top
+    if not np.isfinite(s).all():
+        raise ValueError("the singular values overflow float64 (entries near 1e308); rescale the matrix")
+    return s
 
 
 def weight_spectra(weights):
@@ -504,10 +634,10 @@ def weight_spectra(weights):
     flattened to (shape[0], -1) (conv kernels: out channels × the rest).
     """
     def sv(M):
-        M = np.asarray(M.detach().cpu().numpy() if hasattr(M, "detach") else M, dtype=np.float64)
+        M = _real(M.detach().cpu().numpy() if hasattr(M, "detach") else M, "a weight matrix")
         if M.ndim < 2:
             raise ValueError(f"weight matrices must be at least 2-D, got shape {M.shape}")
-        return np.linalg.svd(M.reshape(M.shape[0], -1), compute_uv=False)
+        return _singular_values(M)
 
     if isinstance(weights, dict):
         return {k: sv(v) for k, v in weights.items()}
@@ -527,10 +657,21 @@ def effective_rank(M, *, method="entropy", tol=1e-3):
         weights of a deep network trained with weight decay (tol is relative; default 1e-3).
     A zero matrix has effective rank 0.0 (with a DegenerateMetricWarning).
     """
-    s = np.asarray(M, dtype=np.float64)
-    s = np.abs(s) if s.ndim == 1 else np.linalg.svd(s.reshape(s.shape[0], -1), compute_uv=False)
-    if not np.isfinite(s).all():
+    if method not in ("entropy", "stable", "participation", "threshold"):
+        raise ValueError(f"method must be 'entropy', 'stable', 'participation' or 'threshold', got {method!r}")
+    if method == "threshold" and (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
+                                  or not 0 <= tol < 1):
+        raise ValueError(f"tol must be a number in [0, 1) (relative to the largest singular value), got {tol!r}")
+    s = _real(M, "M")
+    if s.ndim == 0:
+        raise ValueError("effective_rank needs a matrix or a 1-D array of singular values, got a scalar")
+    if s.ndim >= 2:
+        _svd_memory(s.shape[0], s.size // max(s.shape[0], 1))
+    if not _all_finite(s):
         raise ValueError("effective_rank: input contains NaN or infinity")
+    s = np.abs(s) if s.ndim == 1 else _singular_values(s)
+    if s.size and s.max() > 0:
+        s = s / s.max()  # every effective rank is invariant to the scale of the spectrum
     if s.size == 0 or s.max() == 0:
         _warn("effective_rank of a zero matrix: returning 0.0")
         return 0.0

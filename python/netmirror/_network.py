@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from . import reference
+from . import _memory, reference
 from ._library import _KINDS, Library, _check_points
 
 # Elements of the largest intermediate array (points x units x neurons) that forward() materialises.
@@ -123,6 +123,11 @@ class Network:
         """Network output at the points x (1-D array, or shape (n, 2) for 2-D sign nets)."""
         t = self._points(x)
         n = t.shape[0]
+        widest = max((max(max(layer["W"].shape) for layer in u["layers"]) for u in self._units), default=1)
+        # a block holds up to _BLOCK_ELEMENTS // (n widest) units (at least one): a few (n, units, widest) arrays
+        units = min(len(self._units), max(1, _BLOCK_ELEMENTS // max(1, n * widest)))
+        _memory.check(8 * n + 32 * n * units * max(widest, self.input_dim),
+                      f"the forward pass on {n:,} points", "evaluate fewer points at a time")
         out = np.full(n, self.intercept, dtype=np.float64)
         groups = {}  # units with equal layer shapes run together
         for u in self._units:
@@ -153,11 +158,21 @@ class Network:
     def loss(self, x, y):
         """Regularised training loss ½‖forward(x) − y‖² + penalty()."""
         f = self.forward(x)
-        y = np.asarray(y, dtype=np.float64)
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"y must hold real numbers, got dtype {y.dtype}")
+        y = y.astype(np.float64)
         if y.shape != f.shape:
             raise ValueError(f"y must have one value per point: expected shape {f.shape}, got {y.shape}")
-        r = f - y
-        return 0.5 * float(r @ r) + self.penalty()
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinity")
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = f - y
+            loss = 0.5 * float(r @ r) + self.penalty()
+        if not np.isfinite(loss):
+            raise ValueError("the loss overflows float64 (residuals or weights near 1e154 or beyond); rescale y and "
+                             "the network's output")
+        return loss
 
     # -- description --------------------------------------------------------------------------------
     def _family(self):
@@ -385,6 +400,9 @@ def reconstruct(lib, coef, intercept, beta):
     """
     z, xi, beta = _check_inputs(lib, coef, intercept, beta)
     nz = np.flatnonzero(z)
+    # one unit per nonzero: a dict of small read-only arrays (a few hundred bytes of Python objects)
+    _memory.check(2048 * nz.size + 300 * nz.size, f"a network of {nz.size:,} units",
+                  "use a larger beta (fewer nonzero coefficients)")
     units = []
     if nz.size:
         raw = nz.astype(np.int64) if lib.raw_index is None else lib.raw_index[nz]

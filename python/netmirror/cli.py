@@ -149,6 +149,11 @@ def _cmd_demo(args):
         _check_out_path(args.out, "figure")
     if args.top < 0:
         raise CliError(f"--top must be a non-negative number of features, got {args.top}")
+    if args.dims == 2:  # abs nets on 2-D data: reflection planes (docs/libraries.md §6)
+        if args.data:
+            raise CliError("--data picks 1-D data sets; --dims 2 uses the diabetes data (PCA to 2-D)")
+        from ._planes_demo import planes_demo
+        return planes_demo(args)
     jobs = [(name, fam, depth) for name in names for fam in DEMO_FAMILIES for depth in fam[2]]
     header = (f"{'data':<12} {'activation':<22} {'L':>1} {'raw':>8} {'dedup':>6} {'nnz':>3} {'refl':>4} "
               f"{'beta':>8} {'objective':>10} {'gap':>8} {'ms':>6}")
@@ -427,6 +432,9 @@ def _parser():
                    help=f"data sets to fit (default: {' '.join(DEMO_DATA)}; also: sine)")
     p.add_argument("--no-plot", action="store_true", help="skip the figure")
     p.add_argument("--top", type=int, default=2, help="selected features printed per fit (default: 2)")
+    p.add_argument("--dims", type=int, choices=(1, 2), default=1,
+                   help="1: the 1-D data above (default); 2: abs nets on 2-D data (diabetes, PCA), "
+                        "drawing the learned reflection planes")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("fit", help="fit your own 1-D data from a CSV file (x, y)",

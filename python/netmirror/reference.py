@@ -540,6 +540,184 @@ def neural_collapse(H, labels, W=None, b=None):
 
 
 # --------------------------------------------------------------------------------------------------
+# reflection-plane libraries of abs nets on inputs in d dimensions (docs/libraries.md §6)
+PLANE_DEGENERATE_VOLUME = 1e-12
+
+
+def _small_det(a):
+    """Determinant of a k x k list-of-lists matrix (destroyed): partial pivoting, the C++ operation order."""
+    k = len(a)
+    det = 1.0
+    for c in range(k):
+        piv = c
+        for r in range(c + 1, k):
+            if abs(a[r][c]) > abs(a[piv][c]):
+                piv = r
+        if a[piv][c] == 0.0:
+            return 0.0
+        if piv != c:
+            a[c], a[piv] = a[piv], a[c]
+            det = -det
+        det *= a[c][c]
+        for r in range(c + 1, k):
+            f = a[r][c] / a[c][c]
+            for j in range(c, k):
+                a[r][j] -= f * a[c][j]
+    return det
+
+
+def plane_normal(X, idx, coords=None):
+    """plane_normal_of_points on the rows X[idx]."""
+    X = np.asarray(X, dtype=np.float64)
+    return plane_normal_of_points([X[i] for i in idx], coords)
+
+
+def plane_normal_of_points(points, coords=None):
+    """Unit normal (Euclidean) of the hyperplane through the points (rows of d coordinates) within the
+    coordinates `coords` (default: all d; len(points) == len(coords)), or None when they are affinely dependent: the generalized cross
+    product n_c = (-1)^c det(V without column c) of the difference vectors scaled to unit length (so its norm
+    is a volume in [0, 1] at any magnitude). Returns the normal in those coordinates."""
+    coords = list(range(len(points[0]))) if coords is None else list(coords)
+    q = len(coords)
+    x0 = [float(points[0][c]) for c in coords]
+    V = []
+    for pt in points[1:]:
+        xr = [float(pt[c]) for c in coords]
+        scale = 0.0
+        for c in range(q):
+            scale = max(scale, abs(xr[c] - x0[c]))
+        if scale == 0.0:
+            return None
+        row = [(xr[c] - x0[c]) / scale for c in range(q)]
+        norm2 = 0.0
+        for c in range(q):
+            norm2 += row[c] * row[c]
+        inv = 1.0 / math.sqrt(norm2)
+        V.append([v * inv for v in row])
+    if q == 1:
+        return np.ones(1)
+    normal = []
+    norm2 = 0.0
+    for c in range(q):
+        det = _small_det([[row[j] for j in range(q) if j != c] for row in V])
+        normal.append(det if c % 2 == 0 else -det)
+        norm2 += normal[-1] * normal[-1]
+    vol = math.sqrt(norm2)
+    if not vol > PLANE_DEGENERATE_VOLUME:
+        return None
+    return np.array([v / vol for v in normal])
+
+
+def plane_tuples(n, d, weight_norm="l2"):
+    """(coordinate subset, point subset) of every plane in raw order: l2, all d coordinates and the d-subsets
+    of points in lexicographic order; l1, for q = 1..d, each q-subset of coordinates, each q-subset of points."""
+    if weight_norm == "l2":
+        return [(tuple(range(d)), pts) for pts in itertools.combinations(range(n), d)]
+    return [(coords, pts) for q in range(1, d + 1) for coords in itertools.combinations(range(d), q)
+            for pts in itertools.combinations(range(n), q)]
+
+
+def plane_normals(X, weight_norm="l2"):
+    """Normals (P, d) in raw plane order, unit in the weight norm (zero rows: degenerate), and a validity mask."""
+    X = np.asarray(X, dtype=np.float64)
+    tuples = plane_tuples(X.shape[0], X.shape[1], weight_norm)
+    U = np.zeros((len(tuples), X.shape[1]))
+    ok = np.zeros(len(tuples), dtype=bool)
+    for p, (coords, pts) in enumerate(tuples):
+        u = plane_normal(X, pts, coords)
+        if u is None:
+            continue
+        scale = 1.0
+        if weight_norm == "l1":
+            scale = 0.0
+            for v in u:
+                scale += abs(float(v))
+        for k, c in enumerate(coords):
+            U[p, c] = u[k] / scale
+        ok[p] = True
+    return U, ok, tuples
+
+
+def plane_projection(X, normal, i0, t):
+    """s = u^T (t - X[i0]) accumulated coordinate by coordinate (the C++ order)."""
+    t = np.atleast_2d(np.asarray(t, dtype=np.float64))
+    s = np.zeros(t.shape[0])
+    for c in range(t.shape[1]):
+        s = s + normal[c] * (t[:, c] - X[i0, c])
+    return s
+
+
+def plane_library_matrix(X, depth, t=None, weight_norm="l2"):
+    """Raw plane dictionary at points t (default X): column p*M + r1 is the 1-D abs feature r1 of depth
+    `depth` on the projections of X on plane p's normal (depth 2: the distance |u^T (t - X[i1])|);
+    degenerate tuples give zero columns (the kernels leave them out of every library)."""
+    X = np.asarray(X, dtype=np.float64)
+    t = X if t is None else np.asarray(t, dtype=np.float64)
+    n = X.shape[0]
+    modes = 1 if depth == 2 else library_size(n, "abs", depth)
+    U, ok, tuples = plane_normals(X, weight_norm)
+    cols = []
+    for p, (_, pts) in enumerate(tuples):
+        if not ok[p]:
+            cols.append(np.zeros((t.shape[0], modes)))
+            continue
+        st = plane_projection(X, U[p], pts[0], t)
+        if depth == 2:
+            cols.append(np.abs(st)[:, None])
+        else:
+            sx = plane_projection(X, U[p], pts[0], X)
+            cols.append(nested_matrix(sx, "abs", depth, t=st))
+    for (i, fold_point, r1) in plane_fold_lines(X, depth):
+        u = plane_normal_of_points([X[i], fold_point])
+        if u is None:
+            cols.append(np.zeros((t.shape[0], 1)))
+            continue
+        if weight_norm == "l1":
+            scale = 0.0
+            for v in u:
+                scale += abs(float(v))
+            u = np.array([v / scale for v in u])
+        st = plane_projection(X, u, i, t)
+        sx = plane_projection(X, u, i, X)
+        cols.append(nested_matrix(sx, "abs", depth, t=st)[:, [r1]])
+    if not cols:
+        return np.zeros((t.shape[0], 0))
+    return np.hstack(cols)
+
+
+def plane_fold_lines(X, depth):
+    """d = 2, depth 3: (i, fold point, r1) for e = i + n r1 < 2 n^3, the line through X[i] and the fold point of
+    the 1-D depth-3 feature r1 = j1 + n j2 + n^2 fold: 2 X[j1] - X[j2] (fold 0) or (X[j1] + X[j2]) / 2."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    if d != 2 or depth != 3:
+        return []
+    out = []
+    for e in range(2 * n**3):
+        i, r1 = e % n, e // n
+        a, b = X[r1 % n], X[(r1 // n) % n]
+        fold = np.array([2.0 * a[c] - b[c] if r1 < n * n else 0.5 * (a[c] + b[c]) for c in range(d)])
+        out.append((i, fold, r1))
+    return out
+
+
+def plane_raw_valid(X, depth, weight_norm="l2"):
+    """Mask over the raw columns: True where the plane (or fold line) is determined."""
+    X = np.asarray(X, dtype=np.float64)
+    modes = 1 if depth == 2 else library_size(X.shape[0], "abs", depth)
+    _, ok, _ = plane_normals(X, weight_norm)
+    folds = [plane_normal_of_points([X[i], f]) is not None for i, f, _ in plane_fold_lines(X, depth)]
+    return np.concatenate([np.repeat(ok, modes), np.asarray(folds, dtype=bool)])
+
+
+def plane_dedup_tolerance(X):
+    X = np.asarray(X, dtype=np.float64)
+    span = X.max(axis=0) - X.min(axis=0)
+    amax = float(np.abs(X).max())
+    return 1e-9 * float(np.sqrt(np.sum(span * span))) + 1024.0 * np.finfo(np.float64).eps * amax
+
+
+# --------------------------------------------------------------------------------------------------
 # Convex two-layer ReLU networks (netmirror.convex_relu, docs/convex_relu.md)
 #
 #   P(v, w) = 1/2 ||sum_i D_i X (v_i - w_i) - y||^2 + beta sum_i (||v_i|| + ||w_i||)

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -69,4 +70,21 @@ TEST_CASE("covariance two-thread path with padding columns") {
         CHECK(check<float>(1500, 71, false, weighted, 0.0, 3) < 1e-12);
         CHECK(check<double>(1400, 66, true, weighted, 1e6, 4) < 1e-12);
     }
+}
+
+TEST_CASE("a raised stop flag ends an update with Interrupted; a lowered one changes nothing") {
+    const int64_t n = 300, dim = 5;
+    std::vector<double> x(static_cast<size_t>(n * dim));
+    for (size_t k = 0; k < x.size(); ++k) x[k] = std::sin(0.37 * static_cast<double>(k));
+    std::atomic<bool> stop{true};
+    CovarianceAccumulator stopped(dim), plain(dim), watched(dim);
+    CHECK_THROWS_AS(stopped.update(x.data(), n, dim, 1, nullptr, 2, &stop), netmirror::Interrupted);
+    CHECK(stopped.count() == 0);  // raised before the mean pass ended: nothing was added
+    stop = false;
+    plain.update(x.data(), n, dim, 1, nullptr, 2);
+    watched.update(x.data(), n, dim, 1, nullptr, 2, &stop);
+    std::vector<double> a(static_cast<size_t>(dim * dim)), b(a.size());
+    plain.scatter(a.data());
+    watched.scatter(b.data());
+    CHECK(a == b);
 }

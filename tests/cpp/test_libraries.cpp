@@ -1,7 +1,9 @@
 // Families: count formulas, closed-form features, raw-index decoding and deduplication.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <netmirror/dedup.hpp>
@@ -107,4 +109,15 @@ TEST_CASE("bad specs throw instead of building") {
     CHECK_THROWS_AS(fam.feature(fam.size()), std::out_of_range);
     FamilySpec huge = spec_of(Activation::relu, 4);
     CHECK_THROWS_AS(Family::compute_size(huge, int64_t(1) << 40), std::overflow_error);
+}
+
+TEST_CASE("a raised stop flag ends deduplication with Interrupted; a lowered one changes nothing") {
+    const std::vector<double> x = {0.5, -1.25, 2.0, 2.0, 3.75};
+    const Family fam(x.data(), 5, spec_of(Activation::relu, 3));
+    std::atomic<bool> stop{true};
+    CHECK_THROWS_AS(deduplicate(fam, default_dedup_tolerance(fam), true, 2, std::numeric_limits<size_t>::max(), &stop),
+                    Interrupted);
+    stop = false;
+    CHECK(deduplicate(fam, default_dedup_tolerance(fam), true, 2, std::numeric_limits<size_t>::max(), &stop) ==
+          deduplicate(fam, default_dedup_tolerance(fam), true));
 }

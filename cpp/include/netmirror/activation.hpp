@@ -3,6 +3,14 @@
 #include <stdexcept>
 #include <string>
 
+// Functions the CUDA kernels share with the CPU code are NETMIRROR_HD: __host__ __device__ under nvcc,
+// plain inline functions otherwise (one definition of every feature's arithmetic on both sides).
+#if defined(__CUDACC__)
+#define NETMIRROR_HD __host__ __device__
+#else
+#define NETMIRROR_HD
+#endif
+
 namespace netmirror {
 
 enum class Activation : int { relu = 0, leaky_relu = 1, abs = 2, sign = 3, threshold = 4 };
@@ -33,7 +41,7 @@ inline double effective_slope(Activation a, double slope) {
     }
 }
 
-inline double activate(Activation a, double slope, double u) {
+NETMIRROR_HD inline double activate(Activation a, double slope, double u) {
     switch (a) {
         case Activation::relu: return u > 0.0 ? u : 0.0;
         case Activation::abs: return u < 0.0 ? -u : u;

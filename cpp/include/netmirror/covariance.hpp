@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -208,9 +209,11 @@ void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols
 
 // Adds sum_k s_k^2 (x_k - center)(x_k - center)^T into the upper triangle of the column-major
 // (ld x ld) matrix c, ld a multiple of kTileRows >= x.cols. row_scale = sqrt(weights) or null.
+// A raised `stop` ends every thread at its next block of rows (c is then partly updated: the caller
+// discards it).
 template <class T>
 void add_centered_scatter(const RowsView<T>& x, const double* center, const double* row_scale, double* c,
-                          int64_t ld, int threads) {
+                          int64_t ld, int threads, const std::atomic<bool>* stop = nullptr) {
     const MicroKernel kernel = select_micro_kernel();
     const int64_t n_panels = (x.cols + kPanel - 1) / kPanel;  // B panels: padding columns of ld are skipped
     const double work = static_cast<double>(x.rows) * static_cast<double>(ld) * static_cast<double>(ld);
@@ -231,6 +234,7 @@ void add_centered_scatter(const RowsView<T>& x, const double* center, const doub
             const int64_t ncols = round_up(p_end * kPanel, kTileRows);
             std::vector<double> packed(static_cast<size_t>(kDepth * ncols));
             for (int64_t row0 = 0; row0 < x.rows; row0 += kDepth) {
+                if (stop && stop->load(std::memory_order_relaxed)) return;
                 const int64_t depth = std::min(kDepth, x.rows - row0);
                 pack_block(x, row0, depth, ncols, center, row_scale, packed.data());
                 const int64_t panel_stride = depth * kPanel;
@@ -279,10 +283,11 @@ public:
     }
 
     // One batch. weights: null or `rows` values, finite and >= 0. Throws std::invalid_argument (and leaves
-    // the state unchanged) on non-finite input.
+    // the state unchanged) on non-finite input. A raised `stop` throws Interrupted: the state is unchanged
+    // if it was raised during the mean pass, else partly updated (update a copy to be able to discard it).
     template <class T>
     void update(const T* data, int64_t rows, int64_t row_stride, int64_t col_stride, const double* weights,
-                int threads = default_num_threads()) {
+                int threads = default_num_threads(), const std::atomic<bool>* stop = nullptr) {
         if (rows < 0) throw std::invalid_argument("rows must be >= 0");
         if (rows == 0) return;
         const cov_detail::RowsView<T> x{data, rows, dim_, row_stride, col_stride};
@@ -302,13 +307,15 @@ public:
         std::vector<double> shift(static_cast<size_t>(dim_));
         for (int64_t j = 0; j < dim_; ++j) shift[j] = weight_ > 0.0 ? mean_hi_[j] : static_cast<double>(x.at(0, j));
         const std::vector<double> offset = weighted_column_offsets(x, weights, batch_weight, shift, threads);
+        if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
         count_ += rows;
         if (batch_weight == 0.0) return;  // all weights zero: nothing to merge
         std::vector<double> center(static_cast<size_t>(dim_));
         for (int64_t j = 0; j < dim_; ++j) center[j] = shift[j] + offset[j];
         // Centring on the rounded batch mean is exact up to W_b * (rounding)^2: negligible.
         cov_detail::add_centered_scatter(x, center.data(), weights ? row_scale.data() : nullptr, m2_.data(), ld_,
-                                         threads);
+                                         threads, stop);
+        if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
         if (weight_ > 0.0) {
             std::vector<double> delta(static_cast<size_t>(dim_));  // batch mean - running mean
             for (int64_t j = 0; j < dim_; ++j) delta[j] = offset[j] - mean_lo_[j];

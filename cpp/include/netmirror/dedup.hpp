@@ -5,6 +5,7 @@
 // add nothing. Columns are streamed in blocks, so memory is O(kept) + O(block * n), never O(raw * n).
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -110,10 +111,12 @@ private:
 // Raw indices of the kept representatives (first occurrence of each class), in increasing order.
 // intercept=false (no free intercept): constants are not absorbed, columns are equal only up to sign.
 // Memory grows with the kept count (hash table + index list, ~40-72 bytes per kept column); past max_bytes
-// it throws std::length_error rather than exhausting the machine.
+// it throws std::length_error rather than exhausting the machine. A raised `stop` throws Interrupted
+// at the next block of columns.
 inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool intercept = true,
                                         int threads = default_num_threads(),
-                                        size_t max_bytes = std::numeric_limits<size_t>::max()) {
+                                        size_t max_bytes = std::numeric_limits<size_t>::max(),
+                                        const std::atomic<bool>* stop = nullptr) {
     const int64_t n = family.n(), total = family.size();
     const double* x = family.x().data();
     const int64_t block = std::max<int64_t>(64, std::min<int64_t>(8192, (int64_t(1) << 22) / std::max<int64_t>(n, 1)));
@@ -125,6 +128,7 @@ inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool i
     std::vector<int64_t> qv(static_cast<size_t>(n));
 
     for (int64_t b0 = 0; b0 < total; b0 += block) {
+        if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
         const int64_t b1 = std::min(total, b0 + block);
         parallel_for(b0, b1, threads, [&](int64_t lo, int64_t hi) {
             std::vector<double> col(static_cast<size_t>(n)), scr;

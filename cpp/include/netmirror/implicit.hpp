@@ -30,11 +30,6 @@
 
 namespace netmirror {
 
-// Thrown when the stop flag is raised while the operator computes its column statistics.
-struct Interrupted : std::runtime_error {
-    Interrupted() : std::runtime_error("interrupted") {}
-};
-
 namespace detail {
 
 // A continuous piecewise-linear function of one variable: knots k[0] < ... < k[p-1], values at the knots,

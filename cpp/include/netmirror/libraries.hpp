@@ -90,14 +90,14 @@ inline uint64_t ipow(uint64_t b, int e) {
 }
 
 // Activations as functors so the row loops specialise and vectorise.
-struct Relu { double operator()(double u) const { return u > 0.0 ? u : 0.0; } };
-struct Abs { double operator()(double u) const { return std::fabs(u); } };
+struct Relu { NETMIRROR_HD double operator()(double u) const { return u > 0.0 ? u : 0.0; } };
+struct Abs { NETMIRROR_HD double operator()(double u) const { return fabs(u); } };
 struct Leaky {
     double slope;
-    double operator()(double u) const { return u > 0.0 ? u : slope * u; }
+    NETMIRROR_HD double operator()(double u) const { return u > 0.0 ? u : slope * u; }
 };
-struct Sign { double operator()(double u) const { return u >= 0.0 ? 1.0 : -1.0; } };
-struct Threshold { double operator()(double u) const { return u >= 0.0 ? 1.0 : 0.0; } };
+struct Sign { NETMIRROR_HD double operator()(double u) const { return u >= 0.0 ? 1.0 : -1.0; } };
+struct Threshold { NETMIRROR_HD double operator()(double u) const { return u >= 0.0 ? 1.0 : 0.0; } };
 
 template <class Fn>
 decltype(auto) with_activation(Activation a, double slope, Fn&& fn) {
@@ -111,14 +111,49 @@ decltype(auto) with_activation(Activation a, double slope, Fn&& fn) {
     return fn(Relu{});
 }
 
+// Per-point values of each feature kind, shared with the CUDA kernels (cuda/include/netmirror/cuda).
+// g_H(t) of the nested recursion with H layers (levels c[1..H-1] precomputed).
+template <class Act>
+NETMIRROR_HD inline double nested_point(double t, Act act, const double* s, double a1, const double* c, int H) {
+    double g = act(s[0] * (t - a1));
+    for (int h = 1; h < H; ++h) g = act(s[h] * (g - c[h]));
+    return g;
+}
+// act(s (h(t) - h(b))) with h(u) = act(u - a) + act(c - u); hb = h(b) precomputed.
+template <class Act>
+NETMIRROR_HD inline double symmetrized_point(double t, Act act, double a, double c, double s, double hb) {
+    const double h = act(t - a) + act(c - t);
+    return act(s * (h - hb));
+}
+// Thresholds in sorted[0..k) strictly above t: k minus std::upper_bound's position, by its algorithm.
+NETMIRROR_HD inline int64_t count_above(const double* sorted, int64_t k, double t) {
+    const double* first = sorted;
+    for (int64_t len = k; len > 0;) {
+        const int64_t half = len / 2;
+        if (t < first[half]) {
+            len = half;
+        } else {
+            first += half + 1;
+            len -= half + 1;
+        }
+    }
+    return k - (first - sorted);
+}
+// Each threshold above t flips the sign once (sign(0) = +1).
+template <class Act>
+NETMIRROR_HD inline double switching_point(double t, Act act, double sign, const double* sorted, int64_t k) {
+    return act(sign * ((count_above(sorted, k, t) & 1) ? -1.0 : 1.0));
+}
+// sign(u cross t) for the 2-D sign family.
+NETMIRROR_HD inline double angular_point(double u0, double u1, double t0, double t1) {
+    const double cross = u0 * t1 - u1 * t0;
+    return cross >= 0.0 ? 1.0 : -1.0;
+}
+
 // out[i] = g_H(t[i]) for the nested recursion with H layers (constants c[1..H-1] precomputed).
 template <int H, class Act, class T>
 void nested_rows(const double* t, int64_t n, T* out, Act act, const double* s, double a1, const double* c) {
-    for (int64_t i = 0; i < n; ++i) {
-        double g = act(s[0] * (t[i] - a1));
-        for (int h = 1; h < H; ++h) g = act(s[h] * (g - c[h]));
-        out[i] = static_cast<T>(g);
-    }
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(nested_point(t[i], act, s, a1, c, H));
 }
 
 }  // namespace detail
@@ -456,10 +491,7 @@ private:
         const double a = f.a1, c = f.anchor[0], s = f.sign[0];
         detail::with_activation(spec_.activation, spec_.slope, [&](auto act) {
             const double hb = act(f.anchor[1] - a) + act(c - f.anchor[1]);
-            for (int64_t i = 0; i < m; ++i) {
-                const double h = act(t[i] - a) + act(c - t[i]);
-                out[i] = static_cast<T>(act(s * (h - hb)));
-            }
+            for (int64_t i = 0; i < m; ++i) out[i] = static_cast<T>(detail::symmetrized_point(t[i], act, a, c, s, hb));
             return 0;
         });
     }
@@ -516,11 +548,9 @@ private:
         for (size_t i = 0; i < idx.size(); ++i) scratch[i] = x_[static_cast<size_t>(idx[i])];
         std::sort(scratch.begin(), scratch.end());
         detail::with_activation(spec_.activation, spec_.slope, [&](auto act) {
-            for (int64_t i = 0; i < m; ++i) {
-                // thresholds strictly above t[i] each flip the sign once (sign(0) = +1)
-                const auto above = scratch.end() - std::upper_bound(scratch.begin(), scratch.end(), t[i]);
-                out[i] = static_cast<T>(act(sign * ((above & 1) ? -1.0 : 1.0)));
-            }
+            const int64_t k = static_cast<int64_t>(scratch.size());
+            for (int64_t i = 0; i < m; ++i)
+                out[i] = static_cast<T>(detail::switching_point(t[i], act, sign, scratch.data(), k));
             return 0;
         });
     }
@@ -531,10 +561,7 @@ private:
     template <class T>
     NETMIRROR_NOINLINE void angular_column(int64_t raw, const double* t, int64_t m, T* out) const {
         const double u0 = x_[static_cast<size_t>(2 * raw)], u1 = x_[static_cast<size_t>(2 * raw + 1)];
-        for (int64_t i = 0; i < m; ++i) {
-            const double cross = u0 * t[2 * i + 1] - u1 * t[2 * i];
-            out[i] = static_cast<T>(cross >= 0.0 ? 1.0 : -1.0);
-        }
+        for (int64_t i = 0; i < m; ++i) out[i] = static_cast<T>(detail::angular_point(u0, u1, t[2 * i], t[2 * i + 1]));
     }
 
     FamilySpec spec_;

@@ -5,10 +5,16 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 namespace netmirror {
+
+// Thrown by a kernel whose stop flag was raised (Ctrl-C from the Python bindings) before it finished.
+struct Interrupted : std::runtime_error {
+    Interrupted() : std::runtime_error("interrupted") {}
+};
 
 // Threads to use: NETMIRROR_NUM_THREADS if set (>= 1), else the hardware concurrency.
 inline int default_num_threads() {

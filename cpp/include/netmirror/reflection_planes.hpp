@@ -1,0 +1,395 @@
+// Reflection-plane libraries of deep-narrow absolute-value nets on inputs in d dimensions
+// (docs/libraries.md §6 derives them).
+//
+// A first-layer unit |uᵀx − a| only sees the projection uᵀx, so for a fixed unit direction u the net is a
+// 1-D abs net on the projected data and its exact library is the 1-D abs library on those projections
+// (libraries.hpp). The directions are the unit normals of the hyperplanes through d affinely independent
+// training points (generalized cross product of x_{i2} − x_{i1}, …, x_{id} − x_{i1}): the rays of the
+// arrangement on which the dual constraint is piecewise linear. With an ℓ1 penalty on the first layer the
+// vertices of that arrangement's cones on the ℓ1 ball (PlaneNorm::l1) make depth 2 exact; under ℓ2 weight decay
+// the direction set is an inner approximation, so the library optimum is an upper bound on the net's.
+//
+// Raw index r = p · M + r1: plane p (raw plane order: reference.plane_tuples), r1 a raw index of the 1-D abs
+// family of depth L on the projections uₚᵀ(x_i − x_{i1}) (M = its size; M = 1 at depth 2, where the feature
+// is the distance |uₚᵀ(x − x_{i1})|). For d = 2 and depth 3, 2n³ lines through a data point and a fold point
+// follow (extra_lines()).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dedup.hpp"
+#include "libraries.hpp"
+#include "parallel.hpp"
+
+namespace netmirror {
+
+// Unit-scaled volume below which a d-tuple counts as affinely dependent (its plane is not determined).
+inline constexpr double kPlaneDegenerateVolume = 1e-12;
+
+namespace detail {
+
+// Determinant of the k x k row-major matrix a (destroyed), Gaussian elimination with partial pivoting.
+inline double small_det(double* a, int k) {
+    double det = 1.0;
+    for (int c = 0; c < k; ++c) {
+        int piv = c;
+        for (int r = c + 1; r < k; ++r)
+            if (std::fabs(a[r * k + c]) > std::fabs(a[piv * k + c])) piv = r;
+        if (a[piv * k + c] == 0.0) return 0.0;
+        if (piv != c) {
+            for (int j = 0; j < k; ++j) std::swap(a[c * k + j], a[piv * k + j]);
+            det = -det;
+        }
+        det *= a[c * k + c];
+        for (int r = c + 1; r < k; ++r) {
+            const double f = a[r * k + c] / a[c * k + c];
+            for (int j = c; j < k; ++j) a[r * k + j] -= f * a[c * k + j];
+        }
+    }
+    return det;
+}
+
+}  // namespace detail
+
+// Normal of the hyperplane through the q points pts[0..q) (rows of d coordinates) within the coordinates
+// coords[0..q), written to normal[0..q) with unit Euclidean norm. The difference vectors are scaled
+// to unit length first, so the generalized cross product has norm = the volume of unit vectors (a product of
+// sines, in [0, 1]) whatever the data's magnitude; returns false (normal zeroed) when it is below
+// kPlaneDegenerateVolume: repeated or affinely dependent points.
+inline bool plane_normal(const double* const* pts, const int32_t* coords, int q, double* normal) {
+    std::fill(normal, normal + q, 0.0);
+    const int k = q - 1;
+    std::vector<double> v(static_cast<size_t>(k * q)), minor(static_cast<size_t>(k * k));
+    const double* x0 = pts[0];
+    for (int r = 0; r < k; ++r) {
+        const double* xr = pts[r + 1];
+        double scale = 0.0;
+        for (int c = 0; c < q; ++c) scale = std::max(scale, std::fabs(xr[coords[c]] - x0[coords[c]]));
+        if (scale == 0.0) return false;  // a repeated point
+        double norm2 = 0.0;
+        for (int c = 0; c < q; ++c) {
+            v[r * q + c] = (xr[coords[c]] - x0[coords[c]]) / scale;
+            norm2 += v[r * q + c] * v[r * q + c];
+        }
+        const double inv = 1.0 / std::sqrt(norm2);
+        for (int c = 0; c < q; ++c) v[r * q + c] *= inv;
+    }
+    if (q == 1) {
+        normal[0] = 1.0;
+        return true;
+    }
+    // Cofactor expansion along a formal first row (e_1, …, e_q): n_c = (−1)^c det(V without column c).
+    double norm2 = 0.0;
+    for (int c = 0; c < q; ++c) {
+        for (int r = 0; r < k; ++r)
+            for (int j = 0, jj = 0; j < q; ++j)
+                if (j != c) minor[r * k + jj++] = v[r * q + j];
+        const double det = detail::small_det(minor.data(), k);
+        normal[c] = (c % 2 == 0) ? det : -det;
+        norm2 += normal[c] * normal[c];
+    }
+    const double vol = std::sqrt(norm2);
+    if (!(vol > kPlaneDegenerateVolume)) {
+        std::fill(normal, normal + q, 0.0);
+        return false;
+    }
+    for (int c = 0; c < q; ++c) normal[c] /= vol;
+    return true;
+}
+
+// Which weight penalty the library is exact or inner for (docs/libraries.md §6): l2, the usual weight decay
+// (unit Euclidean normals of planes through d points), or l1 on the first layer (normals scaled to unit ℓ1
+// norm, and planes through q ≤ d points in every q-coordinate subspace: the vertices of the ℓ1 ball's cones).
+enum class PlaneNorm : int { l2 = 0, l1 = 1 };
+
+class PlaneFamily {
+public:
+    // x: n training points, row-major (n, dim); copied. depth: weight layers L of the abs net (2..5).
+    PlaneFamily(const double* x, int64_t n, int dim, int depth, PlaneNorm norm = PlaneNorm::l2)
+        : n_(n), dim_(dim), depth_(depth), norm_(norm) {
+        if (n < 1) throw std::invalid_argument("a library needs at least one data point");
+        if (dim < 1 || dim > 16) throw std::invalid_argument("plane libraries take 1 to 16 input dimensions");
+        if (depth < 2 || depth > 5) throw std::invalid_argument("abs plane libraries have depth 2..5");
+        x_.assign(x, x + n * dim);
+        planes_ = static_cast<int64_t>(count_planes(static_cast<uint64_t>(n), dim, norm));
+        spec_.activation = Activation::abs;
+        spec_.architecture = Architecture::deep_narrow;
+        spec_.depth = depth;
+        spec_.slope = -1.0;
+        modes_ = depth == 2 ? 1 : static_cast<int64_t>(Family::compute_size(spec_, n));
+        // d = 2, depth 3: the dual's arrangement also has the lines through a data point and the reflection or
+        // midpoint that a depth-3 feature folds about (docs §6.3): one extra line per (i, j1, j2, fold).
+        extra_ = (dim == 2 && depth == 3) ? static_cast<int64_t>(detail::checked_mul(2, detail::ipow(static_cast<uint64_t>(n), 3))) : 0;
+        size_ = static_cast<int64_t>(detail::checked_add(
+            detail::checked_mul(static_cast<uint64_t>(planes_), static_cast<uint64_t>(modes_)), static_cast<uint64_t>(extra_)));
+        build_planes();
+    }
+
+    int64_t n() const { return n_; }
+    int dim() const { return dim_; }
+    int depth() const { return depth_; }
+    int64_t size() const { return size_; }
+    int64_t planes() const { return planes_; }
+    PlaneNorm norm() const { return norm_; }
+
+    // Planes of the library: C(n, d) for l2; Σ_{q=1..d} C(d, q) C(n, q) for l1 (q-point planes in every
+    // q-coordinate subspace).
+    static uint64_t count_planes(uint64_t n, int d, PlaneNorm norm) {
+        if (norm == PlaneNorm::l2) return binomial(n, static_cast<uint64_t>(d));
+        uint64_t total = 0;
+        for (int q = 1; q <= d; ++q)
+            total = detail::checked_add(total, detail::checked_mul(binomial(static_cast<uint64_t>(d), static_cast<uint64_t>(q)),
+                                                                   binomial(n, static_cast<uint64_t>(q))));
+        return total;
+    }
+    int64_t modes() const { return modes_; }  // raw features per plane
+    // Lines through x[i] and a fold point (d = 2, depth 3), each with one feature, after the planes' features:
+    // raw r = planes · modes + e, e = i + n · r1, r1 = j1 + n j2 + n² fold (the 1-D raw index of the fold),
+    // fold point 2 x[j1] − x[j2] (fold 0: the reflection) or (x[j1] + x[j2]) / 2 (fold 1: the midpoint).
+    int64_t extra_lines() const { return extra_; }
+    const std::vector<double>& x() const { return x_; }
+    // Plane (index into the stored planes, extra lines after the planes) and 1-D raw index of a raw feature.
+    int64_t plane_of(int64_t raw) const {
+        const int64_t main = planes_ * modes_;
+        return raw < main ? raw / modes_ : planes_ + (raw - main);
+    }
+    int64_t inner_of(int64_t raw) const {
+        const int64_t main = planes_ * modes_;
+        return raw < main ? raw % modes_ : (raw - main) / n_;
+    }
+    bool degenerate(int64_t plane) const { return !valid_[static_cast<size_t>(plane)]; }
+    const double* normal(int64_t plane) const { return normals_.data() + plane * dim_; }
+    // Data indices the plane passes through (padded with -1) and its coordinate subspace (l1; padded with -1).
+    const int32_t* points(int64_t plane) const { return index_.data() + plane * dim_; }
+    const int32_t* coords(int64_t plane) const { return coords_.data() + plane * dim_; }
+
+    // C(n, k), exact; throws past int64.
+    static uint64_t binomial(uint64_t n, uint64_t k) {
+        if (k > n) return 0;
+        uint64_t b = 1;
+        for (uint64_t i = 1; i <= k; ++i) {  // b = C(n - k + i, i), exact at every step
+            const uint64_t g = std::gcd(b, i);
+            b = detail::checked_mul(b / g, (n - k + i) / (i / g));
+        }
+        return b;
+    }
+
+    // Raw indices of the features whose plane is determined (affinely independent points), increasing.
+    std::vector<int64_t> nondegenerate() const {
+        std::vector<int64_t> out;
+        for (int64_t r = 0; r < size_; ++r)
+            if (valid_[static_cast<size_t>(plane_of(r))]) out.push_back(r);
+        return out;
+    }
+
+    // Signed projections s_i = uᵀ(t_i − x_{i1}) of m points t (row-major, dim) on plane p's normal.
+    void project(int64_t plane, const double* t, int64_t m, double* s) const {
+        const double* u = normal(plane);
+        const double* x0 = x_.data() + static_cast<int64_t>(points(plane)[0]) * dim_;
+        for (int64_t i = 0; i < m; ++i) {
+            const double* ti = t + i * dim_;
+            double acc = 0.0;
+            for (int c = 0; c < dim_; ++c) acc += u[c] * (ti[c] - x0[c]);
+            s[i] = acc;
+        }
+    }
+
+    // The 1-D abs family on the projections of the training points on plane p's normal.
+    Family projected_family(int64_t plane) const {
+        std::vector<double> s(static_cast<size_t>(n_));
+        project(plane, x_.data(), n_, s.data());
+        return Family(s.data(), n_, spec_);
+    }
+
+    // out[0..m) = feature `raw` at the m points t (row-major, dim). Degenerate planes give zeros (a constant
+    // column, dropped by deduplication). scratch is reused between calls by one thread.
+    template <class T>
+    void column(int64_t raw, const double* t, int64_t m, T* out, std::vector<double>& scratch) const {
+        if (raw < 0 || raw >= size_) throw std::out_of_range("raw feature index out of range");
+        const int64_t p = plane_of(raw), r1 = inner_of(raw);
+        if (!valid_[static_cast<size_t>(p)]) {
+            std::fill(out, out + m, T(0));
+            return;
+        }
+        if (scratch.size() < static_cast<size_t>(m)) scratch.resize(static_cast<size_t>(m));
+        project(p, t, m, scratch.data());
+        if (depth_ == 2) {
+            for (int64_t i = 0; i < m; ++i) out[i] = static_cast<T>(std::fabs(scratch[static_cast<size_t>(i)]));
+            return;
+        }
+        const Family f = projected_family(p);
+        std::vector<double> inner;
+        f.column(r1, scratch.data(), m, out, inner);
+    }
+
+private:
+    // Calls fn(subset) for every k-subset of 0..n-1 in lexicographic order.
+    template <class Fn>
+    static void for_each_subset(int64_t n, int k, Fn&& fn) {
+        if (k > n) return;
+        std::vector<int32_t> comb(static_cast<size_t>(k));
+        for (int c = 0; c < k; ++c) comb[static_cast<size_t>(c)] = c;
+        for (;;) {
+            fn(comb.data());
+            int c = k - 1;
+            while (c >= 0 && comb[static_cast<size_t>(c)] == static_cast<int32_t>(n - k + c)) --c;
+            if (c < 0) return;
+            ++comb[static_cast<size_t>(c)];
+            for (int j = c + 1; j < k; ++j) comb[static_cast<size_t>(j)] = comb[static_cast<size_t>(j - 1)] + 1;
+        }
+    }
+
+    // Planes in raw order: l2, the d-subsets of points; l1, by subspace size q = 1..d, coordinate subset,
+    // then q-subset of points (index_ padded with -1, coords_ the subspace, padded with -1).
+    void build_planes() {
+        const size_t P = static_cast<size_t>(planes_ + extra_), d = static_cast<size_t>(dim_);
+        normals_.assign(P * d, 0.0);
+        index_.assign(P * d, -1);
+        coords_.assign(P * d, -1);
+        valid_.assign(P, 0);
+        size_t p = 0;
+        auto add_block = [&](const int32_t* coords, int q) {
+            for_each_subset(n_, q, [&](const int32_t* pts) {
+                std::copy(pts, pts + q, index_.begin() + static_cast<int64_t>(p * d));
+                std::copy(coords, coords + q, coords_.begin() + static_cast<int64_t>(p * d));
+                ++p;
+            });
+        };
+        if (norm_ == PlaneNorm::l2) {
+            std::vector<int32_t> all(d);
+            for (size_t c = 0; c < d; ++c) all[c] = static_cast<int32_t>(c);
+            add_block(all.data(), dim_);
+        } else {
+            for (int q = 1; q <= dim_; ++q)
+                for_each_subset(dim_, q, [&](const int32_t* coords) { add_block(coords, q); });
+        }
+        for (int64_t e = 0; e < extra_; ++e) {  // lines through x[i] and a fold point (d = 2)
+            const size_t pl = p + static_cast<size_t>(e);
+            index_[pl * d] = static_cast<int32_t>(e % n_);
+            coords_[pl * d] = 0;
+            coords_[pl * d + 1] = 1;
+        }
+        parallel_for(0, planes_ + extra_, default_num_threads(), [&](int64_t lo, int64_t hi) {
+            std::vector<double> nq(d), fold(d);
+            std::vector<const double*> pts(d);
+            for (int64_t pl = lo; pl < hi; ++pl) {
+                const int32_t* coords = coords_.data() + pl * dim_;
+                int q = 0;
+                while (q < dim_ && coords[q] >= 0) ++q;
+                if (pl < planes_) {
+                    for (int c = 0; c < q; ++c) pts[static_cast<size_t>(c)] = x_.data() + static_cast<int64_t>(index_[static_cast<size_t>(pl * dim_ + c)]) * dim_;
+                } else {
+                    const int64_t e = pl - planes_, r1 = e / n_;
+                    const double* a = x_.data() + (r1 % n_) * dim_;
+                    const double* b = x_.data() + ((r1 / n_) % n_) * dim_;
+                    for (size_t c = 0; c < d; ++c) fold[c] = r1 < n_ * n_ ? 2.0 * a[c] - b[c] : 0.5 * (a[c] + b[c]);
+                    pts[0] = x_.data() + (e % n_) * dim_;
+                    pts[1] = fold.data();
+                }
+                const bool ok = plane_normal(pts.data(), coords, q, nq.data());
+                valid_[static_cast<size_t>(pl)] = ok ? 1 : 0;
+                if (!ok) continue;
+                double scale = 1.0;
+                if (norm_ == PlaneNorm::l1) {  // unit ℓ1 norm: the first layer's penalty is ‖w‖₁
+                    scale = 0.0;
+                    for (int c = 0; c < q; ++c) scale += std::fabs(nq[static_cast<size_t>(c)]);
+                }
+                double* out = normals_.data() + pl * dim_;
+                for (int c = 0; c < q; ++c) out[coords[c]] = nq[static_cast<size_t>(c)] / scale;
+            }
+        }, 256);
+    }
+
+    int64_t n_;
+    int dim_, depth_;
+    PlaneNorm norm_;
+    int64_t planes_ = 0, modes_ = 1, extra_ = 0, size_ = 0;
+    FamilySpec spec_;
+    std::vector<double> x_, normals_;
+    std::vector<int32_t> index_, coords_;
+    std::vector<uint8_t> valid_;
+};
+
+// Dedup tolerance of plane features: their values are distances within the data's bounding box.
+inline double default_plane_tolerance(const PlaneFamily& f) {
+    const int d = f.dim();
+    const auto& x = f.x();
+    double diag2 = 0.0, amax = 0.0;
+    for (int c = 0; c < d; ++c) {
+        double lo = x[static_cast<size_t>(c)], hi = lo;
+        for (int64_t i = 0; i < f.n(); ++i) {
+            const double v = x[static_cast<size_t>(i * d + c)];
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        diag2 += (hi - lo) * (hi - lo);
+        amax = std::max(amax, std::max(std::fabs(lo), std::fabs(hi)));
+    }
+    return 1e-9 * std::sqrt(diag2) + 1024.0 * std::numeric_limits<double>::epsilon() * amax;
+}
+
+// Raw indices of one representative per class of columns equal up to sign and a constant (the first raw
+// index), constant columns and degenerate planes dropped; the streaming scheme of dedup.hpp.
+inline std::vector<int64_t> deduplicate(const PlaneFamily& family, double tol, int threads = default_num_threads(),
+                                        size_t max_bytes = std::numeric_limits<size_t>::max()) {
+    const int64_t n = family.n(), total = family.size();
+    const double* x = family.x().data();
+    const int64_t block = std::max<int64_t>(64, std::min<int64_t>(8192, (int64_t(1) << 22) / std::max<int64_t>(n, 1)));
+    std::vector<int64_t> q(static_cast<size_t>(block * n));
+    std::vector<uint64_t> hashes(static_cast<size_t>(block));
+    std::vector<int64_t> kept;
+    detail::HashIndex index(static_cast<size_t>(std::min<int64_t>(total, int64_t(1) << 12)));
+    std::vector<double> v(static_cast<size_t>(n)), scratch;
+    std::vector<int64_t> qv(static_cast<size_t>(n));
+    for (int64_t b0 = 0; b0 < total; b0 += block) {
+        const int64_t b1 = std::min(total, b0 + block);
+        parallel_for(b0, b1, threads, [&](int64_t lo, int64_t hi) {
+            std::vector<double> col(static_cast<size_t>(n)), scr;
+            for (int64_t r = lo; r < hi; ++r) {
+                int64_t* qr = q.data() + (r - b0) * n;
+                const bool valid = !family.degenerate(family.plane_of(r));
+                if (valid) family.column(r, x, n, col.data(), scr);
+                hashes[static_cast<size_t>(r - b0)] =
+                    valid && detail::canonical_column(col.data(), n, tol, true, qr) ? detail::hash_column(qr, n) : 0;
+            }
+        }, 64);
+        for (int64_t r = b0; r < b1; ++r) {
+            const uint64_t h = hashes[static_cast<size_t>(r - b0)];
+            if (h == 0) continue;
+            const int64_t* qr = q.data() + (r - b0) * n;
+            const bool duplicate = index.find(h, [&](int64_t rep) {
+                family.column(rep, x, n, v.data(), scratch);
+                detail::canonical_column(v.data(), n, tol, true, qv.data());
+                return std::equal(qv.begin(), qv.end(), qr);
+            });
+            if (!duplicate) {
+                const size_t need = index.bytes_after_insert() + (kept.size() + 1) * sizeof(int64_t);
+                if (need > max_bytes)
+                    throw std::length_error("deduplication keeps " + std::to_string(kept.size()) +
+                                            " features after " + std::to_string(r) + " of " + std::to_string(total) +
+                                            " raw ones and would need more than the memory budget of " +
+                                            std::to_string(max_bytes) + " bytes");
+                index.insert(h, r);
+                kept.push_back(r);
+            }
+        }
+    }
+    return kept;
+}
+
+// out (m x ncols, column-major) gets column c = feature raw[c] (raw == nullptr: 0..ncols-1) at points t.
+template <class T>
+void assemble(const PlaneFamily& family, const int64_t* raw, int64_t ncols, const double* t, int64_t m, T* out,
+              int threads = default_num_threads()) {
+    parallel_for(0, ncols, threads, [&](int64_t lo, int64_t hi) {
+        std::vector<double> scratch;
+        for (int64_t c = lo; c < hi; ++c) family.column(raw ? raw[c] : c, t, m, out + c * m, scratch);
+    }, 16);
+}
+
+}  // namespace netmirror

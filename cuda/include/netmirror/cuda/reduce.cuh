@@ -1,0 +1,51 @@
+// Column reductions (correlations A^T v and column statistics), one 32-lane warp per column.
+// Lane l sums rows l, l + 32, ... with fused multiply-adds; the 32 partial sums are then combined by the
+// xor butterfly of __shfl_xor_sync. warp_butterfly_sum is that butterfly written over an array, so the
+// host emulation adds in exactly the kernel's order and the two agree bit for bit.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "features.cuh"
+
+namespace netmirror {
+namespace gpu {
+
+constexpr int kWarp = 32;
+
+template <class Source>
+NETMIRROR_HD inline double lane_dot(const Source& src, int64_t col, int64_t m, const double* v, int lane) {
+    double acc = 0.0;
+    for (int64_t i = lane; i < m; i += kWarp) acc = fma(src(col, i), v[i], acc);
+    return acc;
+}
+
+template <class Source>
+NETMIRROR_HD inline double lane_sum(const Source& src, int64_t col, int64_t m, int lane) {
+    double acc = 0.0;
+    for (int64_t i = lane; i < m; i += kWarp) acc += src(col, i);
+    return acc;
+}
+
+template <class Source>
+NETMIRROR_HD inline double lane_centered_sq(const Source& src, int64_t col, int64_t m, double mean, int lane) {
+    double acc = 0.0;
+    for (int64_t i = lane; i < m; i += kWarp) {
+        const double d = src(col, i) - mean;
+        acc = fma(d, d, acc);
+    }
+    return acc;
+}
+
+// Host side of the butterfly: after it every entry holds the total (the device code keeps one per lane).
+NETMIRROR_HD inline double warp_butterfly_sum(double (&part)[kWarp]) {
+    for (int offset = kWarp / 2; offset > 0; offset /= 2) {
+        double next[kWarp];
+        for (int l = 0; l < kWarp; ++l) next[l] = part[l] + part[l ^ offset];
+        for (int l = 0; l < kWarp; ++l) part[l] = next[l];
+    }
+    return part[0];
+}
+
+}  // namespace gpu
+}  // namespace netmirror

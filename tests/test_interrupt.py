@@ -1,0 +1,135 @@
+"""Ctrl-C during long kernels: the dense Lasso (solve and path), deduplication, dense assembly and
+CovarianceAccumulator.update check for signals while they run and stop with a clear result.
+
+A timer thread interrupts the main thread (as Ctrl-C does) while the call runs. The calls are sized to run
+for seconds (or, for the Lasso, cannot finish: tol=0 and 10^9 iterations), so the assertion is on what comes
+back, never on elapsed time. Matrix-free solves are covered in test_matrix_free.py.
+"""
+from __future__ import annotations
+
+import _thread
+import threading
+
+import numpy as np
+import pytest
+
+import netmirror
+from netmirror import _core, reference
+
+
+class _Interrupter:
+    """Interrupts the main thread once, `delay` seconds after entering; on exit waits for the timer so that
+    a late interrupt can never hit the next test (it is then caught here and reported)."""
+
+    def __init__(self, delay=0.2):
+        self.timer = threading.Timer(delay, _thread.interrupt_main)
+        self.late = False
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.timer.join()
+            # interrupt_main only sets a flag: give the interpreter a chance to run the handler here
+            for _ in range(1000):
+                pass
+        except KeyboardInterrupt:
+            self.late = True
+        return False
+
+
+def _hard_lasso(n=200, m=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    A = np.asfortranarray(rng.standard_normal((n, m)))
+    y = rng.standard_normal(n)
+    return A, y, 1e-6 * netmirror.beta_max(A, y)
+
+
+def test_dense_lasso_returns_the_best_iterate():
+    A, y, beta = _hard_lasso()
+    with _Interrupter() as ctx:
+        out = _core.lasso_solve(A, y, beta, True, 0.0, 10**9, None, None, False)
+    assert not ctx.late, "the solve finished before Ctrl-C"
+    assert out["interrupted"] and not out["converged"]
+    # a genuine certificate for the returned iterate
+    obj = reference.lasso_objective(A, y, out["coef"], out["intercept"], beta)
+    assert out["objective"] == pytest.approx(obj, rel=1e-9)
+    assert 0 <= out["gap"] <= out["objective"]
+
+
+def test_dense_lasso_public_function_warns():
+    A, y, beta = _hard_lasso(seed=1)
+    with _Interrupter() as ctx, pytest.warns(netmirror.ConvergenceWarning, match="interrupted"):
+        res = netmirror.lasso(A.astype(np.float32), y, beta, tol=0.0, max_iter=10**9)
+    assert not ctx.late
+    assert res.interrupted and not res.converged and np.isfinite(res.objective)
+
+
+def test_dense_lasso_path_ends_at_the_interrupted_beta():
+    A, y, beta = _hard_lasso(seed=2)
+    betas = beta * np.array([1.0, 0.5, 0.25])  # tol=0 at a tiny beta: the first solve only ends by Ctrl-C
+    with _Interrupter() as ctx, pytest.warns(netmirror.ConvergenceWarning, match="interrupted"):
+        path = netmirror.lasso_path(A, y, betas, tol=0.0, max_iter=10**9)
+    assert not ctx.late
+    assert len(path.betas) == 1 and path.coefs.shape == (A.shape[1], 1) and not path.converged[0]
+
+
+def test_deduplication_raises_keyboard_interrupt():
+    x = np.random.default_rng(3).uniform(-1, 1, 50)  # abs depth 4: 1.5e6 raw features, seconds to deduplicate
+    with _Interrupter() as ctx, pytest.raises(KeyboardInterrupt):
+        netmirror.library(x, "abs", 4)
+    assert not ctx.late
+
+
+def test_assembly_raises_keyboard_interrupt():
+    x = np.random.default_rng(4).uniform(-1, 1, 60)
+    lib = netmirror.library(x, "abs", 4, dedup=False)  # 2.6e6 columns
+    t = np.linspace(-1, 1, 8)
+    with _Interrupter(0.05) as ctx, pytest.raises(KeyboardInterrupt):
+        lib.matrix(t, dtype=np.float32)
+    assert not ctx.late
+    # the same call runs to the end without Ctrl-C, and a small one matches the reference
+    small = netmirror.library(x[:6], "abs", 3, dedup=False)
+    np.testing.assert_array_equal(small.matrix(t), reference.library_matrix(x[:6], "abs", 3, t=t))
+
+
+def test_covariance_update_is_undone_by_keyboard_interrupt():
+    rng = np.random.default_rng(5)
+    acc = netmirror.CovarianceAccumulator(1000)
+    first = rng.standard_normal((300, 1000))
+    acc.update(first)
+    before = (acc.count, acc.mean.copy(), acc.scatter.copy())
+    # a 20,000 x 1,000 batch (one row repeated through a zero stride: no memory): about a second of work
+    X = np.broadcast_to(rng.standard_normal(1000), (20000, 1000))
+    with _Interrupter() as ctx, pytest.raises(KeyboardInterrupt):
+        acc.update(X)
+    assert not ctx.late
+    assert acc.count == before[0]
+    np.testing.assert_array_equal(acc.mean, before[1])
+    np.testing.assert_array_equal(acc.scatter, before[2])
+    # the accumulator still works: one more batch equals a fresh accumulation of both
+    second = rng.standard_normal((50, 1000))
+    acc.update(second)
+    fresh = netmirror.CovarianceAccumulator(1000).update(first).update(second)
+    np.testing.assert_array_equal(acc.scatter, fresh.scatter)
+
+
+def test_watched_calls_equal_unwatched_ones():
+    """The watched paths (worker thread, blocks of columns, a copy of the covariance state) give the same
+    results as the short in-place calls."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((2000, 400))
+    big = netmirror.CovarianceAccumulator(400).update(X)  # 2000 x 408^2: watched
+    parts = netmirror.CovarianceAccumulator(400)
+    parts._core.update(X, None, False)  # the same batch in place
+    np.testing.assert_array_equal(big.scatter, parts.scatter)
+    x = rng.uniform(-1, 1, 30)
+    lib = netmirror.library(x, "relu", 4, dedup=False)  # 7.6e5 columns x 30 rows: watched, in blocks
+    t = rng.uniform(-1, 1, 30)
+    A = lib.matrix(t)
+    cols = rng.integers(0, len(lib), 200)
+    sub = np.empty((30, 200), order="F")
+    lib._family.assemble(np.ascontiguousarray(cols, dtype=np.int64), t, sub)  # short: in place
+    np.testing.assert_array_equal(A[:, cols], sub)
