@@ -180,7 +180,7 @@ def _bad_csvs(tmp_path):
         "inf.csv": "1,2\n2,inf\n3,4\n",
         "missing.csv": "x,y\n1,2\n2,\n3,4\n",
         "ragged.csv": "x,y\n1,2\n2,3,4\n3,4\n",
-        "three_cols.csv": "1,2,3\n4,5,6\n",
+        "three_cols.csv": "1,2,3\n4,5\n",  # three columns are 2-D inputs (convex ReLU fit): here ragged
         "bad_header.csv": "a,b,c\n1,2,3\n4,5,6\n",
         "one_col.csv": "1\n2\n3\n",
     }
@@ -205,7 +205,7 @@ def test_bad_csv_files_exit_2(tmp_path, capsys):
         "empty.csv": "no data rows", "comments.csv": "no data rows", "header_only.csv": "at least 2 data points",
         "one_point.csv": "at least 2 data points", "same_x.csv": "distinct x", "word.csv": "line 3",
         "nan.csv": "NaN", "nan_y.csv": "line 2", "inf.csv": "infinite", "missing.csv": "missing value",
-        "ragged.csv": "line 3 has 3 values", "three_cols.csv": "expected 2 columns", "bad_header.csv": "header",
+        "ragged.csv": "line 3 has 3 values", "three_cols.csv": "line 2 has 2 values", "bad_header.csv": "header",
         "one_col.csv": "expected 2 columns", "binary.csv": "UTF-8",
     }
     for name in _bad_csvs(tmp_path):

@@ -137,7 +137,7 @@ def read_xy(path):
 
 def read_table(path):
     """(X (n, d), y) float64 from a CSV file of d-dimensional regression data, or None for 1-D data (two
-    columns: use read_xy).
+    columns, or a header naming columns x and y: use read_xy).
 
     A header is optional: with one, the column named y is the target and the others are the inputs; without
     one, the last column is y. Separators, comments and the errors raised are as in read_xy.
@@ -169,6 +169,8 @@ def read_table(path):
     target = width - 1
     if any(number(c) is None for c in head):
         names = [c.lower() for c in head]
+        if "x" in names and "y" in names:  # 1-D data with named columns among others: read_xy's case
+            return None
         if "y" not in names:
             raise ValueError(f"{path}: header has {width} columns ({', '.join(head)}); name the target column y")
         target = names.index("y")
