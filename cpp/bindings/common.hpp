@@ -66,11 +66,10 @@ inline netmirror::LassoOptions lasso_options(double beta, bool fit_intercept, do
     return opt;
 }
 
-inline py::dict lasso_result(const netmirror::LassoOutput& out) {
-    py::dict d;
-    d["coef"] = to_numpy(out.coef);
+// The certificate fields every certified solver returns (Lasso, convex ReLU group Lasso).
+template <class Output>
+void put_certificate(py::dict& d, const Output& out) {
     d["dual"] = to_numpy(out.dual);
-    d["intercept"] = out.intercept;
     d["objective"] = out.objective;
     d["gap"] = out.gap;
     d["relative_gap"] = out.relative_gap;
@@ -78,6 +77,13 @@ inline py::dict lasso_result(const netmirror::LassoOutput& out) {
     d["n_iter"] = out.n_iter;
     d["n_epochs"] = out.n_epochs;
     d["converged"] = out.converged;
+}
+
+inline py::dict lasso_result(const netmirror::LassoOutput& out) {
+    py::dict d;
+    d["coef"] = to_numpy(out.coef);
+    d["intercept"] = out.intercept;
+    put_certificate(d, out);
     return d;
 }
 

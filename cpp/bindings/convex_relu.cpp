@@ -128,15 +128,8 @@ void register_convex_relu(py::module_& m) {
             std::copy(out.W.begin(), out.W.end(), W.mutable_data());
             d["V"] = V;
             d["W"] = W;
-            d["dual"] = to_numpy(out.dual);
-            d["objective"] = out.objective;
             d["dual_objective"] = out.dual_objective;
-            d["gap"] = out.gap;
-            d["relative_gap"] = out.relative_gap;
-            d["p0"] = out.p0;
-            d["n_iter"] = out.n_iter;
-            d["n_epochs"] = out.n_epochs;
-            d["converged"] = out.converged;
+            nm_bind::put_certificate(d, out);
             return d;
         },
         py::arg("X"), py::arg("y"), py::arg("patterns"), py::arg("beta"), py::arg("tol"), py::arg("max_iter"),

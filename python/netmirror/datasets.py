@@ -64,14 +64,8 @@ def load(name):
 NAMES = tuple(TOY) + ("sine", "noisy")
 
 
-def read_xy(path):
-    """(x, y) float64 arrays from a CSV file of 1-D regression data.
-
-    Accepts a header row (optional; the columns named x and y are used, or the only two columns), comma,
-    semicolon, tab or whitespace separators, blank lines and ``#`` comments. Raises ValueError naming the
-    line for ragged rows, values that are not numbers, missing, NaN or infinite values, and for fewer than
-    2 points or fewer than 2 distinct x; OSError if the file cannot be read.
-    """
+def _read_rows(path):
+    """Numbered non-blank, non-comment lines of a UTF-8 text file and a cell splitter for its separator."""
     with open(path, encoding="utf-8-sig") as fh:
         try:
             text = fh.read()
@@ -81,21 +75,46 @@ def read_xy(path):
     rows = [(k, line) for k, line in rows if line and not line.startswith("#")]
     if not rows:
         raise ValueError(f"{path} has no data rows")
-    first = rows[0][1]
-    sep = next((s for s in (",", ";", "\t") if s in first), None)
+    sep = next((s for s in (",", ";", "\t") if s in rows[0][1]), None)
 
     def cells(line):
         return [c.strip().strip('"').strip("'").strip() for c in (line.split(sep) if sep else line.split())]
 
-    def number(cell):
-        try:
-            return float(cell)
-        except ValueError:
-            return None
+    return rows, cells
 
+
+def _number(cell):
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _finite_value(path, k, cell):
+    """The number in one cell of line k, or a ValueError that says what is wrong with it."""
+    if cell == "":
+        raise ValueError(f"{path}: line {k} has a missing value; remove the row or fill it in")
+    v = _number(cell)
+    if v is None:
+        raise ValueError(f"{path}: line {k}: cannot read {cell!r} as a number")
+    if not np.isfinite(v):
+        raise ValueError(f"{path}: line {k} has a NaN or infinite value ({cell}); remove the row first")
+    return v
+
+
+def read_xy(path):
+    """(x, y) float64 arrays from a CSV file of 1-D regression data.
+
+    Accepts a header row (optional; the columns named x and y are used, or the only two columns), comma,
+    semicolon, tab or whitespace separators, blank lines and ``#`` comments. Raises ValueError naming the
+    line for ragged rows, values that are not numbers, missing, NaN or infinite values, and for fewer than
+    2 points or fewer than 2 distinct x; OSError if the file cannot be read.
+    """
+    rows, cells = _read_rows(path)
+    first = rows[0][1]
     head = cells(first)
     cols = (0, 1)
-    if any(number(c) is None for c in head):  # a header row
+    if any(_number(c) is None for c in head):  # a header row
         names = [c.lower() for c in head]
         if "x" in names and "y" in names:
             cols = (names.index("x"), names.index("y"))
@@ -114,17 +133,7 @@ def read_xy(path):
         vals = cells(line)
         if len(vals) != width:
             raise ValueError(f"{path}: line {k} has {len(vals)} values, expected {width}")
-        pair = []
-        for c in cols:
-            cell = vals[c]
-            if cell == "":
-                raise ValueError(f"{path}: line {k} has a missing value; remove the row or fill it in")
-            v = number(cell)
-            if v is None:
-                raise ValueError(f"{path}: line {k}: cannot read {cell!r} as a number")
-            if not np.isfinite(v):
-                raise ValueError(f"{path}: line {k} has a NaN or infinite value ({cell}); remove the row first")
-            pair.append(v)
+        pair = [_finite_value(path, k, vals[c]) for c in cols]
         xs.append(pair[0])
         ys.append(pair[1])
     if len(xs) < 2:
@@ -142,32 +151,13 @@ def read_table(path):
     A header is optional: with one, the column named y is the target and the others are the inputs; without
     one, the last column is y. Separators, comments and the errors raised are as in read_xy.
     """
-    with open(path, encoding="utf-8-sig") as fh:
-        try:
-            text = fh.read()
-        except UnicodeDecodeError:
-            raise ValueError(f"{path} is not a UTF-8 text file") from None
-    rows = [(k, line.strip()) for k, line in enumerate(text.splitlines(), start=1)]
-    rows = [(k, line) for k, line in rows if line and not line.startswith("#")]
-    if not rows:
-        raise ValueError(f"{path} has no data rows")
-    sep = next((s for s in (",", ";", "\t") if s in rows[0][1]), None)
-
-    def cells(line):
-        return [c.strip().strip('"').strip("'").strip() for c in (line.split(sep) if sep else line.split())]
-
-    def number(cell):
-        try:
-            return float(cell)
-        except ValueError:
-            return None
-
+    rows, cells = _read_rows(path)
     head = cells(rows[0][1])
     width = len(head)
     if width <= 2:
         return None
     target = width - 1
-    if any(number(c) is None for c in head):
+    if any(_number(c) is None for c in head):
         names = [c.lower() for c in head]
         if "x" in names and "y" in names:  # 1-D data with named columns among others: read_xy's case
             return None
@@ -180,17 +170,7 @@ def read_table(path):
         vals = cells(line)
         if len(vals) != width:
             raise ValueError(f"{path}: line {k} has {len(vals)} values, expected {width}")
-        row = []
-        for cell in vals:
-            if cell == "":
-                raise ValueError(f"{path}: line {k} has a missing value; remove the row or fill it in")
-            v = number(cell)
-            if v is None:
-                raise ValueError(f"{path}: line {k}: cannot read {cell!r} as a number")
-            if not np.isfinite(v):
-                raise ValueError(f"{path}: line {k} has a NaN or infinite value ({cell}); remove the row first")
-            row.append(v)
-        data.append(row)
+        data.append([_finite_value(path, k, cell) for cell in vals])
     if len(data) < 2:
         raise ValueError(f"{path}: need at least 2 data points, found {len(data)}")
     table = np.array(data)

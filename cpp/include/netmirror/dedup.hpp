@@ -106,24 +106,19 @@ private:
     size_t count_ = 0;
 };
 
-}  // namespace detail
-
-// Raw indices of the kept representatives (first occurrence of each class), in increasing order.
-// intercept=false (no free intercept): constants are not absorbed, columns are equal only up to sign.
-// Memory grows with the kept count (hash table + index list, ~40-72 bytes per kept column); past max_bytes
-// it throws std::length_error rather than exhausting the machine. A raised `stop` throws Interrupted
-// at the next block of columns.
-inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool intercept = true,
-                                        int threads = default_num_threads(),
-                                        size_t max_bytes = std::numeric_limits<size_t>::max(),
-                                        const std::atomic<bool>* stop = nullptr) {
+// The streaming deduplication shared by every family type F (size(), n(), x(), column()): columns are
+// canonicalised and hashed in parallel blocks, then compared with the kept representatives serially.
+// usable(r) == false drops raw feature r (e.g. a degenerate plane) like a constant column.
+template <class F, class Usable>
+std::vector<int64_t> deduplicate_stream(const F& family, double tol, bool intercept, int threads, size_t max_bytes,
+                                        const std::atomic<bool>* stop, Usable usable) {
     const int64_t n = family.n(), total = family.size();
     const double* x = family.x().data();
     const int64_t block = std::max<int64_t>(64, std::min<int64_t>(8192, (int64_t(1) << 22) / std::max<int64_t>(n, 1)));
     std::vector<int64_t> q(static_cast<size_t>(block * n));
     std::vector<uint64_t> hashes(static_cast<size_t>(block));
     std::vector<int64_t> kept;
-    detail::HashIndex index(static_cast<size_t>(std::min<int64_t>(total, int64_t(1) << 12)));  // grows with the kept count
+    HashIndex index(static_cast<size_t>(std::min<int64_t>(total, int64_t(1) << 12)));  // grows with the kept count
     std::vector<double> v(static_cast<size_t>(n)), scratch;
     std::vector<int64_t> qv(static_cast<size_t>(n));
 
@@ -134,9 +129,10 @@ inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool i
             std::vector<double> col(static_cast<size_t>(n)), scr;
             for (int64_t r = lo; r < hi; ++r) {
                 int64_t* qr = q.data() + (r - b0) * n;
-                family.column(r, x, n, col.data(), scr);
+                const bool use = usable(r);
+                if (use) family.column(r, x, n, col.data(), scr);
                 hashes[static_cast<size_t>(r - b0)] =
-                    detail::canonical_column(col.data(), n, tol, intercept, qr) ? detail::hash_column(qr, n) : 0;
+                    use && canonical_column(col.data(), n, tol, intercept, qr) ? hash_column(qr, n) : 0;
             }
         }, 64);
         for (int64_t r = b0; r < b1; ++r) {
@@ -145,7 +141,7 @@ inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool i
             const int64_t* qr = q.data() + (r - b0) * n;
             const bool duplicate = index.find(h, [&](int64_t rep) {
                 family.column(rep, x, n, v.data(), scratch);
-                detail::canonical_column(v.data(), n, tol, intercept, qv.data());
+                canonical_column(v.data(), n, tol, intercept, qv.data());
                 return std::equal(qv.begin(), qv.end(), qr);
             });
             if (!duplicate) {
@@ -161,6 +157,21 @@ inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool i
         }
     }
     return kept;
+}
+
+}  // namespace detail
+
+// Raw indices of the kept representatives (first occurrence of each class), in increasing order.
+// intercept=false (no free intercept): constants are not absorbed, columns are equal only up to sign.
+// Memory grows with the kept count (hash table + index list, ~40-72 bytes per kept column); past max_bytes
+// it throws std::length_error rather than exhausting the machine. A raised `stop` throws Interrupted
+// at the next block of columns.
+inline std::vector<int64_t> deduplicate(const Family& family, double tol, bool intercept = true,
+                                        int threads = default_num_threads(),
+                                        size_t max_bytes = std::numeric_limits<size_t>::max(),
+                                        const std::atomic<bool>* stop = nullptr) {
+    return detail::deduplicate_stream(family, tol, intercept, threads, max_bytes, stop,
+                                      [](int64_t) { return true; });
 }
 
 }  // namespace netmirror

@@ -337,49 +337,8 @@ inline double default_plane_tolerance(const PlaneFamily& f) {
 // index), constant columns and degenerate planes dropped; the streaming scheme of dedup.hpp.
 inline std::vector<int64_t> deduplicate(const PlaneFamily& family, double tol, int threads = default_num_threads(),
                                         size_t max_bytes = std::numeric_limits<size_t>::max()) {
-    const int64_t n = family.n(), total = family.size();
-    const double* x = family.x().data();
-    const int64_t block = std::max<int64_t>(64, std::min<int64_t>(8192, (int64_t(1) << 22) / std::max<int64_t>(n, 1)));
-    std::vector<int64_t> q(static_cast<size_t>(block * n));
-    std::vector<uint64_t> hashes(static_cast<size_t>(block));
-    std::vector<int64_t> kept;
-    detail::HashIndex index(static_cast<size_t>(std::min<int64_t>(total, int64_t(1) << 12)));
-    std::vector<double> v(static_cast<size_t>(n)), scratch;
-    std::vector<int64_t> qv(static_cast<size_t>(n));
-    for (int64_t b0 = 0; b0 < total; b0 += block) {
-        const int64_t b1 = std::min(total, b0 + block);
-        parallel_for(b0, b1, threads, [&](int64_t lo, int64_t hi) {
-            std::vector<double> col(static_cast<size_t>(n)), scr;
-            for (int64_t r = lo; r < hi; ++r) {
-                int64_t* qr = q.data() + (r - b0) * n;
-                const bool valid = !family.degenerate(family.plane_of(r));
-                if (valid) family.column(r, x, n, col.data(), scr);
-                hashes[static_cast<size_t>(r - b0)] =
-                    valid && detail::canonical_column(col.data(), n, tol, true, qr) ? detail::hash_column(qr, n) : 0;
-            }
-        }, 64);
-        for (int64_t r = b0; r < b1; ++r) {
-            const uint64_t h = hashes[static_cast<size_t>(r - b0)];
-            if (h == 0) continue;
-            const int64_t* qr = q.data() + (r - b0) * n;
-            const bool duplicate = index.find(h, [&](int64_t rep) {
-                family.column(rep, x, n, v.data(), scratch);
-                detail::canonical_column(v.data(), n, tol, true, qv.data());
-                return std::equal(qv.begin(), qv.end(), qr);
-            });
-            if (!duplicate) {
-                const size_t need = index.bytes_after_insert() + (kept.size() + 1) * sizeof(int64_t);
-                if (need > max_bytes)
-                    throw std::length_error("deduplication keeps " + std::to_string(kept.size()) +
-                                            " features after " + std::to_string(r) + " of " + std::to_string(total) +
-                                            " raw ones and would need more than the memory budget of " +
-                                            std::to_string(max_bytes) + " bytes");
-                index.insert(h, r);
-                kept.push_back(r);
-            }
-        }
-    }
-    return kept;
+    return detail::deduplicate_stream(family, tol, true, threads, max_bytes, nullptr,
+                                      [&](int64_t r) { return !family.degenerate(family.plane_of(r)); });
 }
 
 // out (m x ncols, column-major) gets column c = feature raw[c] (raw == nullptr: 0..ncols-1) at points t.
