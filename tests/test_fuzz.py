@@ -42,6 +42,15 @@ def _arm_hang_guard():
     faulthandler.dump_traceback_later(120, exit=True, file=_HANG_LOG)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_hang_log():
+    yield
+    global _HANG_LOG
+    if _HANG_LOG is not None:
+        _HANG_LOG.close()
+        _HANG_LOG = None
+
+
 # --------------------------------------------------------------------------------------------------
 # the oracle
 def _has_nan(value, allow_inf=(), path="result"):
