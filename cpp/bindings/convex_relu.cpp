@@ -105,7 +105,7 @@ void register_convex_relu(py::module_& m) {
     m.def(
         "convex_relu_solve",
         [](DoubleMatrix X, DoubleVector y, BoolMatrix patterns, double beta, double tol, int64_t max_iter,
-           bool verbose) {
+           bool verbose, py::object init) {
             check_matrix(X, "X");
             const int64_t n = X.shape(0), k = X.shape(1);
             if (y.size() != n) throw std::invalid_argument("y length must equal the rows of X");
@@ -115,10 +115,16 @@ void register_convex_relu(py::module_& m) {
             opt.tol = tol;
             opt.max_iter = max_iter;
             opt.verbose = verbose;
+            DoubleMatrix start;
+            if (!init.is_none()) {
+                start = DoubleMatrix::ensure(init);
+                if (!start || start.ndim() != 2 || start.shape(0) != 2 * s.size() || start.shape(1) != k)
+                    throw std::invalid_argument("init must have shape (2P, k): the v groups, then the w groups");
+            }
             netmirror::ConvexReluOutput out;
             {
                 py::gil_scoped_release release;
-                out = netmirror::convex_relu(X.data(), n, k, y.data(), s, opt);
+                out = netmirror::convex_relu(X.data(), n, k, y.data(), s, opt, init.is_none() ? nullptr : start.data());
             }
             const int64_t P = s.size();
             py::dict d;
@@ -133,6 +139,6 @@ void register_convex_relu(py::module_& m) {
             return d;
         },
         py::arg("X"), py::arg("y"), py::arg("patterns"), py::arg("beta"), py::arg("tol"), py::arg("max_iter"),
-        py::arg("verbose"),
+        py::arg("verbose"), py::arg("init") = py::none(),
         "Solve the cone-constrained group Lasso of a two-layer ReLU net over the patterns, certified.");
 }

@@ -4,18 +4,14 @@
 //   s.t. (2 D_i - I) X v_i >= 0,  (2 D_i - I) X w_i >= 0,
 //
 // over activation patterns D_i = diag(1[X u >= 0]) of the hyperplane arrangement of the rows of X (N, k),
-// and its certificate. Derivation, scaling and the certificate: docs/convex_relu.md.
+// and its certificate. Derivation, scaling and the certificate: docs/convex_relu.md. Patterns and cone
+// projections: relu_arrangement.hpp; the interior-point working-set solve: convex_relu_barrier.hpp.
 //
-// - Patterns: distinct_patterns() evaluates directions (sampled, or one per chamber from
-//   arrangement_points(), which enumerates every chamber by recursion on the hyperplanes) and keeps each
-//   pattern once, as a bitset.
-// - Cone projection: Proj_K z for K = {u : G u >= 0} by Lawson-Hanson NNLS on the polar side,
-//   p = z + G^T lam, lam >= 0. Any lam >= 0 bounds ||Proj_K z|| <= ||z + G^T lam||, which is what the
-//   certificate needs; the prox of beta ||.|| + indicator(K) is (1 - beta / ||p||)_+ p.
-// - Solver: block coordinate descent (one proximal step per group, step 1/lambda_max of its k x k Gram) on a
-//   working set of groups; one full pass per outer iteration gives the dual point (residual rescaled so that
-//   ||Proj_{K_i}(+-X^T D_i theta)|| <= beta for every pattern), the gap and the next working set. When the
-//   face (nonzero groups, tight constraints) repeats, Newton's method on it finishes the working-set problem.
+// - Solver: a primal barrier method on a working set of groups finds the optimal face (when its Newton
+//   systems are affordable); block coordinate descent (one proximal step per group, step 1/lambda_max of its
+//   k x k Gram) and Newton's method on the face finish it. One full pass per outer iteration gives the dual
+//   point (residual rescaled so that ||Proj_{K_i}(+-X^T D_i theta)|| <= beta for every pattern), the gap and
+//   the next working set.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -26,313 +22,13 @@
 #include <limits>
 #include <stdexcept>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include "convex_relu_barrier.hpp"
 #include "parallel.hpp"
+#include "relu_arrangement.hpp"
 
 namespace netmirror {
-
-namespace relu_detail {
-
-inline double dotk(const double* a, const double* b, int64_t k) {
-    double s = 0.0;
-    for (int64_t j = 0; j < k; ++j) s += a[j] * b[j];
-    return s;
-}
-
-inline double norm2(const double* a, int64_t k) { return std::sqrt(dotk(a, a, k)); }
-
-}  // namespace relu_detail
-
-// Distinct activation patterns, one bitset of N bits each: bit n of pattern p is 1[x_n^T u_p >= 0].
-struct PatternSet {
-    int64_t n = 0, words = 0;
-    std::vector<uint64_t> bits;   // pattern p at bits[p * words]
-    std::vector<int64_t> first;   // index of the direction that first produced pattern p
-
-    int64_t size() const { return static_cast<int64_t>(first.size()); }
-    const uint64_t* row(int64_t p) const { return bits.data() + p * words; }
-    bool active(int64_t p, int64_t i) const { return (row(p)[i >> 6] >> (i & 63)) & 1u; }
-};
-
-// Patterns of the m directions U (m, k), each kept once in order of first appearance; the all-zero pattern
-// (a unit dead on every point) is left out. X (n, k) and U are row-major.
-inline PatternSet distinct_patterns(const double* X, int64_t n, int64_t k, const double* U, int64_t m,
-                                    int threads = 0) {
-    if (threads <= 0) threads = default_num_threads();
-    const int64_t words = (n + 63) / 64;
-    std::vector<uint64_t> all(static_cast<size_t>(m * words), 0);
-    parallel_for(0, m, threads, [&](int64_t lo, int64_t hi) {
-        for (int64_t p = lo; p < hi; ++p) {
-            uint64_t* b = all.data() + p * words;
-            for (int64_t i = 0; i < n; ++i)
-                if (relu_detail::dotk(X + i * k, U + p * k, k) >= 0.0) b[i >> 6] |= uint64_t(1) << (i & 63);
-        }
-    }, 256);
-    struct Hash {
-        const std::vector<uint64_t>* bits;
-        int64_t words;
-        size_t operator()(int64_t p) const {
-            uint64_t h = 1469598103934665603ull;
-            for (int64_t w = 0; w < words; ++w) h = (h ^ (*bits)[p * words + w]) * 1099511628211ull;
-            return static_cast<size_t>(h ^ (h >> 29));
-        }
-    };
-    struct Equal {
-        const std::vector<uint64_t>* bits;
-        int64_t words;
-        bool operator()(int64_t a, int64_t b) const {
-            return std::memcmp(bits->data() + a * words, bits->data() + b * words,
-                               static_cast<size_t>(words) * sizeof(uint64_t)) == 0;
-        }
-    };
-    std::unordered_set<int64_t, Hash, Equal> seen(static_cast<size_t>(std::min<int64_t>(m, 1 << 20)) + 16,
-                                                  Hash{&all, words}, Equal{&all, words});
-    PatternSet out;
-    out.n = n;
-    out.words = words;
-    for (int64_t p = 0; p < m; ++p) {
-        const uint64_t* b = all.data() + p * words;
-        bool any = false;
-        for (int64_t w = 0; w < words; ++w) any |= b[w] != 0;
-        if (!any || !seen.insert(p).second) continue;
-        out.first.push_back(p);
-        out.bits.insert(out.bits.end(), b, b + words);
-    }
-    return out;
-}
-
-// Unit normals of the distinct hyperplanes {u : x^T u = 0} of the rows of X (n, k): rows within tol of
-// parallel (either orientation) share one; zero rows give none.
-inline std::vector<double> arrangement_hyperplanes(const double* X, int64_t n, int64_t k, double tol = 1e-12) {
-    std::vector<double> kept, h(static_cast<size_t>(k));
-    for (int64_t i = 0; i < n; ++i) {
-        const double nrm = relu_detail::norm2(X + i * k, k);
-        if (!(nrm > 0.0)) continue;
-        for (int64_t j = 0; j < k; ++j) h[j] = X[i * k + j] / nrm;
-        bool fresh = true;
-        for (size_t q = 0; q < kept.size() && fresh; q += static_cast<size_t>(k))
-            fresh = std::abs(relu_detail::dotk(h.data(), kept.data() + q, k)) < 1.0 - tol;
-        if (fresh) kept.insert(kept.end(), h.begin(), h.end());
-    }
-    return kept;
-}
-
-namespace relu_detail {
-
-// Orthonormal basis (k x (k-1), row-major) of h^T u = 0 for a unit h: columns 1.. of the Householder
-// reflection that maps e_0 to -+h.
-inline std::vector<double> hyperplane_basis(const double* h, int64_t k) {
-    std::vector<double> v(h, h + k);
-    v[0] += h[0] != 0.0 ? std::copysign(1.0, h[0]) : 1.0;
-    const double vv = dotk(v.data(), v.data(), k);
-    std::vector<double> B(static_cast<size_t>(k * (k - 1)));
-    for (int64_t r = 0; r < k; ++r)
-        for (int64_t c = 1; c < k; ++c) B[r * (k - 1) + (c - 1)] = (r == c ? 1.0 : 0.0) - 2.0 * v[r] * v[c] / vv;
-    return B;
-}
-
-// Appends to out one interior point per chamber (with repeats) of the central arrangement of the m unit
-// normals H (m, k). A chamber of a non-empty arrangement has a facet on some hyperplane h_q; that facet is
-// a chamber of the arrangement cut on h_q by the others. So each point u0 found on h_q (recursively, in
-// k - 1 dimensions) is pushed off by +-eps h_q, eps half its distance to the nearest other hyperplane:
-// every other sign is kept, and both chambers on the two sides of the facet are reached.
-inline void arrangement_points_into(const std::vector<double>& H, int64_t k, double tol, std::vector<double>& out,
-                                    int threads) {
-    const int64_t m = static_cast<int64_t>(H.size()) / k;
-    if (m == 0) {
-        out.push_back(1.0);
-        out.insert(out.end(), static_cast<size_t>(k - 1), 0.0);
-        return;
-    }
-    if (k == 1) {
-        out.push_back(1.0);
-        out.push_back(-1.0);
-        return;
-    }
-    std::vector<std::vector<double>> parts(static_cast<size_t>(m));
-    parallel_for(0, m, threads, [&](int64_t lo, int64_t hi) {
-        std::vector<double> others(static_cast<size_t>((m - 1) * (k - 1))), sub, u0(static_cast<size_t>(k));
-        for (int64_t q = lo; q < hi; ++q) {
-            const double* hq = H.data() + q * k;
-            const std::vector<double> B = hyperplane_basis(hq, k);
-            int64_t row = 0;
-            for (int64_t o = 0; o < m; ++o) {
-                if (o == q) continue;
-                for (int64_t c = 0; c < k - 1; ++c) {
-                    double s = 0.0;
-                    for (int64_t r = 0; r < k; ++r) s += H[o * k + r] * B[r * (k - 1) + c];
-                    others[row * (k - 1) + c] = s;
-                }
-                ++row;
-            }
-            const std::vector<double> restricted = arrangement_hyperplanes(others.data(), m - 1, k - 1, tol);
-            sub.clear();
-            arrangement_points_into(restricted, k - 1, tol, sub, 1);
-            std::vector<double>& part = parts[q];
-            for (size_t p = 0; p < sub.size(); p += static_cast<size_t>(k - 1)) {
-                for (int64_t r = 0; r < k; ++r) u0[r] = dotk(B.data() + r * (k - 1), sub.data() + p, k - 1);
-                const double nrm = norm2(u0.data(), k);
-                for (double& x : u0) x /= nrm;
-                double dist = std::numeric_limits<double>::infinity();
-                for (int64_t o = 0; o < m; ++o)
-                    if (o != q) dist = std::min(dist, std::abs(dotk(H.data() + o * k, u0.data(), k)));
-                const double eps = std::isfinite(dist) ? 0.5 * dist : 1.0;
-                for (double side : {1.0, -1.0})
-                    for (int64_t r = 0; r < k; ++r) part.push_back(u0[r] + side * eps * hq[r]);
-            }
-        }
-    });
-    for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
-}
-
-}  // namespace relu_detail
-
-// One interior point (k doubles) per chamber of the arrangement of the rows of X (n, k), with repeats:
-// feed them to distinct_patterns() for every chamber pattern exactly once.
-inline std::vector<double> arrangement_points(const double* X, int64_t n, int64_t k, double tol = 1e-12,
-                                              int threads = 0) {
-    if (threads <= 0) threads = default_num_threads();
-    std::vector<double> out;
-    relu_detail::arrangement_points_into(arrangement_hyperplanes(X, n, k, tol), k, tol, out, threads);
-    return out;
-}
-
-// Projection onto the cone K_p = {u : s_i x_i^T u >= 0}, s_i = +1 where pattern p is active, else -1.
-// Lawson-Hanson NNLS for lam = argmin_{lam >= 0} ||z + G^T lam||: at most k constraints are ever active
-// (their normals stay independent), so each step is a k x k solve after an O(n k) scan.
-class ConeProjector {
-public:
-    // Constraints are used with unit normals: the same cone, but the active-set Gram is then only as
-    // ill-conditioned as the angles between the normals, not also their lengths.
-    ConeProjector(const double* X, int64_t n, int64_t k) : n_(n), k_(k), unit_(static_cast<size_t>(n * k), 0.0),
-                                                           usable_(static_cast<size_t>(n), 0) {
-        for (int64_t i = 0; i < n; ++i) {
-            const double nrm = relu_detail::norm2(X + i * k, k);
-            if (!(nrm > 0.0)) continue;
-            usable_[i] = 1;
-            for (int64_t j = 0; j < k; ++j) unit_[i * k + j] = X[i * k + j] / nrm;
-        }
-    }
-
-    // p = z + G^T lam (lam >= 0, so ||p|| >= ||Proj_K z|| always; = at convergence). Returns ||p||.
-    double project(const uint64_t* pattern, const double* z, double* p) const {
-        const int64_t k = k_;
-        std::copy(z, z + k, p);
-        const double znorm = relu_detail::norm2(z, k);
-        if (znorm == 0.0) return 0.0;
-        // Feasibility tolerance: normalised violation at rounding level of ||z||.
-        const double feas = 1e-14 * znorm;
-        std::vector<int64_t> act;      // active constraint rows
-        std::vector<double> lam, mu, Q, R;
-        std::vector<char> banned(static_cast<size_t>(n_), 0);  // numerically dependent on the active set
-        const int64_t max_outer = 8 * k + 32;
-        for (int64_t outer = 0; outer < max_outer; ++outer) {
-            int64_t worst = -1;
-            double worst_v = feas;
-            for (int64_t i = 0; i < n_; ++i) {
-                if (!usable_[i] || banned[i]) continue;
-                const double v = -sign(pattern, i) * relu_detail::dotk(unit_.data() + i * k, p, k);
-                if (v > worst_v && std::find(act.begin(), act.end(), i) == act.end()) worst_v = v, worst = i;
-            }
-            if (worst < 0) break;
-            act.push_back(worst);
-            lam.push_back(0.0);
-            for (int64_t inner = 0; inner < 4 * k + 8; ++inner) {
-                if (!least_squares(pattern, act, z, mu, Q, R)) {  // dependent: drop the newcomer
-                    banned[act.back()] = 1;
-                    act.pop_back();
-                    lam.pop_back();
-                    break;
-                }
-                bool positive = true;
-                for (double x : mu) positive &= x > 0.0;
-                if (positive) {
-                    lam = mu;
-                    break;
-                }
-                // Step back to the first multiplier that hits zero; it leaves the active set.
-                double alpha = 1.0;
-                size_t leaving = act.size();
-                for (size_t a = 0; a < act.size(); ++a)
-                    if (mu[a] <= 0.0 && lam[a] / (lam[a] - mu[a]) < alpha) alpha = lam[a] / (lam[a] - mu[a]), leaving = a;
-                if (leaving == act.size() - 1 && alpha == 0.0) {  // the newcomer cannot enter: rounding
-                    banned[act.back()] = 1;
-                    act.pop_back();
-                    lam.pop_back();
-                    break;
-                }
-                size_t kept = 0;
-                for (size_t a = 0; a < act.size(); ++a) {
-                    const double l = lam[a] + alpha * (mu[a] - lam[a]);
-                    if (a != leaving && l > 0.0) {
-                        act[kept] = act[a];
-                        lam[kept++] = l;
-                    }
-                }
-                act.resize(kept);
-                lam.resize(kept);
-                if (act.empty()) break;
-            }
-            assemble(pattern, act, lam, z, p);
-        }
-        assemble(pattern, act, lam, z, p);
-        return relu_detail::norm2(p, k);
-    }
-
-    int64_t rows() const { return n_; }
-    int64_t dims() const { return k_; }
-
-private:
-    int64_t n_, k_;
-    std::vector<double> unit_;   // x_i / ||x_i|| (zero rows: no constraint)
-    std::vector<char> usable_;
-
-    static double sign(const uint64_t* pattern, int64_t i) { return ((pattern[i >> 6] >> (i & 63)) & 1u) ? 1.0 : -1.0; }
-
-    void assemble(const uint64_t* pattern, const std::vector<int64_t>& act, const std::vector<double>& lam,
-                  const double* z, double* p) const {
-        std::copy(z, z + k_, p);
-        for (size_t a = 0; a < act.size(); ++a) {
-            const double c = std::max(lam[a], 0.0) * sign(pattern, act[a]);
-            for (int64_t j = 0; j < k_; ++j) p[j] += c * unit_[act[a] * k_ + j];
-        }
-    }
-
-    // mu = argmin ||z + G_A^T mu|| (unconstrained) from a QR of the active normals (Gram-Schmidt twice):
-    // rounding grows like eps / sin(angle) between nearly parallel normals, not eps / sin^2 as with the
-    // normal equations. False if a normal is numerically in the span of the others.
-    bool least_squares(const uint64_t* pattern, const std::vector<int64_t>& act, const double* z,
-                       std::vector<double>& mu, std::vector<double>& Q, std::vector<double>& R) const {
-        const int64_t a = static_cast<int64_t>(act.size()), k = k_;
-        Q.assign(static_cast<size_t>(a * k), 0.0);
-        R.assign(static_cast<size_t>(a * a), 0.0);
-        for (int64_t c = 0; c < a; ++c) {
-            double* q = Q.data() + c * k;
-            const double sc = sign(pattern, act[c]);
-            for (int64_t j = 0; j < k; ++j) q[j] = sc * unit_[act[c] * k + j];
-            for (int pass = 0; pass < 2; ++pass)
-                for (int64_t b = 0; b < c; ++b) {
-                    const double h = relu_detail::dotk(Q.data() + b * k, q, k);
-                    R[b * a + c] += h;
-                    for (int64_t j = 0; j < k; ++j) q[j] -= h * Q[b * k + j];
-                }
-            const double nrm = relu_detail::norm2(q, k);
-            if (!(nrm > 1e-12)) return false;  // unit normals: an absolute threshold
-            R[c * a + c] = nrm;
-            for (int64_t j = 0; j < k; ++j) q[j] /= nrm;
-        }
-        // R mu = -Q^T z
-        mu.assign(static_cast<size_t>(a), 0.0);
-        for (int64_t r = a - 1; r >= 0; --r) {
-            double v = -relu_detail::dotk(Q.data() + r * k, z, k);
-            for (int64_t c = r + 1; c < a; ++c) v -= R[r * a + c] * mu[c];
-            mu[r] = v / R[r * a + r];
-        }
-        return true;
-    }
-};
 
 struct ConvexReluOptions {
     double beta = 1.0;
@@ -340,6 +36,10 @@ struct ConvexReluOptions {
     int64_t max_iter = 200;      // outer iterations (full passes over the patterns)
     int64_t max_epochs = 1000;   // block-CD epochs per working-set solve
     int64_t ws_start = 16;       // first working-set size (groups)
+    // Interior-point solves of a working set (convex_relu_barrier.hpp): at most this many per fit, each on as
+    // many groups (support first, then by dual score) as keep a Newton step under barrier_flops.
+    int64_t max_barrier = 3;
+    double barrier_flops = 4e7;
     int threads = 0;
     bool verbose = false;
     const std::atomic<bool>* stop = nullptr;
@@ -365,9 +65,17 @@ public:
         p0_ = 0.5 * relu_detail::dotk(y, y, n);
     }
 
-    ConvexReluOutput solve() {
+    // init: optional warm start, 2P x k (the v groups, then the w groups), projected onto the cones.
+    ConvexReluOutput solve(const double* init = nullptr) {
         const int64_t G = 2 * P_, k = k_;
         coef_.assign(static_cast<size_t>(G * k), 0.0);
+        if (init) {
+            std::vector<double> p(static_cast<size_t>(k));
+            for (int64_t g = 0; g < G; ++g) {
+                cone_.project(pats_.row(pattern_of(g)), init + g * k, p.data());
+                std::copy(p.begin(), p.end(), coef_.begin() + g * k);
+            }
+        }
         ConvexReluOutput out;
         out.p0 = p0_;
         theta_best_.assign(static_cast<size_t>(n_), 0.0);
@@ -398,6 +106,11 @@ public:
             if (it == opt_.max_iter || stopped()) break;
             int64_t nnz = 0;
             for (int64_t g = 0; g < G; ++g) nnz += nonzero(g);
+            // The barrier finds the optimal face first, and again when block CD stalls on it.
+            if (barriers_ < opt_.max_barrier && (it == 0 || gap > 0.5 * prev_gap) && barrier_solve(score, tol_abs)) {
+                prev_gap = gap;
+                continue;
+            }
             ws_size = std::max<int64_t>({opt_.ws_start, 2 * nnz, it > 0 && gap > 0.9 * prev_gap ? 2 * ws_size : 0});
             ws_size = std::min(ws_size, G);
             prev_gap = gap;
@@ -423,7 +136,7 @@ private:
     double p0_ = 0.0;
     std::vector<double> coef_, r_, theta_best_;
     double dual_best_ = 0.0;
-    int64_t epochs_ = 0, polishes_ = 0;
+    int64_t epochs_ = 0, polishes_ = 0, barriers_ = 0;
     std::unordered_map<int64_t, std::vector<double>> gram_;  // pattern -> [X^T D X (k x k), its largest eigenvalue]
 
     bool stopped() const { return opt_.stop && opt_.stop->load(std::memory_order_relaxed); }
@@ -473,6 +186,63 @@ private:
         double pen = 0.0;
         for (int64_t g = 0; g < 2 * P_; ++g) pen += relu_detail::norm2(coef_.data() + g * k_, k_);
         return 0.5 * relu_detail::dotk(r_.data(), r_.data(), n_) + opt_.beta * pen;
+    }
+
+    // Interior-point solve on a working set: the support, then groups by decreasing dual score while a Newton
+    // step stays within opt_.barrier_flops. Groups it leaves below 1e-6 of the largest group norm are zeroed
+    // (they are inactive at the optimum, of size O(1 / tau)); block CD and the Newton polish take it from there.
+    // False if the working set would hold no group outside the support, or the barrier did not move.
+    bool barrier_solve(const std::vector<double>& score, double tol_abs) {
+        const int64_t G = 2 * P_, k = k_;
+        std::vector<std::pair<double, int64_t>> prio;
+        prio.reserve(static_cast<size_t>(G));
+        for (int64_t g = 0; g < G; ++g)
+            prio.emplace_back(nonzero(g) ? -std::numeric_limits<double>::infinity() : -score[g], g);
+        std::sort(prio.begin(), prio.end());
+        GroupBarrier barrier(X_, n_, k, y_.data(), pats_);
+        std::vector<int64_t> groups, pattern;
+        std::vector<double> sign;
+        double flops = static_cast<double>(n_) * n_ * n_ / 3.0;
+        int64_t fresh = 0;
+        for (const auto& pg : prio) {
+            const int64_t g = pg.second;
+            const double f = barrier.flops_per_step({pattern_of(g)}) - static_cast<double>(n_) * n_ * n_ / 3.0;
+            if (flops + f > opt_.barrier_flops) break;
+            flops += f;
+            groups.push_back(g);
+            pattern.push_back(pattern_of(g));
+            sign.push_back(sign_of(g));
+            fresh += !nonzero(g);
+        }
+        if (fresh == 0) return false;
+        ++barriers_;
+        BarrierOptions bo;
+        bo.beta = opt_.beta;
+        bo.target = std::max(std::min(0.1 * tol_abs, 1e-7 * p0_), 1e-12 * p0_);
+        bo.threads = threads_;
+        bo.stop = opt_.stop;
+        const BarrierResult res = barrier.solve(pattern, sign, bo);
+        if (opt_.verbose)
+            std::fprintf(stderr, "netmirror.convex_relu:   barrier on %lld groups: %lld Newton steps, tau %.2e, "
+                         "nu/tau %.2e, objective %.12e\n", static_cast<long long>(groups.size()),
+                         static_cast<long long>(res.newton), res.tau, res.tau > 0 ? res.nu / res.tau : 0.0,
+                         res.objective);
+        if (res.newton == 0) return false;
+        double largest = 0.0;
+        for (size_t a = 0; a < groups.size(); ++a) largest = std::max(largest, relu_detail::norm2(res.coef.data() + a * k, k));
+        if (!(largest > 0.0)) return false;
+        std::vector<double> p(static_cast<size_t>(k));
+        for (size_t a = 0; a < groups.size(); ++a) {
+            const double* u = res.coef.data() + a * k;
+            double* cur = coef_.data() + groups[a] * k;
+            if (relu_detail::norm2(u, k) <= 1e-6 * largest) {
+                std::fill(cur, cur + k, 0.0);
+                continue;
+            }
+            cone_.project(pats_.row(pattern_of(groups[a])), u, p.data());  // strictly inside already; rounding
+            std::copy(p.begin(), p.end(), cur);
+        }
+        return true;
     }
 
     // Upper bound on the dual norms ||Proj_{K_p}(s X^T D_p v)|| of every group; score[g] holds group g's.
@@ -857,9 +627,9 @@ private:
 };
 
 inline ConvexReluOutput convex_relu(const double* X, int64_t n, int64_t k, const double* y, const PatternSet& pats,
-                                    const ConvexReluOptions& opt) {
+                                    const ConvexReluOptions& opt, const double* init = nullptr) {
     ConvexReluSolver solver(X, n, k, y, pats, opt);
-    return solver.solve();
+    return solver.solve(init);
 }
 
 }  // namespace netmirror

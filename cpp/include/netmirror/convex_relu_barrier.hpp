@@ -1,0 +1,415 @@
+// Interior-point solve of the convex ReLU program on a working set of groups (convex_relu.hpp):
+//
+//   min_u 1/2 ||y - sum_g s_g D_g X u_g||^2 + beta sum_g ||u_g||   s.t.  (2 D_g - I) X u_g >= 0,
+//
+// by the primal barrier method (Boyd & Vandenberghe 11.3). Block coordinate descent finds the optimal face of
+// this degenerate problem slowly when beta is small (adjacent chambers' columns differ in one row); the central
+// path goes to the analytic centre of the optimal set in a few dozen Newton steps whatever the coupling, and
+// its groups' sizes then tell the support apart (docs/convex_relu.md, "Solver").
+//
+// - The norm's epigraph t_g >= ||u_g|| is eliminated: min_t tau beta t - log(t^2 - ||u||^2) has the closed
+//   form psi(u) = w - log(1 + w) + const, w = sqrt(1 + (tau beta ||u||)^2), a smooth barrier-regularised
+//   tau beta ||u|| whose Hessian in u alone is far better conditioned than the second-order cone's in (u, t)
+//   (tau beta / ||u|| against tau^2 across the cone boundary). Each group keeps its barrier parameter 2.
+// - Linear constraints: -sum_i log(s_i x_i^T u / ||x_i||) over the rows with x_i != 0.
+// - Newton systems: H = blockdiag(B_g) + tau A^T A with k x k blocks B_g (Cholesky) and A = [s_g D_g X]; by
+//   Woodbury only an N x N matrix I / tau + sum_g A_g B_g^{-1} A_g^T is factorised; two steps of iterative
+//   refinement against the operator H recover what the Woodbury form loses near the boundary.
+// - Start: every group at a small multiple of its cone's largest-margin direction (max_margin_direction);
+//   groups whose cone has no interior are left out (returned as zero).
+// - Stop: nu / tau <= target (nu = sum_g (2 + rows)), a Newton budget, the stop flag, or a factorisation that
+//   fails (the ill-conditioning near the optimum); every iterate is strictly feasible, so the last one is
+//   returned either way. At a centred point theta = r is dual feasible for the working set with gap nu / tau.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "parallel.hpp"
+#include "relu_arrangement.hpp"
+
+namespace netmirror {
+
+struct BarrierOptions {
+    double beta = 1.0;
+    double target = 1e-8;       // absolute: stop once nu / tau <= target
+    double growth = 20.0;       // tau <- growth * tau after each centring
+    int64_t max_newton = 400;   // Newton steps in all
+    int threads = 0;
+    const std::atomic<bool>* stop = nullptr;
+};
+
+struct BarrierResult {
+    std::vector<double> coef;  // (groups, k) row-major; zero for groups left out
+    double tau = 0.0, nu = 0.0, objective = 0.0;
+    int64_t newton = 0;
+    bool reached = false;      // nu / tau <= target
+};
+
+// Groups are given as (pattern index, sign): sign +1 is a v group (adds D_p X u), -1 a w group.
+class GroupBarrier {
+public:
+    GroupBarrier(const double* X, int64_t n, int64_t k, const double* y, const PatternSet& pats)
+        : X_(X), n_(n), k_(k), y_(y), pats_(pats), unit_(static_cast<size_t>(n * k), 0.0) {
+        for (int64_t i = 0; i < n; ++i) {
+            const double nrm = relu_detail::norm2(X + i * k, k);
+            if (!(nrm > 0.0)) continue;
+            rows_.push_back(i);
+            for (int64_t j = 0; j < k; ++j) unit_[i * k + j] = X[i * k + j] / nrm;
+        }
+    }
+
+    // Newton-step cost of a working set: what the caller weighs before choosing this solver.
+    double flops_per_step(const std::vector<int64_t>& pattern) const {
+        double f = static_cast<double>(n_) * n_ * n_ / 3.0;
+        for (int64_t p : pattern) {
+            const double a = static_cast<double>(active_rows(p));
+            f += a * a * k_ + 4.0 * static_cast<double>(n_) * k_ * k_;
+        }
+        return f;
+    }
+
+    BarrierResult solve(const std::vector<int64_t>& pattern, const std::vector<double>& sign, const BarrierOptions& opt) {
+        const int64_t k = k_;
+        threads_ = opt.threads > 0 ? opt.threads : default_num_threads();
+        stop_ = opt.stop;
+        beta_ = opt.beta;
+        BarrierResult res;
+        res.coef.assign(pattern.size() * static_cast<size_t>(k), 0.0);
+        // Groups with an interior start.
+        groups_.clear();
+        std::vector<double> dir(static_cast<size_t>(k));
+        for (size_t a = 0; a < pattern.size(); ++a) {
+            const double margin = max_margin_direction(X_, n_, k, pats_.row(pattern[a]), dir.data());
+            if (!(margin > 1e-10)) continue;
+            Group g;
+            g.slot = static_cast<int64_t>(a);
+            g.pattern = pattern[a];
+            g.sign = sign[a];
+            for (int64_t w = 0; w < pats_.words; ++w) {
+                uint64_t b = pats_.row(g.pattern)[w];
+                while (b) {
+                    const int64_t i = w * 64 + __builtin_ctzll(b);
+                    b &= b - 1;
+                    if (i < n_) g.active.push_back(i);
+                }
+            }
+            g.u = dir;
+            groups_.push_back(std::move(g));
+        }
+        if (groups_.empty()) return res;
+        const int64_t G = static_cast<int64_t>(groups_.size());
+        double nu = 0.0;
+        for (int64_t g = 0; g < G; ++g) nu += 2.0 + static_cast<double>(rows_.size());
+        res.nu = nu;
+        const double p0 = 0.5 * relu_detail::dotk(y_, y_, n_);
+        if (!(p0 > 0.0)) return res;
+        // Scale the start so that the groups' fits together are about as large as y.
+        double fit = 0.0;
+        std::vector<double> col(static_cast<size_t>(n_));
+        for (const Group& g : groups_) {
+            double s2 = 0.0;
+            for (int64_t i : g.active) {
+                const double v = relu_detail::dotk(X_ + i * k, g.u.data(), k);
+                s2 += v * v;
+            }
+            fit += std::sqrt(s2);
+        }
+        const double scale = fit > 0.0 ? std::sqrt(2.0 * p0) / fit : 1.0;
+        for (Group& g : groups_)
+            for (double& x : g.u) x *= scale;
+
+        double tau = nu / p0;
+        int64_t newton = 0;
+        bool failed = false;
+        r_.assign(static_cast<size_t>(n_), 0.0);
+        for (;;) {
+            // Centring at tau.
+            for (;;) {
+                if (newton >= opt.max_newton || stopped()) {
+                    failed = true;
+                    break;
+                }
+                ++newton;
+                const int step = newton_step(tau);
+                if (step < 0) {  // factorisation failed: keep the last (feasible) iterate
+                    failed = true;
+                    break;
+                }
+                if (step == 0) break;  // centred
+            }
+            if (failed) break;
+            res.tau = tau;
+            if (nu / tau <= opt.target) {
+                res.reached = true;
+                break;
+            }
+            tau *= opt.growth;
+        }
+        res.newton = newton;
+        residual();
+        double pen = 0.0;
+        for (const Group& g : groups_) {
+            pen += relu_detail::norm2(g.u.data(), k);
+            std::copy(g.u.begin(), g.u.end(), res.coef.begin() + g.slot * k);
+        }
+        res.objective = 0.5 * relu_detail::dotk(r_.data(), r_.data(), n_) + beta_ * pen;
+        return res;
+    }
+
+private:
+    struct Group {
+        int64_t slot = 0, pattern = 0;
+        double sign = 1.0;
+        std::vector<int64_t> active;  // rows where the pattern is on (the group's columns)
+        std::vector<double> u, grad, hess, chol, step, tmp;
+    };
+
+    const double* X_;
+    int64_t n_, k_;
+    const double* y_;
+    const PatternSet& pats_;
+    std::vector<double> unit_;   // x_i / ||x_i||
+    std::vector<int64_t> rows_;  // rows with x_i != 0: one constraint each
+    std::vector<Group> groups_;
+    std::vector<double> r_, M_;
+    int threads_ = 1;
+    double beta_ = 1.0;
+    const std::atomic<bool>* stop_ = nullptr;
+
+    bool stopped() const { return stop_ && stop_->load(std::memory_order_relaxed); }
+
+    int64_t active_rows(int64_t p) const {
+        int64_t c = 0;
+        for (int64_t w = 0; w < pats_.words; ++w) c += __builtin_popcountll(pats_.row(p)[w]);
+        return c;
+    }
+
+    double constraint_sign(const Group& g, int64_t i) const {
+        return ((pats_.row(g.pattern)[i >> 6] >> (i & 63)) & 1u) ? 1.0 : -1.0;
+    }
+
+    // r = y - sum_g s_g D_g X u_g.
+    void residual() {
+        std::copy(y_, y_ + n_, r_.begin());
+        for (const Group& g : groups_)
+            for (int64_t i : g.active) r_[i] -= g.sign * relu_detail::dotk(X_ + i * k_, g.u.data(), k_);
+    }
+
+    // Barrier objective tau P(u) + sum psi + linear barrier at u + a * step; +inf outside the domain.
+    double merit(double tau, double a) const {
+        const int64_t k = k_;
+        const double c = tau * beta_;
+        std::vector<double> r(y_, y_ + n_), v(static_cast<size_t>(k));
+        double bar = 0.0;
+        for (const Group& g : groups_) {
+            for (int64_t j = 0; j < k; ++j) v[j] = g.u[j] + a * g.step[j];
+            for (int64_t i : g.active) r[i] -= g.sign * relu_detail::dotk(X_ + i * k, v.data(), k);
+            for (int64_t i : rows_) {
+                const double s = constraint_sign(g, i) * relu_detail::dotk(unit_.data() + i * k, v.data(), k);
+                if (!(s > 0.0)) return std::numeric_limits<double>::infinity();
+                bar -= std::log(s);
+            }
+            const double w = std::sqrt(1.0 + c * c * relu_detail::dotk(v.data(), v.data(), k));
+            bar += w - std::log1p(w);
+        }
+        return 0.5 * tau * relu_detail::dotk(r.data(), r.data(), n_) + bar;
+    }
+
+    // In-place Cholesky of a k x k SPD block (lower triangle); false if not numerically SPD.
+    static bool cholesky(double* L, int64_t k) {
+        for (int64_t j = 0; j < k; ++j) {
+            double d = L[j * k + j];
+            for (int64_t q = 0; q < j; ++q) d -= L[j * k + q] * L[j * k + q];
+            if (!(d > 0.0) || !std::isfinite(d)) return false;
+            d = std::sqrt(d);
+            L[j * k + j] = d;
+            for (int64_t r = j + 1; r < k; ++r) {
+                double s = L[r * k + j];
+                for (int64_t q = 0; q < j; ++q) s -= L[r * k + q] * L[j * k + q];
+                L[r * k + j] = s / d;
+            }
+        }
+        return true;
+    }
+
+    static void forward(const double* L, int64_t k, double* x) {
+        for (int64_t r = 0; r < k; ++r) {
+            for (int64_t q = 0; q < r; ++q) x[r] -= L[r * k + q] * x[q];
+            x[r] /= L[r * k + r];
+        }
+    }
+    static void backward(const double* L, int64_t k, double* x) {
+        for (int64_t r = k - 1; r >= 0; --r) {
+            for (int64_t q = r + 1; q < k; ++q) x[r] -= L[q * k + r] * x[q];
+            x[r] /= L[r * k + r];
+        }
+    }
+
+    // Chunks of the groups, one per thread.
+    template <class Fn>
+    void for_groups(Fn&& fn) {
+        const int64_t G = static_cast<int64_t>(groups_.size());
+        const int64_t T = std::max<int64_t>(1, std::min<int64_t>(threads_, G / 16 + 1));
+        parallel_for(0, T, static_cast<int>(T), [&](int64_t lo, int64_t hi) {
+            for (int64_t t = lo; t < hi; ++t) fn(t, t * G / T, (t + 1) * G / T);
+        });
+    }
+
+    // x <- H^{-1} b for the groups' b (in g.tmp), result in g.tmp; uses g.chol and M_ (factored).
+    void hsolve() {
+        const int64_t k = k_;
+        std::vector<double> v(static_cast<size_t>(n_), 0.0);
+        for (Group& g : groups_) {
+            double* x = g.tmp.data();
+            forward(g.chol.data(), k, x);
+            backward(g.chol.data(), k, x);
+            for (int64_t i : g.active) v[i] += g.sign * relu_detail::dotk(X_ + i * k, x, k);
+        }
+        // v <- M^{-1} v
+        for (int64_t r = 0; r < n_; ++r) {
+            for (int64_t q = 0; q < r; ++q) v[r] -= M_[r * n_ + q] * v[q];
+            v[r] /= M_[r * n_ + r];
+        }
+        for (int64_t r = n_ - 1; r >= 0; --r) {
+            for (int64_t q = r + 1; q < n_; ++q) v[r] -= M_[q * n_ + r] * v[q];
+            v[r] /= M_[r * n_ + r];
+        }
+        std::vector<double> c(static_cast<size_t>(k));
+        for (Group& g : groups_) {
+            std::fill(c.begin(), c.end(), 0.0);
+            for (int64_t i : g.active)
+                for (int64_t j = 0; j < k; ++j) c[j] += g.sign * X_[i * k + j] * v[i];
+            forward(g.chol.data(), k, c.data());
+            backward(g.chol.data(), k, c.data());
+            for (int64_t j = 0; j < k; ++j) g.tmp[j] -= c[j];
+        }
+    }
+
+    // One damped Newton step on the barrier objective at tau. Returns 1 (moved), 0 (centred: decrement small
+    // or no descent left), -1 (a factorisation failed).
+    int newton_step(double tau) {
+        const int64_t k = k_, n = n_;
+        const double c = tau * beta_;
+        residual();
+        const int64_t T = std::max<int64_t>(1, std::min<int64_t>(threads_, static_cast<int64_t>(groups_.size()) / 16 + 1));
+        std::vector<std::vector<double>> Mpart(static_cast<size_t>(T));
+        std::atomic<bool> bad{false};
+        for_groups([&](int64_t t, int64_t lo, int64_t hi) {
+            std::vector<double>& M = Mpart[t];
+            M.assign(static_cast<size_t>(n * n), 0.0);
+            std::vector<double> Z, B(static_cast<size_t>(k * k)), a(static_cast<size_t>(k));
+            for (int64_t gi = lo; gi < hi; ++gi) {
+                Group& g = groups_[gi];
+                g.grad.assign(static_cast<size_t>(k), 0.0);
+                std::fill(B.begin(), B.end(), 0.0);
+                // Linear barrier: gradient -sum a_i / s_i, Hessian sum a_i a_i^T / s_i^2 (a_i = sign x_i / ||x_i||).
+                for (int64_t i : rows_) {
+                    const double sg = constraint_sign(g, i);
+                    for (int64_t j = 0; j < k; ++j) a[j] = sg * unit_[i * k + j];
+                    const double s = relu_detail::dotk(a.data(), g.u.data(), k), inv = 1.0 / s;
+                    for (int64_t j = 0; j < k; ++j) {
+                        g.grad[j] -= a[j] * inv;
+                        for (int64_t l = 0; l <= j; ++l) B[j * k + l] += a[j] * a[l] * inv * inv;
+                    }
+                }
+                // Data term: -tau s_g X_g^T r.
+                for (int64_t i : g.active)
+                    for (int64_t j = 0; j < k; ++j) g.grad[j] -= tau * g.sign * X_[i * k + j] * r_[i];
+                // psi: gradient c^2 u / (1 + w); Hessian c^2/(1+w) (I - uu^T/|u|^2) + c^2/(w(1+w)) uu^T/|u|^2
+                // (the radial term written separately: 1 - c^2|u|^2/(w(1+w)) = 1/w would cancel).
+                const double un2 = relu_detail::dotk(g.u.data(), g.u.data(), k);
+                const double w = std::sqrt(1.0 + c * c * un2);
+                const double perp = c * c / (1.0 + w), radial = perp / w;
+                for (int64_t j = 0; j < k; ++j) g.grad[j] += perp * g.u[j];
+                for (int64_t j = 0; j < k; ++j)
+                    for (int64_t l = 0; l <= j; ++l) {
+                        const double uu = un2 > 0.0 ? g.u[j] * g.u[l] / un2 : 0.0;
+                        B[j * k + l] += perp * ((j == l) - uu) + radial * uu;
+                    }
+                for (int64_t j = 0; j < k; ++j)
+                    for (int64_t l = j + 1; l < k; ++l) B[j * k + l] = B[l * k + j];
+                g.hess = B;
+                g.chol = B;
+                if (!cholesky(g.chol.data(), k)) {
+                    bad = true;
+                    return;
+                }
+                // Z = L^{-1} (s_g X_active^T): k x |active|, then M += Z^T Z on the active rows.
+                const int64_t m = static_cast<int64_t>(g.active.size());
+                Z.assign(static_cast<size_t>(m * k), 0.0);  // column q (row g.active[q]) at Z[q * k]
+                for (int64_t q = 0; q < m; ++q) {
+                    double* z = Z.data() + q * k;
+                    for (int64_t j = 0; j < k; ++j) z[j] = g.sign * X_[g.active[q] * k + j];
+                    forward(g.chol.data(), k, z);
+                }
+                for (int64_t q = 0; q < m; ++q) {
+                    double* Mrow = M.data() + g.active[q] * n;
+                    const double* zq = Z.data() + q * k;
+                    for (int64_t p = 0; p <= q; ++p) Mrow[g.active[p]] += relu_detail::dotk(zq, Z.data() + p * k, k);
+                }
+            }
+        });
+        if (bad) return -1;
+        // M = I / tau + sum (lower triangle: active rows are increasing, so row >= column above).
+        M_.assign(static_cast<size_t>(n * n), 0.0);
+        for (const auto& M : Mpart)
+            for (int64_t e = 0; e < n * n; ++e) M_[e] += M[e];
+        for (int64_t i = 0; i < n; ++i) M_[i * n + i] += 1.0 / tau;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = i + 1; j < n; ++j) M_[i * n + j] = M_[j * n + i];
+        if (!cholesky(M_.data(), n)) return -1;
+
+        // Newton direction with two rounds of iterative refinement: step = H^{-1}(-grad).
+        for (Group& g : groups_) {
+            g.tmp.resize(static_cast<size_t>(k));
+            for (int64_t j = 0; j < k; ++j) g.tmp[j] = -g.grad[j];
+        }
+        hsolve();
+        for (Group& g : groups_) g.step = g.tmp;
+        for (int refine = 0; refine < 2; ++refine) {
+            // residual of H step = -grad, H = blockdiag(B_g) + tau A^T A
+            std::vector<double> Ax(static_cast<size_t>(n), 0.0), a(static_cast<size_t>(k));
+            for (const Group& g : groups_)
+                for (int64_t i : g.active) Ax[i] += g.sign * relu_detail::dotk(X_ + i * k, g.step.data(), k);
+            for (Group& g : groups_) {
+                for (int64_t j = 0; j < k; ++j) a[j] = relu_detail::dotk(g.hess.data() + j * k, g.step.data(), k);
+                for (int64_t i : g.active)
+                    for (int64_t j = 0; j < k; ++j) a[j] += tau * g.sign * X_[i * k + j] * Ax[i];
+                for (int64_t j = 0; j < k; ++j) g.tmp[j] = -g.grad[j] - a[j];
+            }
+            hsolve();
+            for (Group& g : groups_)
+                for (int64_t j = 0; j < k; ++j) g.step[j] += g.tmp[j];
+        }
+        double lam2 = 0.0;
+        for (const Group& g : groups_) lam2 -= relu_detail::dotk(g.grad.data(), g.step.data(), k);
+        if (!std::isfinite(lam2)) return -1;
+        if (lam2 <= 2e-8) return 0;
+        // Largest step keeping every constraint strictly positive (99% of the way to the boundary).
+        double amax = 1.0;
+        for (const Group& g : groups_)
+            for (int64_t i : rows_) {
+                const double sg = constraint_sign(g, i);
+                const double s = sg * relu_detail::dotk(unit_.data() + i * k, g.u.data(), k);
+                const double ds = sg * relu_detail::dotk(unit_.data() + i * k, g.step.data(), k);
+                if (ds < 0.0) amax = std::min(amax, -0.99 * s / ds);
+            }
+        const double f0 = merit(tau, 0.0);
+        double alpha = amax;
+        for (;;) {
+            const double f = merit(tau, alpha);
+            if (f <= f0 - 0.25 * alpha * lam2) break;
+            alpha *= 0.5;
+            if (alpha < 1e-12 * amax) return 0;  // no descent to rounding: as centred as it gets
+        }
+        for (Group& g : groups_)
+            for (int64_t j = 0; j < k; ++j) g.u[j] += alpha * g.step[j];
+        return 1;
+    }
+};
+
+}  // namespace netmirror
