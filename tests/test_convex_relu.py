@@ -111,6 +111,62 @@ def test_cone_projection_equals_reference(X, bias, seed):
     np.testing.assert_allclose(p, ref_p, atol=1e-6 * scale)
 
 
+@given(point_sets(max_n=8), st.booleans(), st.integers(0, 2**31 - 1), st.booleans())
+def test_cone_interior_equals_reference(X, bias, seed, chamber):
+    # The largest-margin direction (least-distance programming) of chamber patterns (interior exists) and of
+    # random ones (often empty interior), against scipy's NNLS on the same LDP.
+    Xa = design(X, bias)
+    rng = np.random.default_rng(seed)
+    if chamber:
+        pats = _core.relu_patterns(Xa, rng.standard_normal((8, Xa.shape[1])))[0]
+        pattern = pats[rng.integers(len(pats))] if len(pats) else np.ones(Xa.shape[0], bool)
+    else:
+        pattern = rng.random(Xa.shape[0]) < 0.5
+    u, margin = _core.relu_cone_interior(Xa, pattern)
+    ref_u, ref_margin = reference.cone_interior_direction(Xa, pattern)
+    assert margin == pytest.approx(ref_margin, rel=1e-8, abs=1e-10)
+    norms = np.linalg.norm(Xa, axis=1)
+    G = np.where(pattern, 1.0, -1.0)[norms > 0, None] * Xa[norms > 0] / norms[norms > 0, None]
+    if margin > 0:
+        assert np.linalg.norm(u) == pytest.approx(1.0, rel=1e-14)
+        assert (G @ u >= margin * (1 - 1e-12)).all()
+        if ref_margin > 1e-6:  # a unique maximiser: the directions agree
+            np.testing.assert_allclose(u, ref_u, atol=1e-7)
+    else:
+        np.testing.assert_array_equal(u, 0.0)
+
+
+@given(point_sets(max_n=6, dims=(1, 2)), st.booleans(), st.floats(0.05, 0.9), st.integers(0, 2**31 - 1))
+@settings(max_examples=25, deadline=None)
+def test_barrier_equals_reference(X, bias, frac, seed):
+    # The interior-point kernel against its NumPy transcription, in the well-conditioned part of the central
+    # path (nu / tau down to 1e-3 of 1/2 ||y||^2), and the central path's certificate: theta = r is dual
+    # feasible for every group (all patterns are in), so the gap is at most nu / tau.
+    Xa = design(X, bias)
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal(Xa.shape[0]) * 10.0 ** rng.integers(-2, 3)
+    pats = netmirror.relu_patterns(X, bias=bias)
+    P = len(pats)
+    beta = frac * float(np.abs(Xa.T @ y).sum())  # below beta_max for most draws
+    groups = np.concatenate([pats, pats])
+    signs = np.concatenate([np.ones(P), -np.ones(P)])
+    target = 1e-3 * 0.5 * float(y @ y)
+    got = _core.convex_relu_barrier(Xa, y, groups, signs, beta, target, 400)
+    ref = reference.convex_relu_barrier(Xa, y, groups, signs, beta, target)
+    assert got["nu"] == ref["nu"]
+    assert got["reached"] == ref["reached"]
+    if not got["reached"]:
+        return
+    assert got["tau"] == pytest.approx(ref["tau"], rel=1e-12)
+    assert got["objective"] == pytest.approx(ref["objective"], rel=1e-8)
+    scale = max(np.abs(ref["coef"]).max(), 1e-300)
+    np.testing.assert_allclose(got["coef"], ref["coef"], atol=1e-6 * scale)
+    V, W = got["coef"][:P], got["coef"][P:]
+    assert reference.convex_relu_cone_violation(Xa, pats, V, W) == 0.0  # strictly feasible
+    gap, _ = reference.convex_relu_dual_gap(Xa, y, pats, V, W, beta)
+    assert gap <= 1.05 * got["nu"] / got["tau"] + 1e-12 * float(y @ y)
+
+
 # --------------------------------------------------------------------------------------------------
 # solver and certificate
 def small_problem(seed, n=12, d=2):
@@ -140,6 +196,30 @@ def test_solution_certified_by_reference(seed):
     U = np.hstack([net.weights, net.biases[:, None]])
     assert reference.relu_network_loss(U, net.output, Xa, y, beta) == pytest.approx(res.objective, rel=1e-12)
     assert res.global_gap == pytest.approx(res.gap, abs=1e-12 * obj)
+
+
+@pytest.mark.parametrize("seed, n, beta", [(0, 12, 0.03), (3, 8, 0.03), (3, 12, 0.2), (4, 12, 0.1)])
+def test_small_beta_converges(seed, n, beta):
+    # Fits of the convergence sweep (bench/bench_convex_relu.py --sweep) that block CD alone left at gaps of
+    # 1e-5 .. 2e-4 after 30 outer iterations; the interior-point solve of the working set finds their face.
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2))
+    y = np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] + 0.1 * rng.standard_normal(n)
+    res = netmirror.convex_relu(X, y, beta, patterns="exact", tol=1e-10, max_iter=30)
+    assert res.converged and res.relative_gap <= 1e-10
+    gap, _ = reference.convex_relu_dual_gap(design(X), y, res.patterns, res.V, res.W, beta, theta=res.dual)
+    assert gap == pytest.approx(res.gap, abs=1e-12 * res.objective)
+    assert res.network_objective == pytest.approx(res.objective, rel=1e-12)
+
+
+def test_warm_start_at_the_optimum():
+    X, y = small_problem(4)
+    res = netmirror.convex_relu(X, y, 0.1, patterns="exact", tol=1e-11)
+    out = _core.convex_relu_solve(design(X), y, res.patterns, 0.1, 1e-11, 50, False, np.vstack([res.V, res.W]))
+    assert out["n_iter"] == 0 and out["converged"]
+    assert out["objective"] == pytest.approx(res.objective, rel=1e-13)
+    with pytest.raises(ValueError, match="init must have shape"):
+        _core.convex_relu_solve(design(X), y, res.patterns, 0.1, 1e-11, 50, False, res.V)
 
 
 def test_agrees_with_reference_proximal_gradient():

@@ -103,9 +103,61 @@ void register_convex_relu(py::module_& m) {
         py::arg("X"), py::arg("pattern"), py::arg("z"),
         "Projection of z onto {u : (2 d - 1)_n x_n^T u >= 0}: (p, ||p||), p = z + G^T lam with lam >= 0.");
     m.def(
+        "relu_cone_interior",
+        [](DoubleMatrix X, BoolMatrix pattern) {
+            check_matrix(X, "X");
+            const int64_t n = X.shape(0), k = X.shape(1);
+            BoolMatrix p2 = BoolMatrix::ensure(pattern.reshape({static_cast<py::ssize_t>(1), static_cast<py::ssize_t>(n)}));
+            const netmirror::PatternSet s = patterns_from_numpy(p2, n);
+            std::vector<double> u(static_cast<size_t>(k));
+            const double margin = netmirror::max_margin_direction(X.data(), n, k, s.row(0), u.data());
+            return py::make_tuple(to_numpy(u), margin);
+        },
+        py::arg("X"), py::arg("pattern"),
+        "Largest-margin unit direction of the cone {u : (2 d - 1)_n x_n^T u >= 0}: (u, margin); (0, 0) if the "
+        "cone has no interior.");
+    m.def(
+        "convex_relu_barrier",
+        [](DoubleMatrix X, DoubleVector y, BoolMatrix patterns, DoubleVector signs, double beta, double target,
+           int64_t max_newton, double growth) {
+            check_matrix(X, "X");
+            const int64_t n = X.shape(0), k = X.shape(1);
+            if (y.size() != n) throw std::invalid_argument("y length must equal the rows of X");
+            const netmirror::PatternSet s = patterns_from_numpy(patterns, n);
+            if (signs.size() != s.size()) throw std::invalid_argument("signs must have one entry per pattern");
+            std::vector<int64_t> pattern(static_cast<size_t>(s.size()));
+            std::vector<double> sign(signs.data(), signs.data() + signs.size());
+            for (int64_t p = 0; p < s.size(); ++p) pattern[p] = p;
+            netmirror::BarrierOptions opt;
+            opt.beta = beta;
+            opt.target = target;
+            opt.max_newton = max_newton;
+            opt.growth = growth;
+            netmirror::BarrierResult res;
+            {
+                py::gil_scoped_release release;
+                netmirror::GroupBarrier barrier(X.data(), n, k, y.data(), s);
+                res = barrier.solve(pattern, sign, opt);
+            }
+            py::array_t<double> coef({static_cast<py::ssize_t>(s.size()), static_cast<py::ssize_t>(k)});
+            std::copy(res.coef.begin(), res.coef.end(), coef.mutable_data());
+            py::dict d;
+            d["coef"] = coef;
+            d["tau"] = res.tau;
+            d["nu"] = res.nu;
+            d["objective"] = res.objective;
+            d["newton"] = res.newton;
+            d["reached"] = res.reached;
+            return d;
+        },
+        py::arg("X"), py::arg("y"), py::arg("patterns"), py::arg("signs"), py::arg("beta"), py::arg("target"),
+        py::arg("max_newton"), py::arg("growth") = 20.0,
+        "Primal barrier method on the groups (pattern p, sign s_p) of the convex ReLU program, to nu / tau <= "
+        "target: dict(coef (P, k), tau, nu, objective, newton, reached).");
+    m.def(
         "convex_relu_solve",
         [](DoubleMatrix X, DoubleVector y, BoolMatrix patterns, double beta, double tol, int64_t max_iter,
-           bool verbose, py::object init) {
+           bool verbose, py::object init, int64_t max_barrier) {
             check_matrix(X, "X");
             const int64_t n = X.shape(0), k = X.shape(1);
             if (y.size() != n) throw std::invalid_argument("y length must equal the rows of X");
@@ -115,6 +167,7 @@ void register_convex_relu(py::module_& m) {
             opt.tol = tol;
             opt.max_iter = max_iter;
             opt.verbose = verbose;
+            opt.max_barrier = max_barrier;
             DoubleMatrix start;
             if (!init.is_none()) {
                 start = DoubleMatrix::ensure(init);
@@ -139,6 +192,6 @@ void register_convex_relu(py::module_& m) {
             return d;
         },
         py::arg("X"), py::arg("y"), py::arg("patterns"), py::arg("beta"), py::arg("tol"), py::arg("max_iter"),
-        py::arg("verbose"), py::arg("init") = py::none(),
+        py::arg("verbose"), py::arg("init") = py::none(), py::arg("max_barrier") = 3,
         "Solve the cone-constrained group Lasso of a two-layer ReLU net over the patterns, certified.");
 }

@@ -834,6 +834,147 @@ def cone_projection(G, z):
     return z + G.T @ lam, lam
 
 
+def cone_interior_direction(X, pattern):
+    """Largest-margin unit direction of K = {u : s_n x_n^T u >= 0} (s_n = +1 where the pattern is on, else -1):
+    u = argmin ||u|| s.t. s_n x_n^T u / ||x_n|| >= 1, by least-distance programming (Lawson & Hanson, ch. 23):
+    with E = [G^T; 1^T] and f = (0, ..., 0, 1), lam = argmin_{lam >= 0} ||E lam - f||, r = E lam - f, the solution
+    is -r[:k] / r[k] (r = 0: no interior). Returns (unit u, margin min_n s_n x_n^T u / ||x_n||), or (0, 0.0).
+    Zero rows impose nothing."""
+    import scipy.optimize
+
+    X = np.asarray(X, dtype=np.float64)
+    d = np.asarray(pattern, dtype=bool)
+    norms = np.linalg.norm(X, axis=1)
+    keep = norms > 0
+    k = X.shape[1]
+    if not keep.any():
+        return np.eye(k)[0], 1.0
+    G = np.where(d[keep], 1.0, -1.0)[:, None] * X[keep] / norms[keep, None]
+    E = np.vstack([G.T, np.ones(G.shape[0])])
+    f = np.zeros(k + 1)
+    f[k] = 1.0
+    lam, _ = scipy.optimize.nnls(E, f)
+    r = E @ lam - f
+    if not (np.linalg.norm(r) > 1e-12 and r[k] < 0):
+        return np.zeros(k), 0.0
+    u = -r[:k] / r[k]
+    u /= np.linalg.norm(u)
+    margin = float((G @ u).min())
+    return (u, margin) if margin > 0 else (np.zeros(k), 0.0)
+
+
+def convex_relu_barrier(X, y, patterns, signs, beta, target, growth=20.0, max_newton=400):
+    """Primal barrier method for min 1/2 ||y - sum_g s_g D_g X u_g||^2 + beta sum_g ||u_g|| s.t.
+    (2 D_g - I) X u_g >= 0 over the groups g (pattern row g, sign s_g): the reference of
+    netmirror._core.convex_relu_barrier (cpp/include/netmirror/convex_relu_barrier.hpp), step for step.
+
+    Barrier objective at tau: tau P(u) + sum_g psi(u_g) - sum_{g,n} log(s_{gn} x_n^T u_g / ||x_n||), where
+    psi(u) = w - log(1 + w), w = sqrt(1 + (tau beta ||u||)^2), is min_t tau beta t - log(t^2 - ||u||^2) up to a
+    constant. Centring: damped Newton (fraction to the boundary 0.99, Armijo 1/4) until the decrement
+    lambda^2 <= 2e-8; then tau *= growth, until nu / tau <= target with nu = sum_g (2 + rows). Start: each group's
+    largest-margin direction, scaled so that the fits' norms sum to ||y||; tau_0 = nu / (1/2 ||y||^2). Stops
+    early (keeping the last iterate) when a Cholesky factor fails or after max_newton steps.
+    Returns dict(coef (G, k), tau, nu, objective, newton, reached)."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    D = np.asarray(patterns, dtype=bool)
+    signs = np.asarray(signs, dtype=np.float64)
+    n, k = X.shape
+    norms = np.linalg.norm(X, axis=1)
+    rows = norms > 0
+    unit = X[rows] / norms[rows, None]
+    coef = np.zeros((D.shape[0], k))
+    start = [(g, *cone_interior_direction(X, D[g])) for g in range(D.shape[0])]
+    idx = np.array([g for g, _, m in start if m > 1e-10], dtype=int)
+    out = {"coef": coef, "tau": 0.0, "nu": 0.0, "objective": 0.0, "newton": 0, "reached": False}
+    if idx.size == 0:
+        return out
+    U = np.array([u for _, u, m in start if m > 1e-10])
+    A = signs[idx, None, None] * D[idx, :, None] * X[None]          # (G, n, k): s_g D_g X
+    C = np.where(D[idx], 1.0, -1.0)[:, rows, None] * unit[None]     # (G, rows, k): constraint normals
+    G = idx.size
+    nu = G * (2.0 + rows.sum())
+    out["nu"] = nu
+    p0 = 0.5 * float(y @ y)
+    if not p0 > 0:
+        return out
+    fit = np.linalg.norm(np.einsum("gnk,gk->gn", A, U), axis=1).sum()
+    U = U * (np.sqrt(2 * p0) / fit if fit > 0 else 1.0)
+
+    def merit(u, tau):
+        s = np.einsum("gnk,gk->gn", C, u)
+        if not (s > 0).all():
+            return np.inf
+        r = y - np.einsum("gnk,gk->n", A, u)
+        w = np.sqrt(1 + (tau * beta) ** 2 * (u * u).sum(1))
+        return 0.5 * tau * float(r @ r) + float((w - np.log1p(w)).sum()) - float(np.log(s).sum())
+
+    tau, newton, failed = nu / p0, 0, False
+    while True:
+        c = tau * beta
+        while True:
+            if newton >= max_newton:
+                failed = True
+                break
+            newton += 1
+            r = y - np.einsum("gnk,gk->n", A, U)
+            s = np.einsum("gnk,gk->gn", C, U)
+            un2 = (U * U).sum(1)
+            w = np.sqrt(1 + c * c * un2)
+            perp, radial = c * c / (1 + w), c * c / (1 + w) / w
+            grad = -tau * np.einsum("gnk,n->gk", A, r) + perp[:, None] * U - np.einsum("gnk,gn->gk", C, 1 / s)
+            Cs = C / s[:, :, None]
+            uu = np.where(un2[:, None, None] > 0, U[:, :, None] * U[:, None, :] / np.maximum(un2, 1e-300)[:, None, None], 0)
+            B = np.einsum("gni,gnj->gij", Cs, Cs) + perp[:, None, None] * (np.eye(k) - uu) + radial[:, None, None] * uu
+            try:
+                L = np.linalg.cholesky(B)
+                Z = np.linalg.solve(L, np.swapaxes(A, 1, 2))             # L^{-1} A_g^T
+                Mc = np.linalg.cholesky(np.eye(n) / tau + np.einsum("gkn,gkm->nm", Z, Z))
+            except np.linalg.LinAlgError:
+                failed = True
+                break
+
+            def hsolve(b):
+                x0 = np.linalg.solve(B, b[:, :, None])[:, :, 0]
+                v = np.linalg.solve(Mc.T, np.linalg.solve(Mc, np.einsum("gnk,gk->n", A, x0)))
+                return x0 - np.linalg.solve(B, np.einsum("gnk,n->gk", A, v)[:, :, None])[:, :, 0]
+
+            step = hsolve(-grad)
+            for _ in range(2):
+                Hx = np.einsum("gij,gj->gi", B, step) + tau * np.einsum("gnk,n->gk", A, np.einsum("gnk,gk->n", A, step))
+                step = step + hsolve(-grad - Hx)
+            lam2 = -float((grad * step).sum())
+            if not np.isfinite(lam2):
+                failed = True
+                break
+            f0 = merit(U, tau)
+            if lam2 <= 2e-8 or 0.5 * lam2 <= 1e-13 * abs(f0):  # centred, or a decrease below rounding
+                break
+            ds = np.einsum("gnk,gk->gn", C, step)
+            neg = ds < 0
+            amax = min(1.0, float((-0.99 * s[neg] / ds[neg]).min())) if neg.any() else 1.0
+            alpha, centred = amax, False
+            while merit(U + alpha * step, tau) > f0 - 0.25 * alpha * lam2:
+                alpha *= 0.5
+                if alpha < 1e-12 * amax or (lam2 < 1e-2 and alpha < 1e-3 * amax):  # no descent: rounding
+                    centred = True
+                    break
+            if centred:
+                break
+            U = U + alpha * step
+        if failed:
+            break
+        out["tau"] = tau
+        if nu / tau <= target:
+            out["reached"] = True
+            break
+        tau *= growth
+    r = y - np.einsum("gnk,gk->n", A, U)
+    coef[idx] = U
+    out.update(coef=coef, newton=newton, objective=0.5 * float(r @ r) + beta * float(np.linalg.norm(U, axis=1).sum()))
+    return out
+
+
 def convex_relu_objective(X, y, patterns, V, W, beta):
     """P(v, w) with V, W (P, k): the fit term on the patterns' masks plus beta times the groups' norms."""
     X = np.asarray(X, dtype=np.float64)

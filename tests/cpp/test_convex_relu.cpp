@@ -64,3 +64,69 @@ TEST_CASE("the solver returns a certified optimum") {
     CHECK(out.gap <= 1e-9 * out.p0);
     CHECK(out.dual_objective <= out.objective + 1e-12);
 }
+
+TEST_CASE("largest-margin direction: strictly inside a chamber's cone, none for an empty one") {
+    const int64_t n = 9, k = 3;
+    const std::vector<double> X = points_with_bias(n, 13);
+    const std::vector<double> pts = netmirror::arrangement_points(X.data(), n, k);
+    const netmirror::PatternSet pats = netmirror::distinct_patterns(X.data(), n, k, pts.data(),
+                                                                    static_cast<int64_t>(pts.size()) / k);
+    double u[3];
+    for (int64_t p = 0; p < pats.size(); ++p) {
+        const double margin = netmirror::max_margin_direction(X.data(), n, k, pats.row(p), u);
+        REQUIRE(margin > 0.0);
+        CHECK(std::abs(u[0] * u[0] + u[1] * u[1] + u[2] * u[2] - 1.0) < 1e-12);
+        for (int64_t i = 0; i < n; ++i) {
+            const double s = pats.active(p, i) ? 1.0 : -1.0;
+            const double nrm = std::sqrt(X[3 * i] * X[3 * i] + X[3 * i + 1] * X[3 * i + 1] + 1.0);
+            CHECK(s * (X[3 * i] * u[0] + X[3 * i + 1] * u[1] + X[3 * i + 2] * u[2]) / nrm >= margin * (1 - 1e-12));
+        }
+    }
+    // x and -x both on: only u = 0 satisfies both, the cone has no interior.
+    const std::vector<double> Y{1.0, 2.0, -1.0, -2.0};
+    std::vector<uint64_t> both{0x3};
+    double v[2];
+    CHECK(netmirror::max_margin_direction(Y.data(), 2, 2, both.data(), v) == 0.0);
+    CHECK(v[0] == 0.0);
+    CHECK(v[1] == 0.0);
+}
+
+TEST_CASE("the barrier's iterates are strictly feasible and its central point is within nu / tau") {
+    const int64_t n = 8, k = 3;
+    const std::vector<double> X = points_with_bias(n, 17);
+    std::vector<double> y(n);
+    for (int64_t i = 0; i < n; ++i) y[i] = std::sin(2 * X[3 * i]) + 0.5 * X[3 * i + 1];
+    const std::vector<double> pts = netmirror::arrangement_points(X.data(), n, k);
+    const netmirror::PatternSet pats = netmirror::distinct_patterns(X.data(), n, k, pts.data(),
+                                                                    static_cast<int64_t>(pts.size()) / k);
+    std::vector<int64_t> pattern;
+    std::vector<double> sign;
+    for (int64_t p = 0; p < pats.size(); ++p)
+        for (double s : {1.0, -1.0}) pattern.push_back(p), sign.push_back(s);
+    netmirror::GroupBarrier barrier(X.data(), n, k, y.data(), pats);
+    netmirror::BarrierOptions bo;
+    bo.beta = 0.1;
+    bo.target = 1e-4;
+    const netmirror::BarrierResult res = barrier.solve(pattern, sign, bo);
+    REQUIRE(res.reached);
+    for (size_t a = 0; a < pattern.size(); ++a)
+        for (int64_t i = 0; i < n; ++i) {
+            const double* u = res.coef.data() + a * k;
+            const double s = pats.active(pattern[a], i) ? 1.0 : -1.0;
+            CHECK(s * (X[3 * i] * u[0] + X[3 * i + 1] * u[1] + X[3 * i + 2] * u[2]) > 0.0);
+        }
+    // Certify the barrier's point with the full solver's certificate: started there, its gap at iteration 0
+    // is the certified gap of the barrier's point.
+    netmirror::ConvexReluOptions opt;
+    opt.beta = bo.beta;
+    opt.tol = 0.0;
+    opt.max_iter = 0;
+    std::vector<double> init(static_cast<size_t>(2 * pats.size() * k));
+    for (size_t a = 0; a < pattern.size(); ++a) {
+        const int64_t g = sign[a] > 0 ? pattern[a] : pats.size() + pattern[a];
+        std::copy(res.coef.begin() + a * k, res.coef.begin() + (a + 1) * k, init.begin() + g * k);
+    }
+    const netmirror::ConvexReluOutput out = netmirror::convex_relu(X.data(), n, k, y.data(), pats, opt, init.data());
+    CHECK(out.objective == doctest::Approx(res.objective).epsilon(1e-12));
+    CHECK(out.gap <= 1.05 * res.nu / res.tau);
+}

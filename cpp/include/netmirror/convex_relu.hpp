@@ -36,9 +36,12 @@ struct ConvexReluOptions {
     int64_t max_iter = 200;      // outer iterations (full passes over the patterns)
     int64_t max_epochs = 1000;   // block-CD epochs per working-set solve
     int64_t ws_start = 16;       // first working-set size (groups)
-    // Interior-point solves of a working set (convex_relu_barrier.hpp): at most this many per fit, each on as
-    // many groups (support first, then by dual score) as keep a Newton step under barrier_flops.
+    // Interior-point solves of a working set (convex_relu_barrier.hpp), at most max_barrier per fit: on every
+    // group first when a Newton step on all of them costs at most barrier_small_flops, and whenever two outer
+    // iterations of block CD together fail to halve the gap, on the support and the groups of largest dual
+    // score (at most 4 x the working set, and barrier_flops per Newton step).
     int64_t max_barrier = 3;
+    double barrier_small_flops = 4e6;
     double barrier_flops = 4e7;
     int threads = 0;
     bool verbose = false;
@@ -89,6 +92,7 @@ public:
         double gap = std::numeric_limits<double>::infinity(), prev_gap = gap, primal = 0.0;
         int64_t ws_size = opt_.ws_start, it = 0;
         bool converged = false;
+        std::vector<double> history;  // gap per outer iteration
         for (;; ++it) {
             residual_from_scratch();
             primal = primal_value();
@@ -107,7 +111,11 @@ public:
             int64_t nnz = 0;
             for (int64_t g = 0; g < G; ++g) nnz += nonzero(g);
             // The barrier finds the optimal face first, and again when block CD stalls on it.
-            if (barriers_ < opt_.max_barrier && (it == 0 || gap > 0.5 * prev_gap) && barrier_solve(score, tol_abs)) {
+            history.push_back(gap);
+            const bool stalled = it >= 2 && gap > 0.5 * history[it - 2];
+            if (barriers_ < opt_.max_barrier && (it == 0 || stalled) &&
+                barrier_solve(score, tol_abs, it == 0 ? 0 : std::max<int64_t>(4 * ws_size, 64),
+                              it == 0 ? opt_.barrier_small_flops : opt_.barrier_flops)) {
                 prev_gap = gap;
                 continue;
             }
@@ -188,11 +196,12 @@ private:
         return 0.5 * relu_detail::dotk(r_.data(), r_.data(), n_) + opt_.beta * pen;
     }
 
-    // Interior-point solve on a working set: the support, then groups by decreasing dual score while a Newton
-    // step stays within opt_.barrier_flops. Groups it leaves below 1e-6 of the largest group norm are zeroed
-    // (they are inactive at the optimum, of size O(1 / tau)); block CD and the Newton polish take it from there.
-    // False if the working set would hold no group outside the support, or the barrier did not move.
-    bool barrier_solve(const std::vector<double>& score, double tol_abs) {
+    // Interior-point solve on a working set: the support, then groups by decreasing dual score, at most
+    // max_groups of them (0: all groups, and only if they all fit) while a Newton step stays within `flops`.
+    // Groups it leaves below 1e-6 of the largest group norm are zeroed (they are inactive at the optimum, of
+    // size O(1 / tau)); block CD and the Newton polish take it from there. False if the working set would
+    // hold no group outside the support, or the barrier did not move.
+    bool barrier_solve(const std::vector<double>& score, double tol_abs, int64_t max_groups, double flops) {
         const int64_t G = 2 * P_, k = k_;
         std::vector<std::pair<double, int64_t>> prio;
         prio.reserve(static_cast<size_t>(G));
@@ -202,23 +211,24 @@ private:
         GroupBarrier barrier(X_, n_, k, y_.data(), pats_);
         std::vector<int64_t> groups, pattern;
         std::vector<double> sign;
-        double flops = static_cast<double>(n_) * n_ * n_ / 3.0;
+        double sum_a2 = 0.0;
         int64_t fresh = 0;
         for (const auto& pg : prio) {
             const int64_t g = pg.second;
-            const double f = barrier.flops_per_step({pattern_of(g)}) - static_cast<double>(n_) * n_ * n_ / 3.0;
-            if (flops + f > opt_.barrier_flops) break;
-            flops += f;
+            const double a = static_cast<double>(barrier.active_rows(pattern_of(g)));
+            const double f = GroupBarrier::step_flops(n_, k, static_cast<int64_t>(groups.size()) + 1, sum_a2 + a * a);
+            if (f > flops || (max_groups > 0 && static_cast<int64_t>(groups.size()) >= max_groups)) break;
+            sum_a2 += a * a;
             groups.push_back(g);
             pattern.push_back(pattern_of(g));
             sign.push_back(sign_of(g));
             fresh += !nonzero(g);
         }
-        if (fresh == 0) return false;
+        if (fresh == 0 || (max_groups == 0 && static_cast<int64_t>(groups.size()) < G)) return false;
         ++barriers_;
         BarrierOptions bo;
         bo.beta = opt_.beta;
-        bo.target = std::max(std::min(0.1 * tol_abs, 1e-7 * p0_), 1e-12 * p0_);
+        bo.target = std::max(0.1 * tol_abs, 1e-8 * p0_);  // the face, not the last digits
         bo.threads = threads_;
         bo.stop = opt_.stop;
         const BarrierResult res = barrier.solve(pattern, sign, bo);
@@ -242,6 +252,13 @@ private:
             cone_.project(pats_.row(pattern_of(groups[a])), u, p.data());  // strictly inside already; rounding
             std::copy(p.begin(), p.end(), cur);
         }
+        // One proximal sweep over the nonzero groups: the inactive ones the threshold kept (a loose target
+        // leaves them larger) have dual norms below beta and drop to zero.
+        residual_from_scratch();
+        std::vector<double> c(static_cast<size_t>(k)), u(static_cast<size_t>(k)), z(static_cast<size_t>(k)),
+            delta(static_cast<size_t>(k));
+        for (int64_t g : groups)
+            if (nonzero(g)) update_group(g, c, u, z, p, delta);
         return true;
     }
 

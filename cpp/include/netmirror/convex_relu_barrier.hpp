@@ -62,14 +62,18 @@ public:
         }
     }
 
-    // Newton-step cost of a working set: what the caller weighs before choosing this solver.
-    double flops_per_step(const std::vector<int64_t>& pattern) const {
-        double f = static_cast<double>(n_) * n_ * n_ / 3.0;
-        for (int64_t p : pattern) {
-            const double a = static_cast<double>(active_rows(p));
-            f += a * a * k_ + 4.0 * static_cast<double>(n_) * k_ * k_;
-        }
-        return f;
+    // Newton-step cost (flops) of a working set of `groups` groups whose patterns have sum_active2 = sum of
+    // (active rows)^2: the cheaper of the Woodbury form (an N x N system) and the direct one (K = groups * k).
+    static double step_flops(int64_t n, int64_t k, int64_t groups, double sum_active2) {
+        const double N = static_cast<double>(n), K = static_cast<double>(groups) * k, G = static_cast<double>(groups);
+        const double woodbury = 0.5 * sum_active2 * k + N * N * N / 3.0;
+        const double direct = K * K * K / 3.0 + 2.0 * K * K;
+        return std::min(woodbury, direct) + 2.0 * G * N * k * k;
+    }
+    int64_t active_rows(int64_t p) const {
+        int64_t c = 0;
+        for (int64_t w = 0; w < pats_.words; ++w) c += __builtin_popcountll(pats_.row(p)[w]);
+        return c;
     }
 
     BarrierResult solve(const std::vector<int64_t>& pattern, const std::vector<double>& sign, const BarrierOptions& opt) {
@@ -101,6 +105,8 @@ public:
             groups_.push_back(std::move(g));
         }
         if (groups_.empty()) return res;
+        // Groups of one pattern side by side: they share their columns (newton_step adds them to M once).
+        std::stable_sort(groups_.begin(), groups_.end(), [](const Group& a, const Group& b) { return a.pattern < b.pattern; });
         const int64_t G = static_cast<int64_t>(groups_.size());
         double nu = 0.0;
         for (int64_t g = 0; g < G; ++g) nu += 2.0 + static_cast<double>(rows_.size());
@@ -121,6 +127,14 @@ public:
         const double scale = fit > 0.0 ? std::sqrt(2.0 * p0) / fit : 1.0;
         for (Group& g : groups_)
             for (double& x : g.u) x *= scale;
+
+        // Newton systems: direct (K x K, with the Gram of the groups' columns computed once) when that is cheaper
+        // than Woodbury's N x N one.
+        double sum_a2 = 0.0;
+        for (const Group& g : groups_) sum_a2 += static_cast<double>(g.active.size()) * static_cast<double>(g.active.size());
+        const double NN = static_cast<double>(n_), KK = static_cast<double>(G * k);
+        direct_ = KK * KK * KK / 3.0 + 2.0 * KK * KK < 0.5 * sum_a2 * k + NN * NN * NN / 3.0;
+        if (direct_) gram();
 
         double tau = nu / p0;
         int64_t newton = 0;
@@ -165,7 +179,8 @@ private:
         int64_t slot = 0, pattern = 0;
         double sign = 1.0;
         std::vector<int64_t> active;  // rows where the pattern is on (the group's columns)
-        std::vector<double> u, grad, hess, chol, step, tmp;
+        std::vector<double> u, grad, hess, chol, step, tmp, slack, dslack;  // slack[q]: row rows_[q]
+        double uu = 0.0, us = 0.0, ss = 0.0;
     };
 
     const double* X_;
@@ -175,18 +190,15 @@ private:
     std::vector<double> unit_;   // x_i / ||x_i||
     std::vector<int64_t> rows_;  // rows with x_i != 0: one constraint each
     std::vector<Group> groups_;
-    std::vector<double> r_, M_;
+    std::vector<double> r_, M_;  // residual; Woodbury's N x N factor, or the direct K x K one
+    std::vector<double> gram_;   // direct: A^T A over the groups' columns (K x K)
+    std::vector<double> astep_;  // A step
+    bool direct_ = false;
     int threads_ = 1;
     double beta_ = 1.0;
     const std::atomic<bool>* stop_ = nullptr;
 
     bool stopped() const { return stop_ && stop_->load(std::memory_order_relaxed); }
-
-    int64_t active_rows(int64_t p) const {
-        int64_t c = 0;
-        for (int64_t w = 0; w < pats_.words; ++w) c += __builtin_popcountll(pats_.row(p)[w]);
-        return c;
-    }
 
     double constraint_sign(const Group& g, int64_t i) const {
         return ((pats_.row(g.pattern)[i >> 6] >> (i & 63)) & 1u) ? 1.0 : -1.0;
@@ -199,24 +211,52 @@ private:
             for (int64_t i : g.active) r_[i] -= g.sign * relu_detail::dotk(X_ + i * k_, g.u.data(), k_);
     }
 
-    // Barrier objective tau P(u) + sum psi + linear barrier at u + a * step; +inf outside the domain.
-    double merit(double tau, double a) const {
-        const int64_t k = k_;
+    // Barrier objective tau P(u) + sum psi + linear barrier at u + a * step; +inf outside the domain. Uses what
+    // newton_step precomputed: slacks and their change along the step, the fit's change A step, and per group
+    // u^T u, u^T step, step^T step (the objective along the line costs logarithms, not products with X).
+    double merit(double tau, double a) {
         const double c = tau * beta_;
-        std::vector<double> r(y_, y_ + n_), v(static_cast<size_t>(k));
-        double bar = 0.0;
-        for (const Group& g : groups_) {
-            for (int64_t j = 0; j < k; ++j) v[j] = g.u[j] + a * g.step[j];
-            for (int64_t i : g.active) r[i] -= g.sign * relu_detail::dotk(X_ + i * k, v.data(), k);
-            for (int64_t i : rows_) {
-                const double s = constraint_sign(g, i) * relu_detail::dotk(unit_.data() + i * k, v.data(), k);
-                if (!(s > 0.0)) return std::numeric_limits<double>::infinity();
-                bar -= std::log(s);
+        std::vector<double> part(static_cast<size_t>(threads_), 0.0);
+        std::atomic<bool> outside{false};
+        for_groups([&](int64_t t, int64_t lo, int64_t hi) {
+            double bar = 0.0;
+            for (int64_t gi = lo; gi < hi && !outside; ++gi) {
+                const Group& g = groups_[gi];
+                const int64_t m = static_cast<int64_t>(g.slack.size());
+                // sum log s over products of 8 (s is at most ||u|| and rarely below 1e-30: no overflow)
+                for (int64_t i0 = 0; i0 < m; i0 += 8) {
+                    double prod = 1.0;
+                    const int64_t i1 = std::min(m, i0 + 8);
+                    for (int64_t i = i0; i < i1; ++i) {
+                        const double si = g.slack[i] + a * g.dslack[i];
+                        if (!(si > 0.0)) {
+                            outside = true;
+                            break;
+                        }
+                        prod *= si;
+                    }
+                    if (outside) break;
+                    if (prod > 1e-280 && prod < 1e280) {
+                        bar -= std::log(prod);
+                    } else {
+                        for (int64_t i = i0; i < i1; ++i) bar -= std::log(g.slack[i] + a * g.dslack[i]);
+                    }
+                }
+                const double vv = std::max(0.0, g.uu + 2.0 * a * g.us + a * a * g.ss);
+                const double w = std::sqrt(1.0 + c * c * vv);
+                bar += w - std::log1p(w);
             }
-            const double w = std::sqrt(1.0 + c * c * relu_detail::dotk(v.data(), v.data(), k));
-            bar += w - std::log1p(w);
+            part[t] = bar;
+        });
+        if (outside) return std::numeric_limits<double>::infinity();
+        double fit = 0.0;
+        for (int64_t i = 0; i < n_; ++i) {
+            const double ri = r_[i] - a * astep_[i];
+            fit += ri * ri;
         }
-        return 0.5 * tau * relu_detail::dotk(r.data(), r.data(), n_) + bar;
+        double bar = 0.0;
+        for (double b : part) bar += b;
+        return 0.5 * tau * fit + bar;
     }
 
     // In-place Cholesky of a k x k SPD block (lower triangle); false if not numerically SPD.
@@ -259,9 +299,38 @@ private:
         });
     }
 
-    // x <- H^{-1} b for the groups' b (in g.tmp), result in g.tmp; uses g.chol and M_ (factored).
+    // Gram A^T A of the groups' columns s_g D_g X (K x K, K = groups * k), full.
+    void gram() {
+        const int64_t k = k_, G = static_cast<int64_t>(groups_.size()), K = G * k;
+        std::vector<double> F(static_cast<size_t>(K * n_), 0.0);  // column c of A at F[c * n]
+        for (int64_t gi = 0; gi < G; ++gi) {
+            const Group& g = groups_[gi];
+            for (int64_t i : g.active)
+                for (int64_t j = 0; j < k; ++j) F[(gi * k + j) * n_ + i] = g.sign * X_[i * k + j];
+        }
+        gram_.assign(static_cast<size_t>(K * K), 0.0);
+        parallel_for(0, K, threads_, [&](int64_t lo, int64_t hi) {
+            for (int64_t a = lo; a < hi; ++a)
+                for (int64_t b = 0; b <= a; ++b)
+                    gram_[a * K + b] = relu_detail::dotk(F.data() + a * n_, F.data() + b * n_, n_);
+        }, 16);
+        for (int64_t a = 0; a < K; ++a)
+            for (int64_t b = a + 1; b < K; ++b) gram_[a * K + b] = gram_[b * K + a];
+    }
+
+    // x <- H^{-1} b for the groups' b (in g.tmp), result in g.tmp; uses the factors of newton_step.
     void hsolve() {
         const int64_t k = k_;
+        if (direct_) {
+            const int64_t K = static_cast<int64_t>(groups_.size()) * k;
+            std::vector<double> x(static_cast<size_t>(K));
+            for (size_t gi = 0; gi < groups_.size(); ++gi) std::copy(groups_[gi].tmp.begin(), groups_[gi].tmp.end(), x.begin() + gi * k);
+            forward(M_.data(), K, x.data());
+            backward(M_.data(), K, x.data());
+            for (size_t gi = 0; gi < groups_.size(); ++gi)
+                std::copy(x.begin() + gi * k, x.begin() + (gi + 1) * k, groups_[gi].tmp.begin());
+            return;
+        }
         std::vector<double> v(static_cast<size_t>(n_), 0.0);
         for (Group& g : groups_) {
             double* x = g.tmp.data();
@@ -300,17 +369,21 @@ private:
         std::atomic<bool> bad{false};
         for_groups([&](int64_t t, int64_t lo, int64_t hi) {
             std::vector<double>& M = Mpart[t];
-            M.assign(static_cast<size_t>(n * n), 0.0);
-            std::vector<double> Z, B(static_cast<size_t>(k * k)), a(static_cast<size_t>(k));
+            if (!direct_) M.assign(static_cast<size_t>(n * n), 0.0);
+            std::vector<double> B(static_cast<size_t>(k * k)), a(static_cast<size_t>(k)), Csum(static_cast<size_t>(k * k), 0.0),
+                XT, Y, row;
             for (int64_t gi = lo; gi < hi; ++gi) {
                 Group& g = groups_[gi];
                 g.grad.assign(static_cast<size_t>(k), 0.0);
                 std::fill(B.begin(), B.end(), 0.0);
                 // Linear barrier: gradient -sum a_i / s_i, Hessian sum a_i a_i^T / s_i^2 (a_i = sign x_i / ||x_i||).
-                for (int64_t i : rows_) {
+                g.slack.resize(rows_.size());
+                for (size_t q = 0; q < rows_.size(); ++q) {
+                    const int64_t i = rows_[q];
                     const double sg = constraint_sign(g, i);
                     for (int64_t j = 0; j < k; ++j) a[j] = sg * unit_[i * k + j];
                     const double s = relu_detail::dotk(a.data(), g.u.data(), k), inv = 1.0 / s;
+                    g.slack[q] = s;
                     for (int64_t j = 0; j < k; ++j) {
                         g.grad[j] -= a[j] * inv;
                         for (int64_t l = 0; l <= j; ++l) B[j * k + l] += a[j] * a[l] * inv * inv;
@@ -333,27 +406,60 @@ private:
                 for (int64_t j = 0; j < k; ++j)
                     for (int64_t l = j + 1; l < k; ++l) B[j * k + l] = B[l * k + j];
                 g.hess = B;
+                if (direct_) continue;
                 g.chol = B;
                 if (!cholesky(g.chol.data(), k)) {
                     bad = true;
                     return;
                 }
-                // Z = L^{-1} (s_g X_active^T): k x |active|, then M += Z^T Z on the active rows.
+                // Woodbury: M += A_g B_g^{-1} A_g^T = X_act B_g^{-1} X_act^T (s_g^2 = 1). Groups of one pattern are
+                // adjacent (solve() sorts them): their inverses are summed and X_act C X_act^T is added once.
+                for (int64_t j = 0; j < k; ++j) {
+                    std::fill(a.begin(), a.end(), 0.0);
+                    a[j] = 1.0;
+                    forward(g.chol.data(), k, a.data());
+                    backward(g.chol.data(), k, a.data());
+                    for (int64_t l = 0; l < k; ++l) Csum[j * k + l] += a[l];
+                }
+                const bool last = gi + 1 == hi || groups_[gi + 1].pattern != g.pattern;
+                if (!last) continue;
+                // Y = C X_act^T (k x m) and X_act^T (k x m), both row-major in k, so each row of the m x m block
+                // is a contiguous axpy; then scattered into M's lower triangle.
                 const int64_t m = static_cast<int64_t>(g.active.size());
-                Z.assign(static_cast<size_t>(m * k), 0.0);  // column q (row g.active[q]) at Z[q * k]
+                XT.resize(static_cast<size_t>(k * m));
+                Y.assign(static_cast<size_t>(k * m), 0.0);
+                for (int64_t q = 0; q < m; ++q)
+                    for (int64_t j = 0; j < k; ++j) XT[j * m + q] = X_[g.active[q] * k + j];
+                for (int64_t j = 0; j < k; ++j)
+                    for (int64_t l = 0; l < k; ++l) {
+                        const double cjl = Csum[j * k + l];
+                        for (int64_t q = 0; q < m; ++q) Y[j * m + q] += cjl * XT[l * m + q];
+                    }
+                row.resize(static_cast<size_t>(m));
                 for (int64_t q = 0; q < m; ++q) {
-                    double* z = Z.data() + q * k;
-                    for (int64_t j = 0; j < k; ++j) z[j] = g.sign * X_[g.active[q] * k + j];
-                    forward(g.chol.data(), k, z);
-                }
-                for (int64_t q = 0; q < m; ++q) {
+                    std::fill(row.begin(), row.begin() + q + 1, 0.0);
+                    for (int64_t j = 0; j < k; ++j) {
+                        const double yq = Y[j * m + q];
+                        const double* xt = XT.data() + j * m;
+                        for (int64_t p = 0; p <= q; ++p) row[p] += yq * xt[p];
+                    }
                     double* Mrow = M.data() + g.active[q] * n;
-                    const double* zq = Z.data() + q * k;
-                    for (int64_t p = 0; p <= q; ++p) Mrow[g.active[p]] += relu_detail::dotk(zq, Z.data() + p * k, k);
+                    for (int64_t p = 0; p <= q; ++p) Mrow[g.active[p]] += row[p];
                 }
+                std::fill(Csum.begin(), Csum.end(), 0.0);
             }
         });
         if (bad) return -1;
+        if (direct_) {
+            // H = tau A^T A + blockdiag(B_g), factored in place.
+            const int64_t K = static_cast<int64_t>(groups_.size()) * k;
+            M_.resize(static_cast<size_t>(K * K));
+            for (int64_t e = 0; e < K * K; ++e) M_[e] = tau * gram_[e];
+            for (size_t gi = 0; gi < groups_.size(); ++gi)
+                for (int64_t j = 0; j < k; ++j)
+                    for (int64_t l = 0; l < k; ++l) M_[(gi * k + j) * K + gi * k + l] += groups_[gi].hess[j * k + l];
+            if (!cholesky(M_.data(), K)) return -1;
+        } else {
         // M = I / tau + sum (lower triangle: active rows are increasing, so row >= column above).
         M_.assign(static_cast<size_t>(n * n), 0.0);
         for (const auto& M : Mpart)
@@ -362,6 +468,7 @@ private:
         for (int64_t i = 0; i < n; ++i)
             for (int64_t j = i + 1; j < n; ++j) M_[i * n + j] = M_[j * n + i];
         if (!cholesky(M_.data(), n)) return -1;
+        }
 
         // Newton direction with two rounds of iterative refinement: step = H^{-1}(-grad).
         for (Group& g : groups_) {
@@ -388,23 +495,42 @@ private:
         double lam2 = 0.0;
         for (const Group& g : groups_) lam2 -= relu_detail::dotk(g.grad.data(), g.step.data(), k);
         if (!std::isfinite(lam2)) return -1;
-        if (lam2 <= 2e-8) return 0;
-        // Largest step keeping every constraint strictly positive (99% of the way to the boundary).
-        double amax = 1.0;
+        // Along the step: slack changes, A step, and the groups' quadratic forms; the largest step keeping every
+        // constraint strictly positive (99% of the way to the boundary).
+        astep_.assign(static_cast<size_t>(n), 0.0);
         for (const Group& g : groups_)
-            for (int64_t i : rows_) {
-                const double sg = constraint_sign(g, i);
-                const double s = sg * relu_detail::dotk(unit_.data() + i * k, g.u.data(), k);
-                const double ds = sg * relu_detail::dotk(unit_.data() + i * k, g.step.data(), k);
-                if (ds < 0.0) amax = std::min(amax, -0.99 * s / ds);
+            for (int64_t i : g.active) astep_[i] += g.sign * relu_detail::dotk(X_ + i * k, g.step.data(), k);
+        std::vector<double> amax_part(static_cast<size_t>(threads_), 1.0);
+        for_groups([&](int64_t t, int64_t lo, int64_t hi) {
+            double am = 1.0;
+            for (int64_t gi = lo; gi < hi; ++gi) {
+                Group& g = groups_[gi];
+                g.dslack.resize(rows_.size());
+                for (size_t q = 0; q < rows_.size(); ++q) {
+                    const int64_t i = rows_[q];
+                    const double ds = constraint_sign(g, i) * relu_detail::dotk(unit_.data() + i * k, g.step.data(), k);
+                    g.dslack[q] = ds;
+                    if (ds < 0.0) am = std::min(am, -0.99 * g.slack[q] / ds);
+                }
+                g.uu = relu_detail::dotk(g.u.data(), g.u.data(), k);
+                g.us = relu_detail::dotk(g.u.data(), g.step.data(), k);
+                g.ss = relu_detail::dotk(g.step.data(), g.step.data(), k);
             }
+            amax_part[t] = am;
+        });
+        const double amax = *std::min_element(amax_part.begin(), amax_part.end());
         const double f0 = merit(tau, 0.0);
+        // Centred: the decrement is small, or the decrease it promises is below the rounding of the merit
+        // function (a line search could then only chase noise).
+        if (lam2 <= 2e-8 || 0.5 * lam2 <= 1e-13 * std::abs(f0)) return 0;
         double alpha = amax;
         for (;;) {
             const double f = merit(tau, alpha);
             if (f <= f0 - 0.25 * alpha * lam2) break;
             alpha *= 0.5;
-            if (alpha < 1e-12 * amax) return 0;  // no descent to rounding: as centred as it gets
+            // No descent: rounding. Newton's full step is accepted near the centre, so a tiny decrement that
+            // needs damping is rounding too.
+            if (alpha < 1e-12 * amax || (lam2 < 1e-2 && alpha < 1e-3 * amax)) return 0;
         }
         for (Group& g : groups_)
             for (int64_t j = 0; j < k; ++j) g.u[j] += alpha * g.step[j];
