@@ -161,7 +161,12 @@ def compare(args):
             a_times = a_gaps = a_inner = [np.nan] * len(tols)
         for tol, (t, g, w), at, ag, ai in zip(tols, ours, a_times, a_gaps, a_inner):
             ratio = f"{at / t:11.1f}" if np.isfinite(at) else f"{'-':>11s}"
-            adelie = f"{at:9.3f} {ag:9.1e} {ai:7.0e}" if np.isfinite(ag) else f"{at:9.3f} {'failed':>9s} {'-':>7s}"
+            if not python:
+                adelie = f"{'not run':>27s}"
+            elif np.isfinite(ag):
+                adelie = f"{at:9.3f} {ag:9.1e} {ai:7.0e}"
+            else:
+                adelie = f"{at:9.3f} {'failed':>9s} {'-':>7s}"
             print(f"{name:32s} {len(pats):8d} {tol:7.0e} | {t:11.3f} {g:9.1e} {w:5d} | {adelie} | {ratio}", flush=True)
         t_ours = first_reaching([o[0] for o in ours], [o[1] for o in ours], 1e-6)
         t_ad = first_reaching(a_times, a_gaps, 1e-6) if python else None
