@@ -262,6 +262,75 @@ def test_large_libraries_are_refused_with_memory_error(monkeypatch):
 
 
 # ==================================================================================================
+# matrix-free plane dictionaries
+@settings(max_examples=20, deadline=None)
+@given(X=point_sets(min_n=2, max_n=6), depth=st.sampled_from([2, 3, 4]), weight_norm=st.sampled_from(["l2", "l1"]),
+       dedup=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_matrix_free_operator_equals_dense(X, depth, weight_norm, dedup, seed):
+    # The operator's correlations, columns and column statistics against the assembled dictionary and the
+    # NumPy reference (columns bit for bit: the same per-point code; correlations to dot-product rounding).
+    if depth == 4:
+        X = X[:4]
+    try:
+        lib = netmirror.library(X, "abs", depth, dedup=dedup, weight_norm=weight_norm)
+    except ValueError:  # all points coincide
+        return
+    if len(lib) == 0:
+        return
+    op = netmirror._core.LibraryOperator(lib._family, lib.raw_index, "auto", None)
+    A = lib.matrix()
+    assert (op.rows, op.cols) == A.shape and not op.structured
+    R = reference.plane_library_matrix(lib._coords, depth, weight_norm=weight_norm)[:, lib.raw_index]
+    np.testing.assert_array_equal(A, R)
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(A.shape[0])
+    scale = np.abs(A).sum(axis=0) * np.abs(v).max() + 1e-300
+    assert (np.abs(op.tmul(v) - A.T @ v) <= 1e-13 * scale).all()
+    idx = rng.integers(0, A.shape[1], size=min(5, A.shape[1]))
+    np.testing.assert_allclose(op.tmul(v, idx), A[:, idx].T @ v, rtol=0, atol=1e-13 * scale.max())
+    for j in idx:
+        np.testing.assert_array_equal(op.column(int(j)), A[:, j])
+    mean, csq = op.column_stats()
+    np.testing.assert_allclose(mean, A.mean(axis=0), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(csq, ((A - A.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12, atol=1e-30)
+
+
+@pytest.mark.parametrize("depth,d,n", [(2, 2, 40), (3, 2, 12), (2, 3, 15), (4, 2, 7)])
+def test_lasso_on_plane_library_is_matrix_free_and_equals_dense(depth, d, n):
+    rng = np.random.default_rng(depth * 10 + d)
+    X = rng.standard_normal((n, d))
+    y = np.sin(2 * X[:, 0]) + X[:, -1] ** 2
+    lib = netmirror.library(X, "abs", depth)
+    beta = 0.02 * float(((y - y.mean()) ** 2).sum())
+    free = netmirror.lasso(lib, y, beta, tol=1e-12)
+    dense = solve(lib.matrix(), y, beta, tol=1e-12)
+    assert free.converged
+    assert free.objective == pytest.approx(dense.objective, abs=free.gap + dense.gap + 1e-12 * free.objective)
+    net = lib.reconstruct(free.coef, free.intercept, beta)
+    assert net.loss(X, y) == pytest.approx(free.objective, rel=1e-10)
+
+
+def test_plane_library_past_the_memory_budget_solves_matrix_free(monkeypatch):
+    # The dense dictionary (300 x 44,850 float64, 103 MiB) is refused with a hint; the Lasso runs matrix-free.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 2))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + 0.1 * rng.standard_normal(300)
+    monkeypatch.setenv("NETMIRROR_MAX_BYTES", str(32 * 2**20))
+    lib = netmirror.library(X, "abs", 2)
+    with pytest.raises(MemoryError, match=r"netmirror.lasso\(lib, y, beta\)"):
+        lib.matrix()
+    beta = 0.02 * float(((y - y.mean()) ** 2).sum())
+    res = netmirror.lasso(lib, y, beta, tol=1e-10)
+    assert res.converged and res.relative_gap <= 1e-10
+    # The certificate from scratch, on the columns the solution uses and on the dual's worst column.
+    support = np.flatnonzero(res.coef)
+    cols = np.column_stack([netmirror._core.LibraryOperator(lib._family, lib.raw_index, "auto", None).column(int(j))
+                            for j in support])
+    r = y - cols @ res.coef[support] - res.intercept
+    assert 0.5 * r @ r + beta * np.abs(res.coef).sum() == pytest.approx(res.objective, rel=1e-12)
+
+
+# ==================================================================================================
 # fidelity, d = 2: library optimum vs dense sampling of weight directions and biases
 def _sampled_columns(X, depth, weight_norm, n_dir=1440, n_bias=24):
     """Features of units with direction (cos φ, sin φ), φ on a dense grid (plus every library direction and

@@ -15,24 +15,31 @@
 
 #include <netmirror/implicit.hpp>
 #include <netmirror/lasso.hpp>
+#include <netmirror/reflection_planes.hpp>
 
 #include "common.hpp"
 
 namespace py = pybind11;
 using netmirror::Family;
 using netmirror::LibraryMatrix;
+using netmirror::PlaneFamily;
+using netmirror::PlaneLibraryMatrix;
 using nm_bind::DoubleVector;
 using nm_bind::IndexArray;
 using nm_bind::to_numpy;
 
 namespace {
 
-// The operator as seen from Python: owns its counters, keeps the family and the kept indices alive.
+// The operator as seen from Python: owns its counters, keeps the family and the kept indices alive. The
+// family is a 1-D Family (LibraryMatrix: streamed or prefix-sum correlations) or a PlaneFamily
+// (PlaneLibraryMatrix: streamed columns).
 class LibraryOperator {
 public:
     LibraryOperator(py::object family, py::object raw, const std::string& route, py::object progress)
         : family_obj_(std::move(family)) {
-        const Family& fam = family_obj_.cast<const Family&>();
+        const bool planes = py::isinstance<PlaneFamily>(family_obj_);
+        if (!planes && !py::isinstance<Family>(family_obj_))
+            throw std::invalid_argument("family must be a Family or a PlaneFamily");
         const int64_t* rp = nullptr;
         int64_t count = 0;
         if (!raw.is_none()) {
@@ -46,14 +53,24 @@ public:
         else if (route == "streaming") r = LibraryMatrix::Route::streaming;
         else if (route == "structured") r = LibraryMatrix::Route::structured;
         else throw std::invalid_argument("route must be 'auto', 'streaming' or 'structured', got '" + route + "'");
+        if (planes && r == LibraryMatrix::Route::structured)
+            throw std::invalid_argument("plane libraries are streamed: route must be 'auto' or 'streaming'");
         std::atomic<bool> stop{false};
         const bool interrupted = nm_bind::run_watched(
-            [&] { op_ = std::make_unique<LibraryMatrix>(fam, rp, count, r, 0, &stop, &counter_); }, stop, progress,
-            &counter_);
+            [&] {
+                if (planes)
+                    op_ = std::make_unique<PlaneLibraryMatrix>(family_obj_.cast<const PlaneFamily&>(), rp, count, 0,
+                                                               &stop, &counter_);
+                else
+                    op_ = std::make_unique<LibraryMatrix>(family_obj_.cast<const Family&>(), rp, count, r, 0, &stop,
+                                                          &counter_);
+            },
+            stop, progress, &counter_);
         if (interrupted || !op_) nm_bind::raise_keyboard_interrupt();  // no iterate exists yet
     }
 
-    const LibraryMatrix& op() const { return *op_; }
+    const netmirror::DesignMatrix& op() const { return *op_; }
+    const LibraryMatrix* library() const { return dynamic_cast<const LibraryMatrix*>(op_.get()); }
     std::atomic<int64_t>& counter() { return counter_; }
 
     py::array_t<double> tmul(DoubleVector v, py::object idx) const {
@@ -103,7 +120,7 @@ private:
     py::object family_obj_;  // the Family outlives the operator
     IndexArray raw_;         // kept raw indices (read by the operator, not copied)
     std::atomic<int64_t> counter_{0};
-    std::unique_ptr<LibraryMatrix> op_;
+    std::unique_ptr<netmirror::DesignMatrix> op_;
 };
 
 }  // namespace
@@ -115,8 +132,9 @@ void register_implicit(py::module_& m) {
              py::arg("raw_index"), py::arg("route") = "auto", py::arg("progress") = py::none())
         .def_property_readonly("rows", [](const LibraryOperator& o) { return o.op().rows(); })
         .def_property_readonly("cols", [](const LibraryOperator& o) { return o.op().cols(); })
-        .def_property_readonly("structured", [](const LibraryOperator& o) { return o.op().structured(); })
-        .def_property_readonly("streamed_fallbacks", [](const LibraryOperator& o) { return o.op().streamed_fallbacks(); })
+        .def_property_readonly("structured", [](const LibraryOperator& o) { return o.library() && o.library()->structured(); })
+        .def_property_readonly("streamed_fallbacks",
+                               [](const LibraryOperator& o) { return o.library() ? o.library()->streamed_fallbacks() : int64_t(0); })
         .def_property_readonly("columns_evaluated",
                                [](LibraryOperator& o) { return o.counter().load(std::memory_order_relaxed); },
                                "Columns evaluated so far (statistics pass and correlations): what progress reports.")
@@ -157,7 +175,7 @@ void register_implicit(py::module_& m) {
         "lasso_solve_library",
         [](LibraryOperator& op, DoubleVector y, double beta, bool fit_intercept, double tol, int64_t max_iter,
            py::object z0, py::object theta0, bool verbose, py::object progress) {
-            const LibraryMatrix& A = op.op();
+            const netmirror::DesignMatrix& A = op.op();
             if (y.ndim() != 1 || y.size() != A.rows()) throw std::invalid_argument("y length must equal the rows of the library");
             const nm_bind::WarmStart warm(z0, theta0, A.rows(), A.cols(),
                                           "coef_init length must equal the library size",

@@ -63,7 +63,8 @@ _DEFAULT_MAX_ITER = 500
 
 def _is_library(A):
     from ._library import Library
-    return isinstance(A, Library)
+    from ._planes import PlaneLibrary
+    return isinstance(A, (Library, PlaneLibrary))
 
 
 def _check_library(lib):

@@ -186,7 +186,8 @@ class PlaneLibrary:
             if need > budget:
                 raise MemoryError(
                     f"the {shape[0]} x {shape[1]:,} {dtype} dictionary needs {_size_text(need)}, more than the "
-                    f"{_size_text(budget)} allowed (NETMIRROR_MAX_BYTES or available memory); use fewer points, "
+                    f"{_size_text(budget)} allowed (NETMIRROR_MAX_BYTES or available memory); solve it "
+                    "matrix-free with netmirror.lasso(lib, y, beta) (O(N + M) memory), or use fewer points, "
                     "float32, or a shallower net")
             out = np.empty(shape, dtype=dtype, order="F")
         elif not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \

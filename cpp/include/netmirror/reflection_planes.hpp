@@ -17,13 +17,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <atomic>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dedup.hpp"
 #include "libraries.hpp"
+#include "matrix.hpp"
 #include "parallel.hpp"
 
 namespace netmirror {
@@ -227,6 +230,36 @@ public:
         f.column(r1, scratch.data(), m, out, inner);
     }
 
+    // The last plane's projected 1-D family, kept between columns by one thread: consecutive raw indices
+    // share their plane (r = p · M + r1), so a matrix-free pass builds each plane's family once.
+    struct ProjectedCache {
+        int64_t plane = -1;
+        std::unique_ptr<Family> family;
+        std::vector<double> projections, inner;
+    };
+
+    // column() at the training points, reusing cache.family when the plane repeats.
+    template <class T>
+    void column_at_data(int64_t raw, T* out, ProjectedCache& cache) const {
+        if (raw < 0 || raw >= size_) throw std::out_of_range("raw feature index out of range");
+        const int64_t p = plane_of(raw), r1 = inner_of(raw);
+        if (!valid_[static_cast<size_t>(p)]) {
+            std::fill(out, out + n_, T(0));
+            return;
+        }
+        if (cache.plane != p) {
+            cache.projections.resize(static_cast<size_t>(n_));
+            project(p, x_.data(), n_, cache.projections.data());
+            if (depth_ > 2) cache.family = std::make_unique<Family>(cache.projections.data(), n_, spec_);
+            cache.plane = p;
+        }
+        if (depth_ == 2) {
+            for (int64_t i = 0; i < n_; ++i) out[i] = static_cast<T>(std::fabs(cache.projections[static_cast<size_t>(i)]));
+            return;
+        }
+        cache.family->column(r1, cache.projections.data(), n_, out, cache.inner);
+    }
+
 private:
     // Calls fn(subset) for every k-subset of 0..n-1 in lexicographic order.
     template <class Fn>
@@ -350,5 +383,77 @@ void assemble(const PlaneFamily& family, const int64_t* raw, int64_t ncols, cons
         for (int64_t c = lo; c < hi; ++c) family.column(raw ? raw[c] : c, t, m, out + c * m, scratch);
     }, 16);
 }
+
+// Matrix-free dictionary of a plane library: columns are evaluated at the training points when the solver asks
+// for them (O(N d) each at depth 2, O(N d + N L) deeper, the plane's projected family built once per run of
+// columns on one plane), never stored; memory O(N + M). Column statistics are computed once, in parallel, by
+// the dense two-pass formula (bitwise equal to DesignMatrix::column_stats on the assembled column).
+class PlaneLibraryMatrix final : public DesignMatrix {
+public:
+    // kept: kept raw indices (not owned, must outlive this), or null for all family.size().
+    PlaneLibraryMatrix(const PlaneFamily& family, const int64_t* kept, int64_t count, int threads = 0,
+                       const std::atomic<bool>* stop = nullptr, std::atomic<int64_t>* progress = nullptr)
+        : family_(family), raw_(kept), cols_(kept ? count : family.size()), n_(family.n()),
+          threads_(threads > 0 ? threads : default_num_threads()), progress_(progress) {
+        if (raw_)
+            for (int64_t j = 0; j < cols_; ++j)
+                if (raw_[j] < 0 || raw_[j] >= family.size()) throw std::out_of_range("raw feature index out of range");
+        mean_.assign(static_cast<size_t>(cols_), 0.0);
+        centered_sq_.assign(static_cast<size_t>(cols_), 0.0);
+        const int64_t block = 4096;
+        for (int64_t b0 = 0; b0 < cols_; b0 += block) {
+            if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
+            const int64_t b1 = std::min(cols_, b0 + block);
+            parallel_for(b0, b1, threads_, [&](int64_t lo, int64_t hi) {
+                std::vector<double> c(static_cast<size_t>(n_));
+                PlaneFamily::ProjectedCache cache;
+                for (int64_t j = lo; j < hi; ++j) {
+                    family_.column_at_data(raw(j), c.data(), cache);
+                    double s = 0.0;
+                    for (int64_t i = 0; i < n_; ++i) s += c[i];
+                    const double mean = s / static_cast<double>(n_);
+                    double q = 0.0;
+                    for (int64_t i = 0; i < n_; ++i) q += (c[i] - mean) * (c[i] - mean);
+                    mean_[j] = mean;
+                    centered_sq_[j] = q;
+                }
+            }, 64);
+            if (progress_) progress_->fetch_add(b1 - b0, std::memory_order_relaxed);
+        }
+    }
+
+    int64_t rows() const override { return n_; }
+    int64_t cols() const override { return cols_; }
+    int64_t raw(int64_t j) const { return raw_ ? raw_[j] : j; }
+
+    void tmul(const double* v, const int64_t* idx, int64_t count, double* out) const override {
+        if (count <= 0) return;
+        std::vector<double> col(static_cast<size_t>(n_));
+        PlaneFamily::ProjectedCache cache;
+        for (int64_t k = 0; k < count; ++k) {
+            family_.column_at_data(raw(idx[k]), col.data(), cache);
+            out[k] = dot(col.data(), v, n_);
+        }
+        if (progress_) progress_->fetch_add(count, std::memory_order_relaxed);
+    }
+
+    void column(int64_t j, double* out) const override {
+        PlaneFamily::ProjectedCache cache;
+        family_.column_at_data(raw(j), out, cache);
+    }
+
+    void column_stats(int64_t j, double& mean, double& centered_sq) const override {
+        mean = mean_[static_cast<size_t>(j)];
+        centered_sq = centered_sq_[static_cast<size_t>(j)];
+    }
+
+private:
+    const PlaneFamily& family_;
+    const int64_t* raw_;
+    int64_t cols_, n_;
+    int threads_;
+    std::atomic<int64_t>* progress_;
+    std::vector<double> mean_, centered_sq_;
+};
 
 }  // namespace netmirror
