@@ -19,6 +19,20 @@ std::vector<double> points_with_bias(int64_t n, uint64_t seed) {
     return X;
 }
 
+// y = sin(2 x1) + x2 / 2 on the rows of X (N, 3).
+std::vector<double> smooth_target(const std::vector<double>& X) {
+    std::vector<double> y(X.size() / 3);
+    for (size_t i = 0; i < y.size(); ++i) y[i] = std::sin(2 * X[3 * i]) + 0.5 * X[3 * i + 1];
+    return y;
+}
+
+// Every chamber pattern of the rows of X (N, k).
+netmirror::PatternSet chamber_patterns(const std::vector<double>& X, int64_t k) {
+    const int64_t n = static_cast<int64_t>(X.size()) / k;
+    const std::vector<double> pts = netmirror::arrangement_points(X.data(), n, k);
+    return netmirror::distinct_patterns(X.data(), n, k, pts.data(), static_cast<int64_t>(pts.size()) / k);
+}
+
 }  // namespace
 
 TEST_CASE("every chamber of a general-position arrangement is enumerated once") {
@@ -50,11 +64,8 @@ TEST_CASE("cone projection: ||p|| bounds the support function and p is feasible"
 TEST_CASE("the solver returns a certified optimum") {
     const int64_t n = 8, k = 3;
     const std::vector<double> X = points_with_bias(n, 11);
-    std::vector<double> y(n);
-    for (int64_t i = 0; i < n; ++i) y[i] = std::sin(2 * X[3 * i]) + 0.5 * X[3 * i + 1];
-    const std::vector<double> pts = netmirror::arrangement_points(X.data(), n, k);
-    const netmirror::PatternSet pats = netmirror::distinct_patterns(X.data(), n, k, pts.data(),
-                                                                    static_cast<int64_t>(pts.size()) / k);
+    const std::vector<double> y = smooth_target(X);
+    const netmirror::PatternSet pats = chamber_patterns(X, k);
     netmirror::ConvexReluOptions opt;
     opt.beta = 0.3;
     opt.tol = 1e-9;
@@ -94,11 +105,8 @@ TEST_CASE("largest-margin direction: strictly inside a chamber's cone, none for 
 TEST_CASE("the barrier's iterates are strictly feasible and its central point is within nu / tau") {
     const int64_t n = 8, k = 3;
     const std::vector<double> X = points_with_bias(n, 17);
-    std::vector<double> y(n);
-    for (int64_t i = 0; i < n; ++i) y[i] = std::sin(2 * X[3 * i]) + 0.5 * X[3 * i + 1];
-    const std::vector<double> pts = netmirror::arrangement_points(X.data(), n, k);
-    const netmirror::PatternSet pats = netmirror::distinct_patterns(X.data(), n, k, pts.data(),
-                                                                    static_cast<int64_t>(pts.size()) / k);
+    const std::vector<double> y = smooth_target(X);
+    const netmirror::PatternSet pats = chamber_patterns(X, k);
     std::vector<int64_t> pattern;
     std::vector<double> sign;
     for (int64_t p = 0; p < pats.size(); ++p)

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "convex_relu_barrier.hpp"
+#include "linalg.hpp"
 #include "parallel.hpp"
 #include "relu_arrangement.hpp"
 
@@ -570,28 +571,9 @@ private:
 
     // Cholesky solve of the SPD system H x = b (H K x K, overwritten); false if H is not numerically SPD.
     static bool solve_spd(std::vector<double>& H, int64_t K, const std::vector<double>& b, std::vector<double>& x) {
-        for (int64_t j = 0; j < K; ++j) {
-            double d = H[j * K + j];
-            const double diag = d;
-            for (int64_t q = 0; q < j; ++q) d -= H[j * K + q] * H[j * K + q];
-            if (!(d > 1e-14 * diag)) return false;
-            d = std::sqrt(d);
-            H[j * K + j] = d;
-            for (int64_t r = j + 1; r < K; ++r) {
-                double s = H[r * K + j];
-                for (int64_t q = 0; q < j; ++q) s -= H[r * K + q] * H[j * K + q];
-                H[r * K + j] = s / d;
-            }
-        }
+        if (!cholesky_lower(H.data(), K, 1e-14)) return false;
         x = b;
-        for (int64_t r = 0; r < K; ++r) {
-            for (int64_t q = 0; q < r; ++q) x[r] -= H[r * K + q] * x[q];
-            x[r] /= H[r * K + r];
-        }
-        for (int64_t r = K - 1; r >= 0; --r) {
-            for (int64_t q = r + 1; q < K; ++q) x[r] -= H[q * K + r] * x[q];
-            x[r] /= H[r * K + r];
-        }
+        cholesky_solve(H.data(), K, x.data());
         return true;
     }
 

@@ -28,6 +28,7 @@
 #include <limits>
 #include <vector>
 
+#include "linalg.hpp"
 #include "parallel.hpp"
 #include "relu_arrangement.hpp"
 
@@ -259,36 +260,6 @@ private:
         return 0.5 * tau * fit + bar;
     }
 
-    // In-place Cholesky of a k x k SPD block (lower triangle); false if not numerically SPD.
-    static bool cholesky(double* L, int64_t k) {
-        for (int64_t j = 0; j < k; ++j) {
-            double d = L[j * k + j];
-            for (int64_t q = 0; q < j; ++q) d -= L[j * k + q] * L[j * k + q];
-            if (!(d > 0.0) || !std::isfinite(d)) return false;
-            d = std::sqrt(d);
-            L[j * k + j] = d;
-            for (int64_t r = j + 1; r < k; ++r) {
-                double s = L[r * k + j];
-                for (int64_t q = 0; q < j; ++q) s -= L[r * k + q] * L[j * k + q];
-                L[r * k + j] = s / d;
-            }
-        }
-        return true;
-    }
-
-    static void forward(const double* L, int64_t k, double* x) {
-        for (int64_t r = 0; r < k; ++r) {
-            for (int64_t q = 0; q < r; ++q) x[r] -= L[r * k + q] * x[q];
-            x[r] /= L[r * k + r];
-        }
-    }
-    static void backward(const double* L, int64_t k, double* x) {
-        for (int64_t r = k - 1; r >= 0; --r) {
-            for (int64_t q = r + 1; q < k; ++q) x[r] -= L[q * k + r] * x[q];
-            x[r] /= L[r * k + r];
-        }
-    }
-
     // Chunks of the groups, one per thread.
     template <class Fn>
     void for_groups(Fn&& fn) {
@@ -325,8 +296,7 @@ private:
             const int64_t K = static_cast<int64_t>(groups_.size()) * k;
             std::vector<double> x(static_cast<size_t>(K));
             for (size_t gi = 0; gi < groups_.size(); ++gi) std::copy(groups_[gi].tmp.begin(), groups_[gi].tmp.end(), x.begin() + gi * k);
-            forward(M_.data(), K, x.data());
-            backward(M_.data(), K, x.data());
+            cholesky_solve(M_.data(), K, x.data());
             for (size_t gi = 0; gi < groups_.size(); ++gi)
                 std::copy(x.begin() + gi * k, x.begin() + (gi + 1) * k, groups_[gi].tmp.begin());
             return;
@@ -334,26 +304,16 @@ private:
         std::vector<double> v(static_cast<size_t>(n_), 0.0);
         for (Group& g : groups_) {
             double* x = g.tmp.data();
-            forward(g.chol.data(), k, x);
-            backward(g.chol.data(), k, x);
+            cholesky_solve(g.chol.data(), k, x);
             for (int64_t i : g.active) v[i] += g.sign * relu_detail::dotk(X_ + i * k, x, k);
         }
-        // v <- M^{-1} v
-        for (int64_t r = 0; r < n_; ++r) {
-            for (int64_t q = 0; q < r; ++q) v[r] -= M_[r * n_ + q] * v[q];
-            v[r] /= M_[r * n_ + r];
-        }
-        for (int64_t r = n_ - 1; r >= 0; --r) {
-            for (int64_t q = r + 1; q < n_; ++q) v[r] -= M_[q * n_ + r] * v[q];
-            v[r] /= M_[r * n_ + r];
-        }
+        cholesky_solve(M_.data(), n_, v.data());  // v <- M^{-1} v
         std::vector<double> c(static_cast<size_t>(k));
         for (Group& g : groups_) {
             std::fill(c.begin(), c.end(), 0.0);
             for (int64_t i : g.active)
                 for (int64_t j = 0; j < k; ++j) c[j] += g.sign * X_[i * k + j] * v[i];
-            forward(g.chol.data(), k, c.data());
-            backward(g.chol.data(), k, c.data());
+            cholesky_solve(g.chol.data(), k, c.data());
             for (int64_t j = 0; j < k; ++j) g.tmp[j] -= c[j];
         }
     }
@@ -408,7 +368,7 @@ private:
                 g.hess = B;
                 if (direct_) continue;
                 g.chol = B;
-                if (!cholesky(g.chol.data(), k)) {
+                if (!cholesky_lower(g.chol.data(), k)) {
                     bad = true;
                     return;
                 }
@@ -417,8 +377,7 @@ private:
                 for (int64_t j = 0; j < k; ++j) {
                     std::fill(a.begin(), a.end(), 0.0);
                     a[j] = 1.0;
-                    forward(g.chol.data(), k, a.data());
-                    backward(g.chol.data(), k, a.data());
+                    cholesky_solve(g.chol.data(), k, a.data());
                     for (int64_t l = 0; l < k; ++l) Csum[j * k + l] += a[l];
                 }
                 const bool last = gi + 1 == hi || groups_[gi + 1].pattern != g.pattern;
@@ -458,7 +417,7 @@ private:
             for (size_t gi = 0; gi < groups_.size(); ++gi)
                 for (int64_t j = 0; j < k; ++j)
                     for (int64_t l = 0; l < k; ++l) M_[(gi * k + j) * K + gi * k + l] += groups_[gi].hess[j * k + l];
-            if (!cholesky(M_.data(), K)) return -1;
+            if (!cholesky_lower(M_.data(), K)) return -1;
         } else {
         // M = I / tau + sum (lower triangle: active rows are increasing, so row >= column above).
         M_.assign(static_cast<size_t>(n * n), 0.0);
@@ -467,7 +426,7 @@ private:
         for (int64_t i = 0; i < n; ++i) M_[i * n + i] += 1.0 / tau;
         for (int64_t i = 0; i < n; ++i)
             for (int64_t j = i + 1; j < n; ++j) M_[i * n + j] = M_[j * n + i];
-        if (!cholesky(M_.data(), n)) return -1;
+        if (!cholesky_lower(M_.data(), n)) return -1;
         }
 
         // Newton direction with two rounds of iterative refinement: step = H^{-1}(-grad).

@@ -315,30 +315,11 @@ private:
     // mean and centered squared norm of every column, by the dense two-pass formula (bitwise equal to
     // DenseMatrix::column_stats on the assembled column).
     void compute_stats(const std::atomic<bool>* stop) {
-        mean_.assign(static_cast<size_t>(cols_), 0.0);
-        centered_sq_.assign(static_cast<size_t>(cols_), 0.0);
-        const int64_t block = 4096;
-        for (int64_t b0 = 0; b0 < cols_; b0 += block) {
-            if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
-            const int64_t b1 = std::min(cols_, b0 + block);
-            parallel_for(b0, b1, threads_, [&](int64_t lo, int64_t hi) {
-                std::vector<double> c(static_cast<size_t>(n_)), scratch;
-                for (int64_t j = lo; j < hi; ++j) {
-                    family_.column(raw(j), family_.x().data(), n_, c.data(), scratch);
-                    double s = 0.0;
-                    for (int64_t i = 0; i < n_; ++i) s += c[i];
-                    const double mean = s / static_cast<double>(n_);
-                    double q = 0.0;
-                    for (int64_t i = 0; i < n_; ++i) {
-                        const double d = c[i] - mean;
-                        q += d * d;
-                    }
-                    mean_[j] = mean;
-                    centered_sq_[j] = q;
-                }
-            }, 256);
-            if (progress_) progress_->fetch_add(b1 - b0, std::memory_order_relaxed);
-        }
+        blocked_column_stats(cols_, n_, threads_, stop, progress_, mean_, centered_sq_, [this] {
+            return [this, scratch = std::vector<double>()](int64_t j, double* out) mutable {
+                family_.column(raw(j), family_.x().data(), n_, out, scratch);
+            };
+        }, 256);
     }
 
     const Family& family_;

@@ -135,31 +135,42 @@ private:
     double& ref(int64_t i, int64_t j) { return r_[static_cast<size_t>(j * cap_ + i)]; }
 };
 
-// Solve the k x k system M c = 1 by Cholesky (M symmetric positive semi-definite); false if singular.
-inline bool solve_spd_ones(std::vector<double> M, int64_t k, std::vector<double>& c) {
+// In-place Cholesky M = L L^T of a k x k symmetric matrix (row-major, lower triangle read and written): false
+// when a pivot is not above rel times its diagonal entry (not numerically positive definite) or not finite.
+inline bool cholesky_lower(double* L, int64_t k, double rel = 0.0) {
     for (int64_t j = 0; j < k; ++j) {
-        double d = M[j * k + j];
-        for (int64_t p = 0; p < j; ++p) d -= M[j * k + p] * M[j * k + p];
-        if (!(d > 1e-14 * std::abs(M[0]))) return false;
+        const double diag = L[j * k + j];
+        double d = diag;
+        for (int64_t q = 0; q < j; ++q) d -= L[j * k + q] * L[j * k + q];
+        if (!(d > rel * diag) || !(d > 0.0) || !std::isfinite(d)) return false;
         d = std::sqrt(d);
-        M[j * k + j] = d;
-        for (int64_t i = j + 1; i < k; ++i) {
-            double s = M[i * k + j];
-            for (int64_t p = 0; p < j; ++p) s -= M[i * k + p] * M[j * k + p];
-            M[i * k + j] = s / d;
+        L[j * k + j] = d;
+        for (int64_t r = j + 1; r < k; ++r) {
+            double s = L[r * k + j];
+            for (int64_t q = 0; q < j; ++q) s -= L[r * k + q] * L[j * k + q];
+            L[r * k + j] = s / d;
         }
     }
+    return true;
+}
+
+// x <- (L L^T)^{-1} x for the factor of cholesky_lower.
+inline void cholesky_solve(const double* L, int64_t k, double* x) {
+    for (int64_t r = 0; r < k; ++r) {
+        for (int64_t q = 0; q < r; ++q) x[r] -= L[r * k + q] * x[q];
+        x[r] /= L[r * k + r];
+    }
+    for (int64_t r = k - 1; r >= 0; --r) {
+        for (int64_t q = r + 1; q < k; ++q) x[r] -= L[q * k + r] * x[q];
+        x[r] /= L[r * k + r];
+    }
+}
+
+// Solve the k x k system M c = 1 by Cholesky (M symmetric positive semi-definite); false if singular.
+inline bool solve_spd_ones(std::vector<double> M, int64_t k, std::vector<double>& c) {
+    if (!cholesky_lower(M.data(), k, 1e-14)) return false;
     c.assign(static_cast<size_t>(k), 1.0);
-    for (int64_t i = 0; i < k; ++i) {
-        double s = c[i];
-        for (int64_t p = 0; p < i; ++p) s -= M[i * k + p] * c[p];
-        c[i] = s / M[i * k + i];
-    }
-    for (int64_t i = k - 1; i >= 0; --i) {
-        double s = c[i];
-        for (int64_t p = i + 1; p < k; ++p) s -= M[p * k + i] * c[p];
-        c[i] = s / M[i * k + i];
-    }
+    cholesky_solve(M.data(), k, c.data());
     return true;
 }
 

@@ -1,8 +1,10 @@
-// The matrix interface the solvers read: dense views now, implicit (matrix-free) dictionaries later.
+// The matrix interface the solvers read: dense views here; implicit (matrix-free) dictionaries in implicit.hpp
+// and reflection_planes.hpp.
 // Solvers only need correlations A_S^T v over column subsets, single columns, and column statistics,
 // so any dictionary that can produce those can be solved without being stored.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -22,18 +24,54 @@ public:
     virtual void column(int64_t j, double* out) const = 0;
 
     // Column means and centered squared norms sum_i (A_ij - mean_j)^2 (two-pass: exact for shifted data).
-    virtual void column_stats(int64_t j, double& mean, double& centered_sq) const {
-        const int64_t n = rows();
-        std::vector<double> c(static_cast<size_t>(n));
-        column(j, c.data());
-        double s = 0.0;
-        for (double v : c) s += v;
-        mean = s / static_cast<double>(n);
-        double q = 0.0;
-        for (double v : c) q += (v - mean) * (v - mean);
-        centered_sq = q;
-    }
+    virtual void column_stats(int64_t j, double& mean, double& centered_sq) const;
 };
+
+// Mean and centered squared norm of c[0..n) by the two-pass formula: every DesignMatrix computes its column
+// statistics with this, so they agree bit for bit on the same column.
+template <class T>
+inline void two_pass_stats(const T* c, int64_t n, double& mean, double& centered_sq) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(c[i]);
+    mean = s / static_cast<double>(n);
+    double q = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const double d = static_cast<double>(c[i]) - mean;
+        q += d * d;
+    }
+    centered_sq = q;
+}
+
+// mean[j], centered_sq[j] for every column of an implicit dictionary, in parallel over blocks of 4096 columns:
+// `stop` (optional) is read between blocks (Interrupted), `progress` (optional) counts the columns done.
+// make_eval() gives each chunk its own evaluator eval(j, out) (owning its scratch) that writes column j.
+template <class MakeEval>
+void blocked_column_stats(int64_t cols, int64_t n, int threads, const std::atomic<bool>* stop,
+                          std::atomic<int64_t>* progress, std::vector<double>& mean, std::vector<double>& centered_sq,
+                          MakeEval make_eval, int64_t grain) {
+    mean.assign(static_cast<size_t>(cols), 0.0);
+    centered_sq.assign(static_cast<size_t>(cols), 0.0);
+    const int64_t block = 4096;
+    for (int64_t b0 = 0; b0 < cols; b0 += block) {
+        if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
+        const int64_t b1 = std::min(cols, b0 + block);
+        parallel_for(b0, b1, threads, [&](int64_t lo, int64_t hi) {
+            std::vector<double> c(static_cast<size_t>(n));
+            auto eval = make_eval();
+            for (int64_t j = lo; j < hi; ++j) {
+                eval(j, c.data());
+                two_pass_stats(c.data(), n, mean[j], centered_sq[j]);
+            }
+        }, grain);
+        if (progress) progress->fetch_add(b1 - b0, std::memory_order_relaxed);
+    }
+}
+
+inline void DesignMatrix::column_stats(int64_t j, double& mean, double& centered_sq) const {
+    std::vector<double> c(static_cast<size_t>(rows()));
+    column(j, c.data());
+    two_pass_stats(c.data(), rows(), mean, centered_sq);
+}
 
 // Dot product in float64 with independent partial sums (lets the compiler vectorise, bounds rounding).
 template <class T>
@@ -90,16 +128,7 @@ public:
 
     void column_stats(int64_t j, double& mean, double& centered_sq) const override {
         if (!fortran_) return DesignMatrix::column_stats(j, mean, centered_sq);
-        const T* c = data_ + j * rows_;
-        double s = 0.0;
-        for (int64_t i = 0; i < rows_; ++i) s += static_cast<double>(c[i]);
-        mean = s / static_cast<double>(rows_);
-        double q = 0.0;
-        for (int64_t i = 0; i < rows_; ++i) {
-            const double d = static_cast<double>(c[i]) - mean;
-            q += d * d;
-        }
-        centered_sq = q;
+        two_pass_stats(data_ + j * rows_, rows_, mean, centered_sq);
     }
 
 private:

@@ -387,7 +387,7 @@ void assemble(const PlaneFamily& family, const int64_t* raw, int64_t ncols, cons
 // Matrix-free dictionary of a plane library: columns are evaluated at the training points when the solver asks
 // for them (O(N d) each at depth 2, O(N d + N L) deeper, the plane's projected family built once per run of
 // columns on one plane), never stored; memory O(N + M). Column statistics are computed once, in parallel, by
-// the dense two-pass formula (bitwise equal to DesignMatrix::column_stats on the assembled column).
+// the dense two-pass formula (two_pass_stats: bitwise equal to the assembled column's).
 class PlaneLibraryMatrix final : public DesignMatrix {
 public:
     // kept: kept raw indices (not owned, must outlive this), or null for all family.size().
@@ -398,28 +398,11 @@ public:
         if (raw_)
             for (int64_t j = 0; j < cols_; ++j)
                 if (raw_[j] < 0 || raw_[j] >= family.size()) throw std::out_of_range("raw feature index out of range");
-        mean_.assign(static_cast<size_t>(cols_), 0.0);
-        centered_sq_.assign(static_cast<size_t>(cols_), 0.0);
-        const int64_t block = 4096;
-        for (int64_t b0 = 0; b0 < cols_; b0 += block) {
-            if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
-            const int64_t b1 = std::min(cols_, b0 + block);
-            parallel_for(b0, b1, threads_, [&](int64_t lo, int64_t hi) {
-                std::vector<double> c(static_cast<size_t>(n_));
-                PlaneFamily::ProjectedCache cache;
-                for (int64_t j = lo; j < hi; ++j) {
-                    family_.column_at_data(raw(j), c.data(), cache);
-                    double s = 0.0;
-                    for (int64_t i = 0; i < n_; ++i) s += c[i];
-                    const double mean = s / static_cast<double>(n_);
-                    double q = 0.0;
-                    for (int64_t i = 0; i < n_; ++i) q += (c[i] - mean) * (c[i] - mean);
-                    mean_[j] = mean;
-                    centered_sq_[j] = q;
-                }
-            }, 64);
-            if (progress_) progress_->fetch_add(b1 - b0, std::memory_order_relaxed);
-        }
+        blocked_column_stats(cols_, n_, threads_, stop, progress_, mean_, centered_sq_, [this] {
+            return [this, cache = PlaneFamily::ProjectedCache()](int64_t j, double* out) mutable {
+                family_.column_at_data(raw(j), out, cache);
+            };
+        }, 64);
     }
 
     int64_t rows() const override { return n_; }
