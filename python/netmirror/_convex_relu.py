@@ -260,6 +260,6 @@ def convex_relu(X, y, beta, *, patterns="auto", bias=True, seed=0, tol=1e-8, max
                            time=time.perf_counter() - t0)
     if not res.converged:
         warnings.warn(f"convex_relu did not converge in {res.n_iter} iterations: duality gap {res.gap:.3e} "
-                      f"(relative {res.relative_gap:.3e}) > tol {tol:.1e}; raise max_iter or tol (small beta with "
-                      "many patterns converges slowly, docs/convex_relu.md)", ConvergenceWarning, stacklevel=2)
+                      f"(relative {res.relative_gap:.3e}) > tol {tol:.1e}; raise max_iter or tol (docs/convex_relu.md, "
+                      "Convergence)", ConvergenceWarning, stacklevel=2)
     return res
