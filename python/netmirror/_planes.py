@@ -59,10 +59,21 @@ def count_planes(n, d, weight_norm="l2"):
     return sum(math.comb(d, q) * math.comb(n, q) for q in range(1, d + 1))
 
 
+def count_fold_directions(n, d, depth, weight_norm="l2"):
+    """Extra directions of depth 3, one feature each: 2n³ fold lines for d = 2 (through a data point and a
+    reflection or midpoint of two others); for d = 3, 2n² fold types times 3n² + n(n - 1)/2 pairs of star
+    differences, plus 2n² · 3n coordinate-plane directions for l1 (docs/libraries.md §6)."""
+    if depth != 3 or d not in (2, 3):
+        return 0
+    if d == 2:
+        return 2 * n**3
+    return 2 * n * n * (3 * n * n + n * (n - 1) // 2) + (6 * n**3 if weight_norm == "l1" else 0)
+
+
 def plane_library_size(n, d, depth, weight_norm="l2"):
     """Raw number of features of the d-D abs library: planes (count_planes) times the 1-D abs library size of
-    that depth on n points (1 at depth 2, 2n² at depth 3, 12n³ at depth 4), plus 2n³ fold lines for d = 2 at
-    depth 3 (lines through a data point and a reflection or midpoint of two others)."""
+    that depth on n points (1 at depth 2, 2n² at depth 3, 12n³ at depth 4), plus the depth-3 fold directions
+    (count_fold_directions: 2n³ lines for d = 2, about 7n⁴ directions for d = 3)."""
     if weight_norm not in WEIGHT_NORMS:
         raise ValueError(f"weight_norm must be 'l2' or 'l1', got {weight_norm!r}")
     # validated before counting: C(n, d) with an unbounded d would run for ever
@@ -72,8 +83,7 @@ def plane_library_size(n, d, depth, weight_norm="l2"):
             raise ValueError(f"{name} must be {span}, got {v!r}")
     n, d, depth = int(n), int(d), int(depth)
     modes = 1 if depth == 2 else reference.library_size(n, "abs", depth)
-    fold_lines = 2 * n**3 if (d == 2 and depth == 3) else 0
-    return count_planes(n, d, weight_norm) * modes + fold_lines
+    return count_planes(n, d, weight_norm) * modes + count_fold_directions(n, d, depth, weight_norm)
 
 
 class PlaneLibrary:
@@ -110,7 +120,8 @@ class PlaneLibrary:
             raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
                              "use fewer points or a shallower net")
         # checked before anything is built: the stored planes (normal, points, subspace) and the work or index list
-        n_planes = count_planes(len(X), self.rank, weight_norm) + (2 * len(X) ** 3 if (self.rank == 2 and self.depth == 3) else 0)
+        n_planes = count_planes(len(X), self.rank, weight_norm) + count_fold_directions(len(X), self.rank, self.depth,
+                                                                                        weight_norm)
         plane_bytes = n_planes * (self.rank * 16 + 1)
         budget = memory_budget()
         if plane_bytes > budget:
@@ -253,12 +264,35 @@ class PlaneLibrary:
             e = f"|{e} {minus(f['levels'][h])}|"
         where = f"plane through {pts}"
         main = self.planes * int(self._family.modes)
-        if f["raw_index"] >= main:  # a fold line (d = 2, depth 3)
+        if f["raw_index"] >= main:  # a fold direction (depth 3)
+            n = len(self.x)
             r1 = int(f["inner_index"])
-            j1, j2, fold = r1 % len(self.x), (r1 // len(self.x)) % len(self.x), r1 // len(self.x) ** 2
-            point = f"reflection 2x[{j1}] - x[{j2}]" if fold == 0 else f"midpoint (x[{j1}] + x[{j2}])/2"
-            where = f"line through {pts} and the {point}"
+            j1, j2, fold = r1 % n, (r1 // n) % n, r1 // n**2
+            fp = f"2x[{j1}] - x[{j2}]" if fold == 0 else f"(x[{j1}] + x[{j2}])/2"
+            point = f"reflection {fp}" if fold == 0 else f"midpoint {fp}"
+            if self.rank == 2:
+                where = f"line through {pts} and the {point}"
+            else:
+                where = "normal orthogonal to " + self._star_pair(int(f["raw_index"]) - main, n, (f"x[{j1}]", f"x[{j2}]", fp))
         return f"{e}  [{where}; u = ({u}), ‖u‖{self.weight_norm[1]} = 1]"
+
+    @staticmethod
+    def _star_pair(e, n, centres):
+        """d = 3 fold direction e (raw index past the planes' features): which star differences u is orthogonal to
+        (the encoding of PlaneFamily::extra_lines in reflection_planes.hpp)."""
+        Q = 3 * n * n + n * (n - 1) // 2
+        if e >= 2 * n * n * Q:  # l1: a coordinate plane
+            e2 = e - 2 * n * n * Q
+            plane = ("x1, x2", "x1, x3", "x2, x3")[(e2 // n) % 3]
+            return f"x[{e2 % n}] - {centres[2]} in the ({plane}) coordinate plane"
+        q = e % Q
+        if q < 3 * n * n:
+            s, t = ((0, 1), (0, 2), (1, 2))[q // (n * n)]
+            i, k = (q % (n * n)) % n, (q % (n * n)) // n
+        else:
+            s = t = 2
+            i, k = [(a, b) for a in range(n) for b in range(a + 1, n)][q - 3 * n * n]
+        return f"x[{i}] - {centres[s]} and x[{k}] - {centres[t]}"
 
     def reconstruct(self, coef, intercept, beta):
         """The abs net behind a Lasso solution on this library: see :class:`PlaneNetwork`."""

@@ -667,46 +667,84 @@ def plane_library_matrix(X, depth, t=None, weight_norm="l2"):
         else:
             sx = plane_projection(X, U[p], pts[0], X)
             cols.append(nested_matrix(sx, "abs", depth, t=st))
-    for (i, fold_point, r1) in plane_fold_lines(X, depth):
-        u = plane_normal_of_points([X[i], fold_point])
+    for anchor, u, r1 in plane_fold_directions(X, depth, weight_norm):
         if u is None:
             cols.append(np.zeros((t.shape[0], 1)))
             continue
-        if weight_norm == "l1":
-            scale = 0.0
-            for v in u:
-                scale += abs(float(v))
-            u = np.array([v / scale for v in u])
-        st = plane_projection(X, u, i, t)
-        sx = plane_projection(X, u, i, X)
+        st = plane_projection(X, u, anchor, t)
+        sx = plane_projection(X, u, anchor, X)
         cols.append(nested_matrix(sx, "abs", depth, t=st)[:, [r1]])
     if not cols:
         return np.zeros((t.shape[0], 0))
     return np.hstack(cols)
 
 
-def plane_fold_lines(X, depth):
-    """d = 2, depth 3: (i, fold point, r1) for e = i + n r1 < 2 n^3, the line through X[i] and the fold point of
-    the 1-D depth-3 feature r1 = j1 + n j2 + n^2 fold: 2 X[j1] - X[j2] (fold 0) or (X[j1] + X[j2]) / 2."""
+def _fold_point(X, r1):
+    """Fold point of the 1-D depth-3 type r1 = j1 + n j2 + n^2 fold: 2 X[j1] - X[j2] or (X[j1] + X[j2]) / 2."""
+    n, d = X.shape
+    a, b = X[r1 % n], X[(r1 // n) % n]
+    return np.array([2.0 * a[c] - b[c] if r1 < n * n else 0.5 * (a[c] + b[c]) for c in range(d)])
+
+
+def plane_fold_directions(X, depth, weight_norm="l2"):
+    """Depth-3 extra directions in raw order, (anchor, unit normal or None if degenerate, r1), each carrying the
+    1-D feature r1 = j1 + n j2 + n^2 fold on the projections u^T (x - X[anchor]) (docs/libraries.md §6).
+    Star centres c_0 = X[j1], c_1 = X[j2], c_2 = the fold point.
+    d = 2, e = i + n r1: the line through X[i] and the fold point (anchor i).
+    d = 3, e = r1 Q + q, Q = 3 n^2 + n (n - 1) / 2: u orthogonal to X[i] - c_s and X[k] - c_t, (s, t) = (0, 1),
+    (0, 2), (1, 2) (q = block n^2 + i + n k) and (2, 2) for i < k; then for l1, e = 2 n^2 Q + (3 r1 + J) n + i:
+    u in the coordinate plane J (01, 02, 12) orthogonal there to X[i] - c_2 (anchor j1)."""
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
-    if d != 2 or depth != 3:
+    if depth != 3 or d not in (2, 3):
         return []
     out = []
-    for e in range(2 * n**3):
-        i, r1 = e % n, e // n
-        a, b = X[r1 % n], X[(r1 // n) % n]
-        fold = np.array([2.0 * a[c] - b[c] if r1 < n * n else 0.5 * (a[c] + b[c]) for c in range(d)])
-        out.append((i, fold, r1))
+
+    def unit(u):
+        if u is None or weight_norm == "l2":
+            return u
+        scale = 0.0
+        for v in u:
+            scale += abs(float(v))
+        return np.array([v / scale for v in u])
+
+    if d == 2:
+        for e in range(2 * n**3):
+            i, r1 = e % n, e // n
+            out.append((i, unit(plane_normal_of_points([X[i], _fold_point(X, r1)])), r1))
+        return out
+    zero = np.zeros(d)
+    upper = [(i, k) for i in range(n) for k in range(i + 1, n)]
+    for r1 in range(2 * n * n):
+        centres = (X[r1 % n], X[(r1 // n) % n], _fold_point(X, r1))
+        pairs = [(s, t, i, k) for s, t in ((0, 1), (0, 2), (1, 2)) for k in range(n) for i in range(n)]
+        pairs += [(2, 2, i, k) for i, k in upper]
+        for s_, t_, i, k in pairs:
+            d1 = np.array([X[i, c] - centres[s_][c] for c in range(d)])
+            d2 = np.array([X[k, c] - centres[t_][c] for c in range(d)])
+            out.append((r1 % n, unit(plane_normal_of_points([zero, d1, d2])), r1))
+    if weight_norm == "l1":
+        for r1 in range(2 * n * n):
+            f = _fold_point(X, r1)
+            for J in ((0, 1), (0, 2), (1, 2)):
+                for i in range(n):
+                    d1 = np.array([X[i, c] - f[c] for c in range(d)])
+                    u2 = plane_normal_of_points([zero, d1], J)
+                    u = None
+                    if u2 is not None:
+                        u = np.zeros(d)
+                        for c_, c in enumerate(J):
+                            u[c] = u2[c_]
+                    out.append((r1 % n, unit(u), r1))
     return out
 
 
 def plane_raw_valid(X, depth, weight_norm="l2"):
-    """Mask over the raw columns: True where the plane (or fold line) is determined."""
+    """Mask over the raw columns: True where the plane (or fold direction) is determined."""
     X = np.asarray(X, dtype=np.float64)
     modes = 1 if depth == 2 else library_size(X.shape[0], "abs", depth)
     _, ok, _ = plane_normals(X, weight_norm)
-    folds = [plane_normal_of_points([X[i], f]) is not None for i, f, _ in plane_fold_lines(X, depth)]
+    folds = [u is not None for _, u, _ in plane_fold_directions(X, depth, weight_norm)]
     return np.concatenate([np.repeat(ok, modes), np.asarray(folds, dtype=bool)])
 
 

@@ -11,8 +11,8 @@
 //
 // Raw index r = p · M + r1: plane p (raw plane order: reference.plane_tuples), r1 a raw index of the 1-D abs
 // family of depth L on the projections uₚᵀ(x_i − x_{i1}) (M = its size; M = 1 at depth 2, where the feature
-// is the distance |uₚᵀ(x − x_{i1})|). For d = 2 and depth 3, 2n³ lines through a data point and a fold point
-// follow (extra_lines()).
+// is the distance |uₚᵀ(x − x_{i1})|). At depth 3 for d = 2 and 3, directions orthogonal to differences from the
+// fold types' star centres follow, one feature each (extra_lines(): fold lines for d = 2, fold planes for d = 3).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -22,6 +22,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dedup.hpp"
@@ -125,9 +126,12 @@ public:
         spec_.depth = depth;
         spec_.slope = -1.0;
         modes_ = depth == 2 ? 1 : static_cast<int64_t>(Family::compute_size(spec_, n));
-        // d = 2, depth 3: the dual's arrangement also has the lines through a data point and the reflection or
-        // midpoint that a depth-3 feature folds about (docs §6.3): one extra line per (i, j1, j2, fold).
-        extra_ = (dim == 2 && depth == 3) ? static_cast<int64_t>(detail::checked_mul(2, detail::ipow(static_cast<uint64_t>(n), 3))) : 0;
+        // Depth 3: the dual's arrangement for one 1-D feature type (j1, j2, fold) also has the hyperplanes
+        // orthogonal to x_i - c for the fold's centres c (docs §6): d = 2, the lines through a data point and
+        // the reflection or midpoint (one extra line per (i, j1, j2, fold)); d = 3, the directions orthogonal to
+        // two such differences from the three stars (and, for l1, one in a coordinate plane), each with its
+        // own feature type.
+        extra_ = static_cast<int64_t>(count_fold_directions(static_cast<uint64_t>(n), dim, depth, norm));
         size_ = static_cast<int64_t>(detail::checked_add(
             detail::checked_mul(static_cast<uint64_t>(planes_), static_cast<uint64_t>(modes_)), static_cast<uint64_t>(extra_)));
         build_planes();
@@ -150,11 +154,29 @@ public:
                                                                    binomial(n, static_cast<uint64_t>(q))));
         return total;
     }
+    // Extra directions of depth 3 (after the planes' features, one feature each): d = 2, 2n³ fold lines;
+    // d = 3, for each of the 2n² fold types, 3n² + n(n - 1)/2 pairs of star differences (l2 and l1) and, for
+    // l1, 3 · n differences from the fold point in each coordinate plane; none otherwise.
+    static uint64_t count_fold_directions(uint64_t n, int d, int depth, PlaneNorm norm) {
+        if (depth != 3 || (d != 2 && d != 3)) return 0;
+        const uint64_t types = detail::checked_mul(2, detail::checked_mul(n, n));
+        if (d == 2) return detail::checked_mul(types, n);
+        const uint64_t pairs = detail::checked_add(detail::checked_mul(3, detail::checked_mul(n, n)), n * (n - 1) / 2);
+        uint64_t total = detail::checked_mul(types, pairs);
+        if (norm == PlaneNorm::l1) total = detail::checked_add(total, detail::checked_mul(types, detail::checked_mul(3, n)));
+        return total;
+    }
     int64_t modes() const { return modes_; }  // raw features per plane
-    // Lines through x[i] and a fold point (d = 2, depth 3), each with one feature, after the planes' features:
-    // raw r = planes · modes + e, e = i + n · r1, r1 = j1 + n j2 + n² fold (the 1-D raw index of the fold),
-    // fold point 2 x[j1] − x[j2] (fold 0: the reflection) or (x[j1] + x[j2]) / 2 (fold 1: the midpoint).
+    // Extra directions of depth 3, each with one feature, after the planes' features: raw r = planes · modes + e,
+    // fold type r1 = j1 + n j2 + n² fold (the 1-D raw index), fold point f = 2 x[j1] − x[j2] (fold 0: the
+    // reflection) or (x[j1] + x[j2]) / 2 (fold 1: the midpoint); star centres c_0 = x[j1], c_1 = x[j2], c_2 = f.
+    // d = 2: e = i + n r1, the line through x[i] and f. d = 3: e = r1 Q + q (Q = 3n² + n(n − 1)/2), u orthogonal
+    // to x[i] − c_s and x[k] − c_t for (s, t) = (0, 1) (q = i + n k), (0, 2) (q = n² + i + n k), (1, 2)
+    // (q = 2n² + i + n k), (2, 2) with i < k (q = 3n² + the pair's lexicographic rank); then, for l1,
+    // e = 2n² Q + (3 r1 + J) n + i: u in coordinate plane J ∈ {01, 02, 12}, orthogonal there to x[i] − f.
+    // Projections are taken from x[j1] (points(p)[0]).
     int64_t extra_lines() const { return extra_; }
+    int64_t fold_type(int64_t extra) const { return extra_type_[static_cast<size_t>(extra)]; }
     const std::vector<double>& x() const { return x_; }
     // Plane (index into the stored planes, extra lines after the planes) and 1-D raw index of a raw feature.
     int64_t plane_of(int64_t raw) const {
@@ -163,7 +185,7 @@ public:
     }
     int64_t inner_of(int64_t raw) const {
         const int64_t main = planes_ * modes_;
-        return raw < main ? raw % modes_ : (raw - main) / n_;
+        return raw < main ? raw % modes_ : extra_type_[static_cast<size_t>(raw - main)];
     }
     bool degenerate(int64_t plane) const { return !valid_[static_cast<size_t>(plane)]; }
     const double* normal(int64_t plane) const { return normals_.data() + plane * dim_; }
@@ -301,14 +323,32 @@ private:
             for (int q = 1; q <= dim_; ++q)
                 for_each_subset(dim_, q, [&](const int32_t* coords) { add_block(coords, q); });
         }
-        for (int64_t e = 0; e < extra_; ++e) {  // lines through x[i] and a fold point (d = 2)
+        extra_type_.assign(static_cast<size_t>(extra_), 0);
+        const int64_t Q = dim_ == 3 ? 3 * n_ * n_ + n_ * (n_ - 1) / 2 : 0, block_a = 2 * n_ * n_ * Q;
+        for (int64_t e = 0; e < extra_; ++e) {
             const size_t pl = p + static_cast<size_t>(e);
-            index_[pl * d] = static_cast<int32_t>(e % n_);
-            coords_[pl * d] = 0;
-            coords_[pl * d + 1] = 1;
+            if (dim_ == 2) {  // lines through x[i] and a fold point
+                extra_type_[static_cast<size_t>(e)] = e / n_;
+                index_[pl * d] = static_cast<int32_t>(e % n_);
+                coords_[pl * d] = 0, coords_[pl * d + 1] = 1;
+            } else if (e < block_a) {  // orthogonal to two star differences
+                extra_type_[static_cast<size_t>(e)] = e / Q;
+                index_[pl * d] = static_cast<int32_t>((e / Q) % n_);  // projections from x[j1]
+                coords_[pl * d] = 0, coords_[pl * d + 1] = 1, coords_[pl * d + 2] = 2;
+            } else {  // l1: in a coordinate plane, orthogonal to x[i] - f there
+                const int64_t e2 = e - block_a, r1 = e2 / (3 * n_), J = (e2 / n_) % 3;
+                extra_type_[static_cast<size_t>(e)] = r1;
+                index_[pl * d] = static_cast<int32_t>(r1 % n_);
+                coords_[pl * d] = J == 2 ? 1 : 0, coords_[pl * d + 1] = J == 0 ? 1 : 2;
+            }
         }
+        // (i, k) pairs with i < k in lexicographic order, for the d = 3 star pairs (2, 2).
+        std::vector<std::pair<int32_t, int32_t>> upper;
+        if (dim_ == 3)
+            for (int32_t i = 0; i < n_; ++i)
+                for (int32_t k = i + 1; k < n_; ++k) upper.emplace_back(i, k);
         parallel_for(0, planes_ + extra_, default_num_threads(), [&](int64_t lo, int64_t hi) {
-            std::vector<double> nq(d), fold(d);
+            std::vector<double> nq(d), fold(d), zero(d, 0.0), diff1(d), diff2(d);
             std::vector<const double*> pts(d);
             for (int64_t pl = lo; pl < hi; ++pl) {
                 const int32_t* coords = coords_.data() + pl * dim_;
@@ -317,12 +357,37 @@ private:
                 if (pl < planes_) {
                     for (int c = 0; c < q; ++c) pts[static_cast<size_t>(c)] = x_.data() + static_cast<int64_t>(index_[static_cast<size_t>(pl * dim_ + c)]) * dim_;
                 } else {
-                    const int64_t e = pl - planes_, r1 = e / n_;
+                    const int64_t e = pl - planes_, r1 = extra_type_[static_cast<size_t>(e)];
                     const double* a = x_.data() + (r1 % n_) * dim_;
                     const double* b = x_.data() + ((r1 / n_) % n_) * dim_;
                     for (size_t c = 0; c < d; ++c) fold[c] = r1 < n_ * n_ ? 2.0 * a[c] - b[c] : 0.5 * (a[c] + b[c]);
-                    pts[0] = x_.data() + (e % n_) * dim_;
-                    pts[1] = fold.data();
+                    const double* centre[3] = {a, b, fold.data()};
+                    if (dim_ == 2) {
+                        pts[0] = x_.data() + (e % n_) * dim_;
+                        pts[1] = fold.data();
+                    } else {
+                        // the hyperplane through 0 and the star differences (x[i] - c_s, x[k] - c_t)
+                        int s1 = 2, s2 = 2;
+                        int64_t i = 0, k = 0;
+                        if (e < block_a) {
+                            const int64_t qq = e % Q, nn = n_ * n_;
+                            if (qq < 3 * nn) {
+                                const int which = static_cast<int>(qq / nn);
+                                s1 = which == 2 ? 1 : 0;
+                                s2 = which == 0 ? 1 : 2;
+                                i = (qq % nn) % n_, k = (qq % nn) / n_;
+                            } else {
+                                i = upper[static_cast<size_t>(qq - 3 * nn)].first, k = upper[static_cast<size_t>(qq - 3 * nn)].second;
+                            }
+                        } else {
+                            i = (e - block_a) % n_;
+                        }
+                        for (size_t c = 0; c < d; ++c) {
+                            diff1[c] = x_[static_cast<size_t>(i * dim_) + c] - centre[s1][c];
+                            diff2[c] = x_[static_cast<size_t>(k * dim_) + c] - centre[s2][c];
+                        }
+                        pts[0] = zero.data(), pts[1] = diff1.data(), pts[2] = diff2.data();
+                    }
                 }
                 const bool ok = plane_normal(pts.data(), coords, q, nq.data());
                 valid_[static_cast<size_t>(pl)] = ok ? 1 : 0;
@@ -345,6 +410,7 @@ private:
     FamilySpec spec_;
     std::vector<double> x_, normals_;
     std::vector<int32_t> index_, coords_;
+    std::vector<int64_t> extra_type_;  // fold type r1 of each extra direction
     std::vector<uint8_t> valid_;
 };
 
