@@ -117,12 +117,19 @@ TEST_CASE("the barrier's iterates are strictly feasible and its central point is
     bo.target = 1e-4;
     const netmirror::BarrierResult res = barrier.solve(pattern, sign, bo);
     REQUIRE(res.reached);
-    for (size_t a = 0; a < pattern.size(); ++a)
+    // Groups screened out (zero at the optimum) are returned as zero; the others strictly inside their cones.
+    int64_t inside = 0;
+    for (size_t a = 0; a < pattern.size(); ++a) {
+        const double* u = res.coef.data() + a * k;
+        if (u[0] == 0.0 && u[1] == 0.0 && u[2] == 0.0) continue;
+        ++inside;
         for (int64_t i = 0; i < n; ++i) {
-            const double* u = res.coef.data() + a * k;
             const double s = pats.active(pattern[a], i) ? 1.0 : -1.0;
             CHECK(s * (X[3 * i] * u[0] + X[3 * i + 1] * u[1] + X[3 * i + 2] * u[2]) > 0.0);
         }
+    }
+    CHECK(inside > 0);
+    CHECK(res.nu == doctest::Approx(static_cast<double>(inside) * (2 + n)));
     // Certify the barrier's point with the full solver's certificate: started there, its gap at iteration 0
     // is the certified gap of the barrier's point.
     netmirror::ConvexReluOptions opt;

@@ -239,6 +239,11 @@ private:
                          static_cast<long long>(res.newton), res.tau, res.tau > 0 ? res.nu / res.tau : 0.0,
                          res.objective);
         if (res.newton == 0) return false;
+        // Keep the barrier's point only if it lowers the objective (a working set missing groups, or a stop at
+        // moderate tau, can leave it above the current iterate).
+        residual_from_scratch();
+        const double before = primal_value();
+        const std::vector<double> saved = coef_;
         double largest = 0.0;
         for (size_t a = 0; a < groups.size(); ++a) largest = std::max(largest, relu_detail::norm2(res.coef.data() + a * k, k));
         if (!(largest > 0.0)) return false;
@@ -260,6 +265,12 @@ private:
             delta(static_cast<size_t>(k));
         for (int64_t g : groups)
             if (nonzero(g)) update_group(g, c, u, z, p, delta);
+        residual_from_scratch();
+        if (!(primal_value() < before)) {
+            coef_ = saved;
+            residual_from_scratch();
+            return false;
+        }
         return true;
     }
 
