@@ -230,7 +230,7 @@ private:
         residual();
         const int64_t G = static_cast<int64_t>(groups_.size());
         std::vector<double> dual_norm(static_cast<size_t>(G));
-        parallel_for(0, G, threads_, [&](int64_t lo, int64_t hi) {
+        parallel_for(0, G, static_cast<int>(chunks()), [&](int64_t lo, int64_t hi) {
             std::vector<double> c(static_cast<size_t>(k)), p(static_cast<size_t>(k));
             for (int64_t gi = lo; gi < hi; ++gi) {
                 const Group& g = groups_[gi];
@@ -326,11 +326,18 @@ private:
         return 0.5 * tau * fit + bar;
     }
 
+    // Threads worth starting for a pass over the groups: one per ~2^16 row visits (a thread start costs about
+    // as much as that much work; small working sets run on the calling thread).
+    int64_t chunks() const {
+        const int64_t work = static_cast<int64_t>(groups_.size()) * (n_ + 1);
+        return std::max<int64_t>(1, std::min<int64_t>(threads_, work >> 16));
+    }
+
     // Chunks of the groups, one per thread.
     template <class Fn>
     void for_groups(Fn&& fn) {
         const int64_t G = static_cast<int64_t>(groups_.size());
-        const int64_t T = std::max<int64_t>(1, std::min<int64_t>(threads_, G / 16 + 1));
+        const int64_t T = chunks();
         parallel_for(0, T, static_cast<int>(T), [&](int64_t lo, int64_t hi) {
             for (int64_t t = lo; t < hi; ++t) fn(t, t * G / T, (t + 1) * G / T);
         });
@@ -390,7 +397,7 @@ private:
         const int64_t k = k_, n = n_;
         const double c = tau * beta_;
         residual();
-        const int64_t T = std::max<int64_t>(1, std::min<int64_t>(threads_, static_cast<int64_t>(groups_.size()) / 16 + 1));
+        const int64_t T = chunks();
         std::vector<std::vector<double>> Mpart(static_cast<size_t>(T));
         std::atomic<bool> bad{false};
         for_groups([&](int64_t t, int64_t lo, int64_t hi) {
