@@ -1,5 +1,5 @@
-"""Ctrl-C during long kernels: the dense Lasso (solve and path), deduplication, dense assembly and
-CovarianceAccumulator.update check for signals while they run and stop with a clear result.
+"""Ctrl-C during long kernels: the dense Lasso (solve and path), the convex ReLU solver, deduplication, dense
+assembly and CovarianceAccumulator.update check for signals while they run and stop with a clear result.
 
 A timer thread interrupts the main thread (as Ctrl-C does) while the call runs. The calls are sized to run
 for seconds (or, for the Lasso, cannot finish: tol=0 and 10^9 iterations), so the assertion is on what comes
@@ -57,6 +57,27 @@ def test_dense_lasso_returns_the_best_iterate():
     obj = reference.lasso_objective(A, y, out["coef"], out["intercept"], beta)
     assert out["objective"] == pytest.approx(obj, rel=1e-9)
     assert 0 <= out["gap"] <= out["objective"]
+
+
+def test_convex_relu_returns_the_iterate_reached():
+    # tol = 0 and 10^6 outer iterations: it cannot finish; the result after Ctrl-C carries its own certificate.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 4))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    pats = netmirror.relu_patterns(X, samples=3000, seed=0)
+    Xa = np.hstack([X, np.ones((120, 1))])
+    with _Interrupter(0.5) as ctx:
+        out = _core.convex_relu_solve(Xa, y, pats, 0.05, 0.0, 10**6, False)
+    assert not ctx.late, "the solve finished before Ctrl-C"
+    assert out["interrupted"] and not out["converged"]
+    obj = reference.convex_relu_objective(Xa, y, pats, out["V"], out["W"], 0.05)
+    assert out["objective"] == pytest.approx(obj, rel=1e-9)
+    gap, _ = reference.convex_relu_dual_gap(Xa, y, pats, out["V"], out["W"], 0.05, theta=out["dual"])
+    assert out["gap"] == pytest.approx(gap, rel=1e-6, abs=1e-12 * obj)
+    with pytest.warns(netmirror.ConvergenceWarning, match="interrupted"):
+        with _Interrupter(0.5):
+            res = netmirror.convex_relu(X, y, 0.05, patterns=pats, tol=0.0, max_iter=10**6)
+    assert res.interrupted
 
 
 def test_dense_lasso_public_function_warns():

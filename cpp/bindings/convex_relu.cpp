@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
@@ -175,10 +176,12 @@ void register_convex_relu(py::module_& m) {
                     throw std::invalid_argument("init must have shape (2P, k): the v groups, then the w groups");
             }
             netmirror::ConvexReluOutput out;
-            {
-                py::gil_scoped_release release;
-                out = netmirror::convex_relu(X.data(), n, k, y.data(), s, opt, init.is_none() ? nullptr : start.data());
-            }
+            // Watched: Ctrl-C raises the stop flag and the solver returns its iterate with its certificate.
+            std::atomic<bool> stop{false};
+            opt.stop = &stop;
+            const double* init_ptr = init.is_none() ? nullptr : start.data();
+            const bool interrupted = nm_bind::run_watched(
+                [&] { out = netmirror::convex_relu(X.data(), n, k, y.data(), s, opt, init_ptr); }, stop);
             const int64_t P = s.size();
             py::dict d;
             py::array_t<double> V({static_cast<py::ssize_t>(P), static_cast<py::ssize_t>(k)});
@@ -189,9 +192,11 @@ void register_convex_relu(py::module_& m) {
             d["W"] = W;
             d["dual_objective"] = out.dual_objective;
             nm_bind::put_certificate(d, out);
+            d["interrupted"] = interrupted;
             return d;
         },
         py::arg("X"), py::arg("y"), py::arg("patterns"), py::arg("beta"), py::arg("tol"), py::arg("max_iter"),
         py::arg("verbose"), py::arg("init") = py::none(), py::arg("max_barrier") = 3,
-        "Solve the cone-constrained group Lasso of a two-layer ReLU net over the patterns, certified.");
+        "Solve the cone-constrained group Lasso of a two-layer ReLU net over the patterns, certified; Ctrl-C "
+        "returns the iterate reached with interrupted=True.");
 }

@@ -147,6 +147,7 @@ class ConvexReluResult:
     lower_bound : D(theta) <= P*; with ``exact`` patterns, <= the loss of every ReLU net of any width.
     relative_gap : gap / (1/2 ||y||^2).           network_objective : the rebuilt net's regularised loss.
     exact : the patterns are every chamber of the arrangement (global certificate).
+    interrupted : Ctrl-C stopped the solve; the result is the iterate reached, with its own certificate.
     patterns : (P, N) bool.   V, W : (P, k) groups (k = d + bias).   dual : theta (N,).
     """
     network: ReluNetwork
@@ -166,6 +167,7 @@ class ConvexReluResult:
     n_epochs: int
     converged: bool
     time: float = 0.0
+    interrupted: bool = False
 
     @property
     def global_gap(self):
@@ -229,6 +231,7 @@ def convex_relu(X, y, beta, *, patterns="auto", bias=True, seed=0, tol=1e-8, max
     bias : hidden units have a bias (a column of ones in the design; penalised like the weights).
     tol : stop when the duality gap is at most tol * 1/2 ||y||^2.   max_iter : outer iterations (default 200).
     Returns :class:`ConvexReluResult`; warns :class:`ConvergenceWarning` (with the gap reached) if not converged.
+    Ctrl-C stops the solve and returns the iterate reached with its certificate (``interrupted=True``).
     """
     X = _check_inputs(X)
     y = np.asarray(y)
@@ -257,8 +260,12 @@ def convex_relu(X, y, beta, *, patterns="auto", bias=True, seed=0, tol=1e-8, max
                            network_objective=net.loss(X, y, beta), exact=exact, patterns=pats, V=out["V"],
                            W=out["W"], dual=out["dual"], beta=beta, bias=bias, n_iter=int(out["n_iter"]),
                            n_epochs=int(out["n_epochs"]), converged=bool(out["converged"]),
-                           time=time.perf_counter() - t0)
-    if not res.converged:
+                           time=time.perf_counter() - t0, interrupted=bool(out.get("interrupted", False)))
+    if res.interrupted:
+        warnings.warn(f"convex_relu interrupted (Ctrl-C) after {res.n_iter} iterations: returning the iterate "
+                      f"reached, certified duality gap {res.gap:.3e} (relative {res.relative_gap:.3e})",
+                      ConvergenceWarning, stacklevel=2)
+    elif not res.converged:
         warnings.warn(f"convex_relu did not converge in {res.n_iter} iterations: duality gap {res.gap:.3e} "
                       f"(relative {res.relative_gap:.3e}) > tol {tol:.1e}; raise max_iter or tol (docs/convex_relu.md, "
                       "Convergence)", ConvergenceWarning, stacklevel=2)
