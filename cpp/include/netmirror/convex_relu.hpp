@@ -38,7 +38,7 @@ struct ConvexReluOptions {
     int64_t max_epochs = 1000;   // block-CD epochs per working-set solve
     int64_t ws_start = 16;       // first working-set size (groups)
     // Interior-point solves of a working set (convex_relu_barrier.hpp), at most max_barrier per fit: on every
-    // group first when a Newton step on all of them costs at most barrier_small_flops, and whenever two outer
+    // group first when a Newton step on all of them costs at most barrier_small_flops, and whenever three outer
     // iterations of block CD together fail to halve the gap, on the support and the groups of largest dual
     // score (at most 4 x the working set, and barrier_flops per Newton step).
     int64_t max_barrier = 3;
@@ -113,7 +113,7 @@ public:
             for (int64_t g = 0; g < G; ++g) nnz += nonzero(g);
             // The barrier finds the optimal face first, and again when block CD stalls on it.
             history.push_back(gap);
-            const bool stalled = it >= 2 && gap > 0.5 * history[it - 2];
+            const bool stalled = it >= 3 && gap > 0.5 * history[it - 3];
             if (barriers_ < opt_.max_barrier && (it == 0 || stalled) &&
                 barrier_solve(score, tol_abs, it == 0 ? 0 : std::max<int64_t>(4 * ws_size, 64),
                               it == 0 ? opt_.barrier_small_flops : opt_.barrier_flops)) {

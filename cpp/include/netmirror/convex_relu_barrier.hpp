@@ -326,10 +326,10 @@ private:
         return 0.5 * tau * fit + bar;
     }
 
-    // Threads worth starting for a pass over the groups: one per ~2^16 row visits (a thread start costs about
-    // as much as that much work; small working sets run on the calling thread).
+    // Threads worth starting for a pass over the groups: one per ~2^16 flops of a Newton step's per-group work
+    // (rows x k^2; a thread start costs about that much; small working sets run on the calling thread).
     int64_t chunks() const {
-        const int64_t work = static_cast<int64_t>(groups_.size()) * (n_ + 1);
+        const int64_t work = static_cast<int64_t>(groups_.size()) * (n_ + 1) * k_ * k_;
         return std::max<int64_t>(1, std::min<int64_t>(threads_, work >> 16));
     }
 
