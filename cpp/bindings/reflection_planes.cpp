@@ -46,6 +46,22 @@ void register_reflection_planes(py::module_& m) {
         .def_property_readonly("extra_lines", &PlaneFamily::extra_lines)
         .def_property_readonly("n", &PlaneFamily::n)
         .def_property_readonly("dim", &PlaneFamily::dim)
+        .def_static("count_fold_directions", [](int64_t n, int d, int depth, int norm) {
+            return static_cast<int64_t>(PlaneFamily::count_fold_directions(static_cast<uint64_t>(n), d, depth,
+                                                                           static_cast<netmirror::PlaneNorm>(norm)));
+        })
+        // d = 2 fold line e (index past the planes' features): (data point i, 1-D type r1, coefficients and data
+        // indices of its breakpoint point's slots).
+        .def("fold_line", [](const PlaneFamily& f, int64_t e) {
+            const auto line = f.fold_line(e);
+            const int H = f.depth() - 1;
+            py::list coef, slots;
+            for (int s = 0; s < H; ++s) {
+                coef.append(line.coef[static_cast<size_t>(s)]);
+                slots.append(line.slots[static_cast<size_t>(s)]);
+            }
+            return py::make_tuple(line.i, line.type, py::tuple(coef), py::tuple(slots));
+        })
         .def_static("count_planes", [](int64_t n, int d, int norm) {
             return static_cast<int64_t>(
                 PlaneFamily::count_planes(static_cast<uint64_t>(n), d, static_cast<netmirror::PlaneNorm>(norm)));

@@ -59,21 +59,27 @@ def count_planes(n, d, weight_norm="l2"):
     return sum(math.comb(d, q) * math.comb(n, q) for q in range(1, d + 1))
 
 
+# Breakpoint points per 1-D abs type, summed over the modes (reference.abs_breakpoint_forms): n^(depth-1) types
+# of each mode, so d = 2 has FOLD_POINTS[depth] · n^depth fold lines.
+FOLD_POINTS = {3: 2, 4: 102}
+
+
 def count_fold_directions(n, d, depth, weight_norm="l2"):
-    """Extra directions of depth 3, one feature each: 2n³ fold lines for d = 2 (through a data point and a
-    reflection or midpoint of two others); for d = 3, 2n² fold types times 3n² + n(n - 1)/2 pairs of star
-    differences, plus 2n² · 3n coordinate-plane directions for l1 (docs/libraries.md §6)."""
-    if depth != 3 or d not in (2, 3):
+    """Extra directions, one feature each (docs/libraries.md §6): for d = 2 at depths 3 and 4 the fold lines
+    through a data point and a breakpoint point of a 1-D type, 2n³ and 102n⁴; for d = 3 at depth 3, 2n² fold
+    types times 3n² + n(n - 1)/2 pairs of star differences, plus 2n² · 3n coordinate-plane directions for l1."""
+    if d == 2 and depth in FOLD_POINTS:
+        return FOLD_POINTS[depth] * n**depth
+    if depth != 3 or d != 3:
         return 0
-    if d == 2:
-        return 2 * n**3
     return 2 * n * n * (3 * n * n + n * (n - 1) // 2) + (6 * n**3 if weight_norm == "l1" else 0)
 
 
 def plane_library_size(n, d, depth, weight_norm="l2"):
     """Raw number of features of the d-D abs library: planes (count_planes) times the 1-D abs library size of
-    that depth on n points (1 at depth 2, 2n² at depth 3, 12n³ at depth 4), plus the depth-3 fold directions
-    (count_fold_directions: 2n³ lines for d = 2, about 7n⁴ directions for d = 3)."""
+    that depth on n points (1 at depth 2, 2n² at depth 3, 12n³ at depth 4), plus the fold directions
+    (count_fold_directions: 2n³ and 102n⁴ lines for d = 2 at depths 3 and 4, about 7n⁴ directions for d = 3 at
+    depth 3)."""
     if weight_norm not in WEIGHT_NORMS:
         raise ValueError(f"weight_norm must be 'l2' or 'l1', got {weight_norm!r}")
     # validated before counting: C(n, d) with an unbounded d would run for ever
@@ -84,6 +90,20 @@ def plane_library_size(n, d, depth, weight_norm="l2"):
     n, d, depth = int(n), int(d), int(depth)
     modes = 1 if depth == 2 else reference.library_size(n, "abs", depth)
     return count_planes(n, d, weight_norm) * modes + count_fold_directions(n, d, depth, weight_norm)
+
+
+def _form_text(coef, slots):
+    """'2x[0] - x[1]' for the point sum_k coef[k] x[slots[k]]."""
+    terms = []
+    for c, j in zip(coef, slots):
+        if c == 0:
+            continue
+        mag = abs(c)
+        num = "" if mag == 1 else (f"{mag:g}" if mag != 0.5 and mag != 0.25 else ("1/2 " if mag == 0.5 else "1/4 "))
+        sign = "-" if c < 0 else "+"
+        terms.append((sign, f"{num}x[{j}]"))
+    text = "".join(f" {s} {t}" for s, t in terms).strip()
+    return text[2:] if text.startswith("+ ") else "-" + text[2:] if text.startswith("- ") else text
 
 
 class PlaneLibrary:
@@ -264,14 +284,14 @@ class PlaneLibrary:
             e = f"|{e} {minus(f['levels'][h])}|"
         where = f"plane through {pts}"
         main = self.planes * int(self._family.modes)
-        if f["raw_index"] >= main:  # a fold direction (depth 3)
+        if f["raw_index"] >= main:  # a fold direction
             n = len(self.x)
             r1 = int(f["inner_index"])
             j1, j2, fold = r1 % n, (r1 // n) % n, r1 // n**2
             fp = f"2x[{j1}] - x[{j2}]" if fold == 0 else f"(x[{j1}] + x[{j2}])/2"
-            point = f"reflection {fp}" if fold == 0 else f"midpoint {fp}"
             if self.rank == 2:
-                where = f"line through {pts} and the {point}"
+                _, _, coef, slots = self._family.fold_line(int(f["raw_index"]) - main)
+                where = f"line through {pts} and the breakpoint point {_form_text(coef, slots)}"
             else:
                 where = "normal orthogonal to " + self._star_pair(int(f["raw_index"]) - main, n, (f"x[{j1}]", f"x[{j2}]", fp))
         return f"{e}  [{where}; u = ({u}), ‖u‖{self.weight_norm[1]} = 1]"

@@ -6,6 +6,7 @@ arithmetic is done in the same order, so dictionaries agree bit for bit.
 """
 from __future__ import annotations
 
+import fractions
 import itertools
 import math
 
@@ -85,7 +86,7 @@ def nested_mode_count(activation, depth, slope=None):
 
 # --------------------------------------------------------------------------------------------------
 # raw feature parameters, in raw-index order
-def nested_parameters(x, activation, depth, slope=None):
+def nested_parameters(x, activation, depth, slope=None, raw=None):
     """Deep-narrow recursion g1 = s(s1 (x - a1)), g_l = s(s_l (g_{l-1}(x) - c_l)).
 
     Raw index r = sum_i j_i N^i + sum_i b_i 2^i N^H + m 2^H N^H with H = depth - 1 layers and s_i = 2 b_i - 1
@@ -98,12 +99,13 @@ def nested_parameters(x, activation, depth, slope=None):
         Depth 4 also has m = 6 + pattern: a1 from THREE_POINT_SIDES[pattern] with p = j[2], q = j[0],
         r = j[1]; c_2, c_3 their own levels.
     Returns dict of arrays: j (M, H), s (M, H), partner (M, H) (-1: own level), reflected, midpoint (a1 is a
-    midpoint). The levels (a1, c_2, ...) are computed by nested_levels.
+    midpoint). The levels (a1, c_2, ...) are computed by nested_levels. raw: only these raw indices (default all).
     """
     x = np.asarray(x, dtype=np.float64)
     n, layers = len(x), depth - 1
-    size = library_size(n, activation, depth, slope=slope)
-    r = np.arange(size, dtype=np.int64)
+    r = (np.arange(library_size(n, activation, depth, slope=slope), dtype=np.int64) if raw is None
+         else np.array(raw, dtype=np.int64).ravel())
+    size = r.size
     j = np.empty((size, layers), dtype=np.int64)
     for i in range(layers):
         j[:, i] = r % n
@@ -206,11 +208,11 @@ def switching_parameters(n, k_max):
 
 # --------------------------------------------------------------------------------------------------
 # dictionary matrices
-def nested_matrix(x, activation, depth, t=None, slope=None):
-    """Raw deep-narrow dictionary: column r is the feature with raw index r evaluated at t."""
+def nested_matrix(x, activation, depth, t=None, slope=None, raw=None):
+    """Raw deep-narrow dictionary: column r is the feature with raw index r evaluated at t (raw: only these)."""
     x = np.asarray(x, dtype=np.float64)
     t = x if t is None else np.asarray(t, dtype=np.float64)
-    prm = nested_parameters(x, activation, depth, slope)
+    prm = nested_parameters(x, activation, depth, slope, raw=raw)
     s, level = prm["s"], nested_levels(x, activation, prm, slope)
 
     def act(u):
@@ -673,7 +675,7 @@ def plane_library_matrix(X, depth, t=None, weight_norm="l2"):
             continue
         st = plane_projection(X, u, anchor, t)
         sx = plane_projection(X, u, anchor, X)
-        cols.append(nested_matrix(sx, "abs", depth, t=st)[:, [r1]])
+        cols.append(nested_matrix(sx, "abs", depth, t=st, raw=[r1]))
     if not cols:
         return np.zeros((t.shape[0], 0))
     return np.hstack(cols)
@@ -686,17 +688,115 @@ def _fold_point(X, r1):
     return np.array([2.0 * a[c] - b[c] if r1 < n * n else 0.5 * (a[c] + b[c]) for c in range(d)])
 
 
+def _abs_modes(H):
+    """Modes of the 1-D abs types with H levels in raw order: (partner layer of each level or -1, None), layer 0
+    the fastest digit of radix H - l, then at H = 3 the six three-point patterns (None, pattern)."""
+    radices = [H - l for l in range(H - 1)]
+    out = []
+    for combo in range(math.prod(radices)):
+        rem, partner = combo, []
+        for l, radix in enumerate(radices):
+            t = rem % radix
+            rem //= radix
+            partner.append(l + t if t else -1)
+        out.append((tuple(partner) + (-1,), None))
+    if H == 3:
+        out += [(None, p) for p in range(6)]
+    return out
+
+
+def abs_breakpoint_forms(depth):
+    """Breakpoint points of the 1-D abs types of depth 3 or 4, per mode (raw mode order), as sorted tuples of
+    Fractions: the point sum_k coef[k] X[j_k] over the type's data slots j_0.. (docs/libraries.md §6). They are
+    the level a1 and every a1 ± (c2 ± (c3 ...)), each level c_h taking every form its |.|'s signs allow
+    (a superset of what one direction realises); single data slots are dropped."""
+    H = depth - 1
+    one = fractions.Fraction(1)
+
+    def e(k):
+        return tuple(one if i == k else 0 * one for i in range(H))
+
+    def lin(a, b, sb):
+        return tuple(x + sb * y for x, y in zip(a, b))
+
+    result = []
+    for partner, pattern in _abs_modes(H):
+        if pattern is not None:  # (1 + k) g1(x_r) = g1(x_p) + k g1(x_q), k = 1; q = slot 0, r = slot 1, p = slot 2
+            sides = [(0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 0), (1, 0, 1), (1, 1, 0)][pattern]
+            wp, wq, wr = (-1 if t else 1 for t in sides)
+            den = wp + wq - 2 * wr
+            a1 = (fractions.Fraction(wq, den), fractions.Fraction(-2 * wr, den), fractions.Fraction(wp, den))
+        elif partner[0] >= 0:
+            a1 = tuple(x / 2 for x in lin(e(0), e(partner[0]), 1))
+        else:
+            a1 = e(0)
+        levels = [None] * H
+
+        def g(h, t):
+            cur = {lin(t, a1, -1), lin(a1, t, -1)}
+            for l in range(1, h):
+                cur = {tuple(sg * x for x in lin(v, c, -1)) for v in cur for c in levels[l] for sg in (1, -1)}
+            return cur
+
+        for h in range(1, H):
+            own = g(h, e(h))
+            if pattern is None and partner[h] >= 0:
+                other = g(h, e(partner[h]))
+                levels[h] = {tuple(x / 2 for x in lin(a, b, 1)) for a in own for b in other}
+            else:
+                levels[h] = own
+        points = {a1}
+        for h in range(1, H):
+            targets = set(levels[h])
+            for l in range(h - 1, 0, -1):
+                targets = {lin(c, v, sg) for c in levels[l] for v in targets for sg in (1, -1)}
+            points |= {lin(a1, v, sg) for v in targets for sg in (1, -1)}
+        points -= {e(k) for k in range(H)}
+        result.append(sorted(points))
+    return result
+
+
+def fold_lines_2d(n, depth):
+    """The d = 2 fold lines in raw order, (i, r1, coefficients, slot data indices): for every 1-D type r1 (raw
+    order) and breakpoint form of its mode, the lines through X[i], i = 0..n-1, and the form's point."""
+    if depth not in (3, 4):
+        return []
+    H = depth - 1
+    out = []
+    for m, forms in enumerate(abs_breakpoint_forms(depth)):
+        for digits in range(n**H):
+            slots = tuple((digits // n**k) % n for k in range(H))
+            for coef in forms:
+                for i in range(n):
+                    out.append((i, digits + m * n**H, coef, slots))
+    return out
+
+
+def _form_point(X, coef, slots):
+    """sum_k coef[k] X[slots[k]], accumulated slot by slot (zero coefficients skipped, the C++ order)."""
+    d = X.shape[1]
+    out = np.zeros(d)
+    for c in range(d):
+        acc = 0.0
+        for k, j in zip(coef, slots):
+            if k != 0:
+                acc += float(k) * float(X[j, c])
+        out[c] = acc
+    return out
+
+
 def plane_fold_directions(X, depth, weight_norm="l2"):
-    """Depth-3 extra directions in raw order, (anchor, unit normal or None if degenerate, r1), each carrying the
+    """Extra directions in raw order, (anchor, unit normal or None if degenerate, r1), each carrying the
     1-D feature r1 = j1 + n j2 + n^2 fold on the projections u^T (x - X[anchor]) (docs/libraries.md §6).
     Star centres c_0 = X[j1], c_1 = X[j2], c_2 = the fold point.
-    d = 2, e = i + n r1: the line through X[i] and the fold point (anchor i).
+    d = 2 (depths 3 and 4): fold_lines_2d, the line through X[i] and a breakpoint point of type r1 (anchor i);
+    at depth 3 e = i + n r1 and the point is the fold point.
     d = 3, e = r1 Q + q, Q = 3 n^2 + n (n - 1) / 2: u orthogonal to X[i] - c_s and X[k] - c_t, (s, t) = (0, 1),
     (0, 2), (1, 2) (q = block n^2 + i + n k) and (2, 2) for i < k; then for l1, e = 2 n^2 Q + (3 r1 + J) n + i:
     u in the coordinate plane J (01, 02, 12) orthogonal there to X[i] - c_2 (anchor j1)."""
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
-    if depth != 3 or d not in (2, 3):
+    if not (d == 2 and depth in (3, 4)) and not (d == 3 and depth == 3):
         return []
     out = []
 
@@ -709,9 +809,8 @@ def plane_fold_directions(X, depth, weight_norm="l2"):
         return np.array([v / scale for v in u])
 
     if d == 2:
-        for e in range(2 * n**3):
-            i, r1 = e % n, e // n
-            out.append((i, unit(plane_normal_of_points([X[i], _fold_point(X, r1)])), r1))
+        for i, r1, coef, slots in fold_lines_2d(n, depth):
+            out.append((i, unit(plane_normal_of_points([X[i], _form_point(X, coef, slots)])), r1))
         return out
     zero = np.zeros(d)
     upper = [(i, k) for i in range(n) for k in range(i + 1, n)]

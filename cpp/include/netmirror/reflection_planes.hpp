@@ -11,15 +11,18 @@
 //
 // Raw index r = p · M + r1: plane p (raw plane order: reference.plane_tuples), r1 a raw index of the 1-D abs
 // family of depth L on the projections uₚᵀ(x_i − x_{i1}) (M = its size; M = 1 at depth 2, where the feature
-// is the distance |uₚᵀ(x − x_{i1})|). At depth 3 for d = 2 and 3, directions orthogonal to differences from the
-// fold types' star centres follow, one feature each (extra_lines(): fold lines for d = 2, fold planes for d = 3).
+// is the distance |uₚᵀ(x − x_{i1})|). Then extra directions, one feature each (extra_lines()): for d = 2 at
+// depths 3 and 4 the lines through a data point and a breakpoint point of a 1-D type (fold lines); for d = 3 at
+// depth 3 the directions orthogonal to two differences from the fold type's star centres (fold planes).
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <atomic>
 #include <limits>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -56,6 +59,106 @@ inline double small_det(double* a, int k) {
         }
     }
     return det;
+}
+
+
+// A point of the 1-D abs library written over the data slots of its type: Σ_k coef[k] x[j_k] (slot k is the
+// type's k-th data digit j_k). The coefficients are dyadic rationals, exact in double, so sets of forms compare
+// exactly.
+using SlotForm = std::array<double, 4>;
+
+// Breakpoint points of the 1-D abs types of depth 3 and 4 (docs/libraries.md §6), one sorted list per mode in
+// the 1-D raw mode order (partner digits, layer 0 fastest, then at depth 4 the six three-point patterns). For a
+// direction u the type's feature at x is a nest of |·| over linear forms of the projections; it bends where
+// uᵀx equals uᵀP for one of these points P: the level a₁, or a₁ ± (c₂ ± (c₃ …)) with every sign choice of every
+// level's own |·| (a superset of the points a direction can realise, so no kink is missed). Points equal to
+// one data slot are dropped (a line through two data points is a plane of the library and carries every type).
+inline std::vector<std::vector<SlotForm>> abs_breakpoint_forms(int H) {
+    using Set = std::set<SlotForm>;
+    auto unit = [](int k) { SlotForm v{}; v[static_cast<size_t>(k)] = 1.0; return v; };
+    auto comb = [](const SlotForm& a, const SlotForm& b, double sb) {
+        SlotForm v{};
+        for (size_t k = 0; k < v.size(); ++k) v[k] = a[k] + sb * b[k];
+        return v;
+    };
+    auto scaled = [](const SlotForm& a, double s) {
+        SlotForm v{};
+        for (size_t k = 0; k < v.size(); ++k) v[k] = s * a[k];
+        return v;
+    };
+    std::vector<std::pair<std::array<int, 4>, int>> modes;  // (partner of each layer or -1, pattern or -1)
+    int combos = 1;
+    for (int l = 0; l + 1 < H; ++l) combos *= H - l;
+    for (int c = 0; c < combos; ++c) {
+        std::array<int, 4> partner{-1, -1, -1, -1};
+        int rem = c;
+        for (int l = 0; l + 1 < H; ++l) {
+            const int t = rem % (H - l);
+            rem /= H - l;
+            partner[static_cast<size_t>(l)] = t ? l + t : -1;
+        }
+        modes.emplace_back(partner, -1);
+    }
+    if (H == 3)
+        for (int p = 0; p < 6; ++p) modes.emplace_back(std::array<int, 4>{-1, -1, -1, -1}, p);
+    std::vector<std::vector<SlotForm>> out;
+    for (const auto& [partner, pattern] : modes) {
+        SlotForm a1{};
+        if (pattern >= 0) {  // Family::three_point_a1 with k = 1: q = slot 0, r = slot 1, p = slot 2
+            static constexpr int sides[6][3] = {{0, 0, 1}, {0, 1, 0}, {0, 1, 1}, {1, 0, 0}, {1, 0, 1}, {1, 1, 0}};
+            const double wp = sides[pattern][0] ? -1.0 : 1.0, wq = sides[pattern][1] ? -1.0 : 1.0,
+                         wr = sides[pattern][2] ? -1.0 : 1.0, den = wp + wq - 2.0 * wr;
+            a1[0] = wq / den, a1[1] = -2.0 * wr / den, a1[2] = wp / den;
+        } else if (partner[0] >= 0) {
+            a1 = scaled(comb(unit(0), unit(partner[0]), 1.0), 0.5);
+        } else {
+            a1 = unit(0);
+        }
+        std::vector<Set> level(static_cast<size_t>(H));
+        auto g = [&](int h, const SlotForm& t) {  // the forms g_h(t) can take
+            Set cur{comb(t, a1, -1.0), scaled(comb(t, a1, -1.0), -1.0)};
+            for (int l = 1; l < h; ++l) {
+                Set next;
+                for (const auto& v : cur)
+                    for (const auto& c : level[static_cast<size_t>(l)])
+                        for (double sg : {1.0, -1.0}) next.insert(scaled(comb(v, c, -1.0), sg));
+                cur.swap(next);
+            }
+            return cur;
+        };
+        for (int h = 1; h < H; ++h) {
+            const Set own = g(h, unit(h));
+            if (pattern < 0 && partner[static_cast<size_t>(h)] >= 0) {
+                const Set other = g(h, unit(partner[static_cast<size_t>(h)]));
+                for (const auto& a : own)
+                    for (const auto& b : other) level[static_cast<size_t>(h)].insert(scaled(comb(a, b, 1.0), 0.5));
+            } else {
+                level[static_cast<size_t>(h)] = own;
+            }
+        }
+        Set points{a1};
+        for (int h = 1; h < H; ++h) {  // g_h(s) = c_h, unfolded down to s = a1 ± v
+            Set targets = level[static_cast<size_t>(h)];
+            for (int l = h - 1; l >= 1; --l) {
+                Set next;
+                for (const auto& c : level[static_cast<size_t>(l)])
+                    for (const auto& v : targets)
+                        for (double sg : {1.0, -1.0}) next.insert(comb(c, v, sg));
+                targets.swap(next);
+            }
+            for (const auto& v : targets)
+                for (double sg : {1.0, -1.0}) points.insert(comb(a1, v, sg));
+        }
+        for (int k = 0; k < H; ++k) points.erase(unit(k));
+        out.emplace_back(points.begin(), points.end());
+    }
+    return out;
+}
+
+// abs_breakpoint_forms for depth 3 or 4, computed once.
+inline const std::vector<std::vector<SlotForm>>& abs_breakpoint_forms_cached(int depth) {
+    static const std::vector<std::vector<SlotForm>> d3 = abs_breakpoint_forms(2), d4 = abs_breakpoint_forms(3);
+    return depth == 3 ? d3 : d4;
 }
 
 }  // namespace detail
@@ -126,11 +229,10 @@ public:
         spec_.depth = depth;
         spec_.slope = -1.0;
         modes_ = depth == 2 ? 1 : static_cast<int64_t>(Family::compute_size(spec_, n));
-        // Depth 3: the dual's arrangement for one 1-D feature type (j1, j2, fold) also has the hyperplanes
-        // orthogonal to x_i - c for the fold's centres c (docs §6): d = 2, the lines through a data point and
-        // the reflection or midpoint (one extra line per (i, j1, j2, fold)); d = 3, the directions orthogonal to
-        // two such differences from the three stars (and, for l1, one in a coordinate plane), each with its
-        // own feature type.
+        // Depth ≥ 3: the dual's arrangement for one 1-D feature type also has the hyperplanes orthogonal to
+        // x_i − P for the type's breakpoint points P (docs §6): d = 2, the lines through a data point and P
+        // (depths 3 and 4); d = 3, depth 3, the directions orthogonal to two such differences from the three
+        // stars (and, for l1, one in a coordinate plane), each with its own feature type.
         extra_ = static_cast<int64_t>(count_fold_directions(static_cast<uint64_t>(n), dim, depth, norm));
         size_ = static_cast<int64_t>(detail::checked_add(
             detail::checked_mul(static_cast<uint64_t>(planes_), static_cast<uint64_t>(modes_)), static_cast<uint64_t>(extra_)));
@@ -154,29 +256,77 @@ public:
                                                                    binomial(n, static_cast<uint64_t>(q))));
         return total;
     }
-    // Extra directions of depth 3 (after the planes' features, one feature each): d = 2, 2n³ fold lines;
-    // d = 3, for each of the 2n² fold types, 3n² + n(n - 1)/2 pairs of star differences (l2 and l1) and, for
-    // l1, 3 · n differences from the fold point in each coordinate plane; none otherwise.
+    // Extra directions (after the planes' features, one feature each): d = 2, depths 3 and 4, n lines per
+    // breakpoint point of every 1-D type: 2n³ (depth 3), 102n⁴ (depth 4); d = 3, depth 3, for each of the 2n²
+    // fold types, 3n² + n(n - 1)/2 pairs of star differences (l2 and l1) and, for l1, 3 · n differences from the
+    // fold point in each coordinate plane; none otherwise.
     static uint64_t count_fold_directions(uint64_t n, int d, int depth, PlaneNorm norm) {
-        if (depth != 3 || (d != 2 && d != 3)) return 0;
+        if (d == 2 && (depth == 3 || depth == 4)) {
+            uint64_t points = 0;
+            for (const auto& forms : detail::abs_breakpoint_forms_cached(depth)) points += forms.size();
+            return detail::checked_mul(detail::checked_mul(points, detail::ipow(n, depth - 1)), n);
+        }
+        if (depth != 3 || d != 3) return 0;
         const uint64_t types = detail::checked_mul(2, detail::checked_mul(n, n));
-        if (d == 2) return detail::checked_mul(types, n);
         const uint64_t pairs = detail::checked_add(detail::checked_mul(3, detail::checked_mul(n, n)), n * (n - 1) / 2);
         uint64_t total = detail::checked_mul(types, pairs);
         if (norm == PlaneNorm::l1) total = detail::checked_add(total, detail::checked_mul(types, detail::checked_mul(3, n)));
         return total;
     }
     int64_t modes() const { return modes_; }  // raw features per plane
-    // Extra directions of depth 3, each with one feature, after the planes' features: raw r = planes · modes + e,
-    // fold type r1 = j1 + n j2 + n² fold (the 1-D raw index), fold point f = 2 x[j1] − x[j2] (fold 0: the
-    // reflection) or (x[j1] + x[j2]) / 2 (fold 1: the midpoint); star centres c_0 = x[j1], c_1 = x[j2], c_2 = f.
-    // d = 2: e = i + n r1, the line through x[i] and f. d = 3: e = r1 Q + q (Q = 3n² + n(n − 1)/2), u orthogonal
+    // Extra directions, each with one feature, after the planes' features: raw r = planes · modes + e.
+    // d = 2 (depths 3, 4): e = i + n k, the line through x[i] and the breakpoint point P = Σ coef[s] x[j_s] of
+    // block k: blocks run over the 1-D types r1 in raw order, |B_m| per type of mode m (the forms of
+    // abs_breakpoint_forms); fold_line() decodes k. At depth 3 every type has one point, so k = r1 and
+    // P = 2 x[j1] − x[j2] (mode 0: the reflection) or (x[j1] + x[j2]) / 2 (mode 1: the midpoint).
+    // d = 3, depth 3: fold type r1 = j1 + n j2 + n² fold (the 1-D raw index), fold point f as P above; star
+    // centres c_0 = x[j1], c_1 = x[j2], c_2 = f. e = r1 Q + q (Q = 3n² + n(n − 1)/2), u orthogonal
     // to x[i] − c_s and x[k] − c_t for (s, t) = (0, 1) (q = i + n k), (0, 2) (q = n² + i + n k), (1, 2)
     // (q = 2n² + i + n k), (2, 2) with i < k (q = 3n² + the pair's lexicographic rank); then, for l1,
     // e = 2n² Q + (3 r1 + J) n + i: u in coordinate plane J ∈ {01, 02, 12}, orthogonal there to x[i] − f.
     // Projections are taken from x[j1] (points(p)[0]).
     int64_t extra_lines() const { return extra_; }
     int64_t fold_type(int64_t extra) const { return extra_type_[static_cast<size_t>(extra)]; }
+    // d = 2 fold line e: its data point i, 1-D type r1, and the breakpoint point's form (coefficients over the
+    // type's data slots, slots' data indices; H = depth − 1 slots).
+    struct FoldLine {
+        int64_t i = 0, type = 0;
+        detail::SlotForm coef{};
+        std::array<int32_t, 4> slots{-1, -1, -1, -1};
+    };
+    FoldLine fold_line(int64_t extra) const {
+        if (dim_ != 2 || extra < 0 || extra >= extra_) throw std::out_of_range("not a fold line of this library");
+        FoldLine f;
+        f.i = extra % n_;
+        int64_t k = extra / n_;
+        const auto& forms = detail::abs_breakpoint_forms_cached(depth_);
+        const int H = depth_ - 1;
+        const int64_t types = static_cast<int64_t>(detail::ipow(static_cast<uint64_t>(n_), H));
+        for (size_t m = 0; m < forms.size(); ++m) {
+            const int64_t per = static_cast<int64_t>(forms[m].size()), block = types * per;
+            if (k >= block) {
+                k -= block;
+                continue;
+            }
+            const int64_t digits = k / per;
+            f.type = digits + static_cast<int64_t>(m) * types;
+            f.coef = forms[m][static_cast<size_t>(k % per)];
+            int64_t rem = digits;
+            for (int s = 0; s < H; ++s, rem /= n_) f.slots[static_cast<size_t>(s)] = static_cast<int32_t>(rem % n_);
+            return f;
+        }
+        throw std::logic_error("fold line index past the breakpoint forms");
+    }
+    // The fold line's point P = Σ_s coef[s] x[slots[s]], accumulated slot by slot (the reference's order).
+    void fold_point(const FoldLine& f, double* out) const {
+        for (int c = 0; c < dim_; ++c) {
+            double acc = 0.0;
+            for (int s = 0; s < depth_ - 1; ++s)
+                if (f.coef[static_cast<size_t>(s)] != 0.0)
+                    acc += f.coef[static_cast<size_t>(s)] * x_[static_cast<size_t>(f.slots[static_cast<size_t>(s)] * dim_ + c)];
+            out[c] = acc;
+        }
+    }
     const std::vector<double>& x() const { return x_; }
     // Plane (index into the stored planes, extra lines after the planes) and 1-D raw index of a raw feature.
     int64_t plane_of(int64_t raw) const {
@@ -327,8 +477,8 @@ private:
         const int64_t Q = dim_ == 3 ? 3 * n_ * n_ + n_ * (n_ - 1) / 2 : 0, block_a = 2 * n_ * n_ * Q;
         for (int64_t e = 0; e < extra_; ++e) {
             const size_t pl = p + static_cast<size_t>(e);
-            if (dim_ == 2) {  // lines through x[i] and a fold point
-                extra_type_[static_cast<size_t>(e)] = e / n_;
+            if (dim_ == 2) {  // lines through x[i] and a breakpoint point
+                extra_type_[static_cast<size_t>(e)] = fold_line(e).type;
                 index_[pl * d] = static_cast<int32_t>(e % n_);
                 coords_[pl * d] = 0, coords_[pl * d + 1] = 1;
             } else if (e < block_a) {  // orthogonal to two star differences
@@ -358,14 +508,15 @@ private:
                     for (int c = 0; c < q; ++c) pts[static_cast<size_t>(c)] = x_.data() + static_cast<int64_t>(index_[static_cast<size_t>(pl * dim_ + c)]) * dim_;
                 } else {
                     const int64_t e = pl - planes_, r1 = extra_type_[static_cast<size_t>(e)];
-                    const double* a = x_.data() + (r1 % n_) * dim_;
-                    const double* b = x_.data() + ((r1 / n_) % n_) * dim_;
-                    for (size_t c = 0; c < d; ++c) fold[c] = r1 < n_ * n_ ? 2.0 * a[c] - b[c] : 0.5 * (a[c] + b[c]);
-                    const double* centre[3] = {a, b, fold.data()};
                     if (dim_ == 2) {
+                        fold_point(fold_line(e), fold.data());
                         pts[0] = x_.data() + (e % n_) * dim_;
                         pts[1] = fold.data();
                     } else {
+                        const double* a = x_.data() + (r1 % n_) * dim_;
+                        const double* b = x_.data() + ((r1 / n_) % n_) * dim_;
+                        for (size_t c = 0; c < d; ++c) fold[c] = r1 < n_ * n_ ? 2.0 * a[c] - b[c] : 0.5 * (a[c] + b[c]);
+                        const double* centre[3] = {a, b, fold.data()};
                         // the hyperplane through 0 and the star differences (x[i] - c_s, x[k] - c_t)
                         int s1 = 2, s2 = 2;
                         int64_t i = 0, k = 0;
