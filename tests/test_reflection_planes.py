@@ -383,14 +383,19 @@ def _distinct(U):
 FIDELITY_DATA = [(seed, n) for seed, n in ((0, 5), (1, 6), (2, 7), (3, 6))]
 
 
-@functools.lru_cache(maxsize=None)
-def _fidelity_setup(seed, n, depth, weight_norm):
-    """Data set `seed`, its library, and the library plus dense samples (shared by the tests below)."""
+def _fidelity_data(seed, n):
     rng = np.random.default_rng(seed)
     X, y = rng.standard_normal((n, 2)), rng.standard_normal(n)
     if seed == 3:  # ties and a repeated point
         X = np.round(X * 2) / 2
         X[-1] = X[0]
+    return X, y
+
+
+@functools.lru_cache(maxsize=None)
+def _fidelity_setup(seed, n, depth, weight_norm):
+    """Data set `seed`, its library, and the library plus dense samples (shared by the tests below)."""
+    X, y = _fidelity_data(seed, n)
     lib = netmirror.library(X, "abs", depth, weight_norm=weight_norm)
     A = lib.matrix()
     U = _distinct(np.hstack([A, _sampled_columns(X, depth, weight_norm)]))
@@ -512,26 +517,55 @@ def test_fidelity_random_data_with_ties_and_flat_sets(X, seed):
 
 
 # ==================================================================================================
-# the exact ℓ2 problem (d = 2, depth 2): exact dual oracle and column generation
-@settings(max_examples=40)
-@given(X=point_sets(min_n=2, max_n=6, dims=(2,)), depth=st.sampled_from([2, 3]), seed=st.integers(0, 2**32 - 1))
+# the exact ℓ2 problem (d = 2, depths 2-4): exact dual oracle and column generation
+def _one_d_features(X, u, depth):
+    """Every 1-D abs feature of the depth on the projections Xu (the exact library for a fixed direction)."""
+    return netmirror.library(X @ u, "abs", depth, dedup=False).matrix()
+
+
+@settings(max_examples=30)
+@given(X=point_sets(min_n=1, max_n=6, dims=(2,), grid=True), depth=st.sampled_from([2, 3, 4]),
+       scale=st.sampled_from([1e-120, 1e-3, 1.0, 1e4, 1e120]), seed=st.integers(0, 2**32 - 1))
+def test_dual_oracle_equals_reference(X, depth, scale, seed):
+    """C++ scan (continuous_planes.hpp) against the NumPy reference, on ties, repeated points and any magnitude;
+    the returned unit reproduces the value and the 1-D type's levels at u."""
+    X = X[:4] * scale if depth == 4 else X * scale
+    theta = np.random.default_rng(seed).standard_normal(len(X))
+    theta -= theta.mean()
+    value, u, t, levels = netmirror._planes.dual_sup_2d(X, theta, depth)
+    ref = reference.plane_dual_sup_2d(X, theta, depth)
+    size = float(np.abs(theta).sum()) * max(float(np.abs(X).max()), 1e-300)
+    assert abs(value - ref[0]) <= 1e-12 * size
+    assert math.isclose(float(np.linalg.norm(u)), 1.0, rel_tol=1e-12)
+    F = _one_d_features(X, u, depth)
+    assert abs(abs(float(F[:, t] @ theta)) - value) <= 1e-12 * size
+    if depth > 2:
+        fam = netmirror._core.Family(X @ u, netmirror._planes._ABS_CODE, netmirror._planes._DEEP_NARROW_CODE, depth, 0.0, 1)
+        np.testing.assert_allclose(fam.decode(np.array([t]))[9][0][:depth - 1], levels, rtol=0,
+                                   atol=1e-12 * max(float(np.abs(X).max()), 1e-300))
+    np.testing.assert_allclose(netmirror._planes._unit_column(X, u, levels), F[:, t], rtol=0,
+                               atol=1e-12 * max(float(np.abs(X).max()), 1e-300))
+
+
+@settings(max_examples=12)
+@given(X=point_sets(min_n=2, max_n=6, dims=(2,)), depth=st.sampled_from([2, 3, 4]), seed=st.integers(0, 2**32 - 1))
 def test_dual_oracle_is_the_sup_over_directions(X, depth, seed):
-    if depth == 3:
+    if depth > 2:
         X = X[:5]
     X = X / max(float(np.abs(X).max()), 1e-300)  # coordinates in [-1, 1]: the bound below is absolute
     theta = np.random.default_rng(seed).standard_normal(len(X))
     theta -= theta.mean()
-    value, u, t = netmirror._planes.dual_sup_2d(X, theta, depth)
-    C, B = netmirror._planes.fold_types(X, depth)
-    assert math.isclose(float(np.linalg.norm(u)), 1.0, rel_tol=1e-12)
-    direct = abs(float(netmirror._planes._fold_values(X, u[None, :], C[t], B[t])[0] @ theta))
-    assert math.isclose(value, direct, rel_tol=1e-9, abs_tol=1e-12)
-    phi = np.linspace(0.0, np.pi, 7200, endpoint=False)
-    U = np.stack([np.cos(phi), np.sin(phi)], axis=1)
-    sampled = max(float(np.abs(netmirror._planes._fold_values(X, U, c, b) @ theta).max()) for c, b in zip(C, B))
-    # |d/dφ f_i| ≤ ‖x_i − c‖ + ‖b‖ ≤ 4√2 (depth 3; 2√2 at depth 2) on [-1, 1]²
-    lipschitz = float(np.abs(theta).sum()) * (4.0 if depth == 3 else 2.0) * math.sqrt(2.0) * (np.pi / 7200)
+    value, u, t, _ = netmirror._planes.dual_sup_2d(X, theta, depth)
+    n_dir = 3600
+    sampled = max(float(np.abs(_one_d_features(X, np.array([math.cos(p), math.sin(p)]), depth).T @ theta).max())
+                  for p in np.linspace(0.0, np.pi, n_dir, endpoint=False))
+    # on an arc f_i = ±uᵀ(x_i − P), P a breakpoint point of the type: |d/dφ f_i| ≤ ‖x_i − P‖ ≤ √2 (1 + ‖coef‖₁)
+    coef = max([1.0] + [float(np.abs(np.asarray(f, dtype=float)).sum()) for m in reference.abs_breakpoint_forms(depth)
+                        for f in m]) if depth > 2 else 1.0
+    lipschitz = float(np.abs(theta).sum()) * (1.0 + coef) * math.sqrt(2.0) * (np.pi / n_dir)
     assert sampled - 1e-12 <= value <= sampled + lipschitz
+    if depth < 4:  # the readable fold-type form of the depth 2-3 oracle
+        assert math.isclose(value, reference.dual_sup_2d_folds(X, theta, depth)[0], rel_tol=1e-12, abs_tol=1e-14)
 
 
 @pytest.mark.parametrize("seed,n", FIDELITY_DATA)
@@ -550,9 +584,33 @@ def test_continuous_l2_optimum_by_column_generation(seed, n, depth, capsys):
         assert res.library_objective >= res.lower_bound
         net = res.network()  # the net over all directions: its weight-decay loss is the objective
         assert abs(net.loss(X, y) - res.objective) <= 1e-10 * max(1.0, res.objective)
-        rows.append((res.library_objective / res.lower_bound - 1, len(res.folds), res.gap))
+        rows.append((res.library_objective / res.lower_bound - 1, len(res.types), res.gap))
     with capsys.disabled():
         print(f"\n  exact l2 d=2 L={depth} n={n} seed={seed}: library P_lib/P_exact - 1 "
+              + ", ".join(f"{g:.2e} ({k} generated, certificate {c:.1e})" for g, k, c in rows), end="")
+
+
+@pytest.mark.parametrize("seed,n", [(0, 5), (1, 6), (3, 6)])
+def test_continuous_l2_optimum_depth_four(seed, n, capsys):
+    """Depth 4: converged and certified; the scaled dual point is feasible for 3000 sampled directions with every
+    1-D depth-4 feature; the rebuilt net's loss is the objective; the library is an upper bound."""
+    X, y = _fidelity_data(seed, n)
+    A = netmirror.library(X, "abs", 4).matrix()
+    rows = []
+    for frac in (0.01, 0.1):
+        beta = frac * netmirror.beta_max(A, y)
+        res = netmirror.continuous_lasso_2d(X, y, beta, depth=4)
+        assert res.gap <= 1e-8 * res.objective
+        assert res.library_objective >= res.lower_bound
+        net = res.network()
+        assert abs(net.loss(X, y) - res.objective) <= 1e-10 * max(1.0, res.objective)
+        theta = y - net.predict(X)  # the optimum's residual: its dual point
+        worst = max(float(np.abs(_one_d_features(X, np.array([math.cos(p), math.sin(p)]), 4).T @ theta).max())
+                    for p in np.linspace(0.0, np.pi, 3000, endpoint=False))
+        assert worst <= beta * (1 + 1e-6)
+        rows.append((res.library_objective / res.lower_bound - 1, len(res.types), res.gap))
+    with capsys.disabled():
+        print(f"\n  exact l2 d=2 L=4 n={n} seed={seed}: library P_lib/P_exact - 1 "
               + ", ".join(f"{g:.2e} ({k} generated, certificate {c:.1e})" for g, k, c in rows), end="")
 
 

@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include <netmirror/continuous_planes.hpp>
 #include <netmirror/reflection_planes.hpp>
 
 #include "common.hpp"
@@ -31,6 +32,35 @@ py::array_t<int64_t> to_index_array(const std::vector<int64_t>& v) {
 }  // namespace
 
 void register_reflection_planes(py::module_& m) {
+    // Breakpoint points of the 1-D abs types of depth 3 or 4: per mode, a list of coefficient tuples over the
+    // type's data slots (reflection_planes.hpp, abs_breakpoint_forms).
+    // The exact 2-D dual oracle (continuous_planes.hpp): (value, u (2,), 1-D type, levels (depth - 1,)).
+    m.def("plane_dual_sup_2d", [](RowMajor x, RowMajor theta, int depth) {
+        if (x.ndim() != 2 || x.shape(1) != 2) throw std::invalid_argument("x must have shape (n, 2)");
+        if (theta.ndim() != 1 || theta.shape(0) != x.shape(0)) throw std::invalid_argument("theta must have shape (n,)");
+        netmirror::PlaneDualSup best;
+        {
+            py::gil_scoped_release release;
+            best = netmirror::plane_dual_sup_2d(x.data(), x.shape(0), theta.data(), depth);
+        }
+        py::array_t<double> u(2), levels(depth - 1);
+        u.mutable_at(0) = best.u[0], u.mutable_at(1) = best.u[1];
+        for (int h = 0; h < depth - 1; ++h) levels.mutable_at(h) = best.levels[static_cast<size_t>(h)];
+        return py::make_tuple(best.value, u, best.type, levels);
+    }, py::arg("x"), py::arg("theta"), py::arg("depth"));
+    m.def("abs_breakpoint_forms", [](int depth) {
+        py::list modes;
+        for (const auto& forms : netmirror::detail::abs_breakpoint_forms_cached(depth)) {
+            py::list out;
+            for (const auto& f : forms) {
+                py::list c;
+                for (int s = 0; s < depth - 1; ++s) c.append(f[static_cast<size_t>(s)]);
+                out.append(py::tuple(c));
+            }
+            modes.append(out);
+        }
+        return modes;
+    });
     py::class_<PlaneFamily>(m, "PlaneFamily")
         // x: (n, d) row-major float64; depth: weight layers of the abs net; norm: 0 = l2, 1 = l1.
         .def(py::init([](RowMajor x, int depth, int norm) {

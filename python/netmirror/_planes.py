@@ -410,16 +410,16 @@ def plane_library(X, depth, dedup=True, weight_norm="l2"):
 
 
 # --------------------------------------------------------------------------------------------------
-# the exact ℓ2 problem for d = 2, depths 2 and 3: column generation with an exact dual oracle
+# the exact ℓ2 problem for d = 2, depths 2 to 4: column generation with an exact dual oracle
 class ContinuousPlaneResult:
-    """Optimum of an abs net (depth 2 or 3) with weight decay on 2-D inputs over *all* unit directions.
+    """Optimum of an abs net (depth 2 to 4) with weight decay on 2-D inputs over *all* unit directions.
 
     ``objective``: the Lasso objective on the library plus the generated units; ``gap``: certified against the
     continuous problem (``objective - gap`` ≤ the net's optimal training objective); ``library_objective``:
-    the optimum over the library alone (an upper bound); generated units ``||uᵀ(x − c)| − |uᵀb||`` with
-    ``directions`` u (K, 2), ``centers`` c (K, 2) and ``folds`` |uᵀb| (K,) (0 at depth 2: the distance to the
-    line through c); ``coef`` over [library columns, generated columns]; ``rounds``: Lasso solves;
-    ``network()`` the rebuilt net.
+    the optimum over the library alone (an upper bound); generated units: ``directions`` u (K, 2), ``types``
+    (K,) their 1-D abs type (raw index of the 1-D library; depth 2: the anchor point) and ``levels`` (K, L − 1)
+    at u, the unit being ``|…||uᵀx − a1| − c2| … |``; ``coef`` over [library columns, generated columns];
+    ``rounds``: Lasso solves; ``network()`` the rebuilt net.
     """
 
     def __init__(self, **kw):
@@ -431,9 +431,9 @@ class ContinuousPlaneResult:
         lib, m = self.library, len(self.library)
         net = PlaneNetwork(lib, self.coef[:m], self.intercept, self.beta)
         for g in np.flatnonzero(self.coef[m:]):
-            u = self.directions[g]
-            levels = (0.0,) if lib.depth == 2 else (0.0, float(self.folds[g]))
-            net.weights.append(net._unit(m + int(g), float(self.coef[m + g]), u, float(u @ self.centers[g]), levels))
+            levels = tuple(float(v) for v in self.levels[g])
+            offset, levels = (levels[0], (0.0,)) if lib.depth == 2 else (0.0, levels)
+            net.weights.append(net._unit(m + int(g), float(self.coef[m + g]), self.directions[g], offset, levels))
         return net
 
     def predict(self, X):
@@ -441,72 +441,29 @@ class ContinuousPlaneResult:
 
     def __repr__(self):
         return (f"<ContinuousPlaneResult objective={self.objective:.10g} gap={self.gap:.2e} "
-                f"library_objective={self.library_objective:.10g} generated={len(self.folds)} "
+                f"library_objective={self.library_objective:.10g} generated={len(self.types)} "
                 f"rounds={self.rounds}>")
 
 
-def fold_types(X, depth):
-    """Centres c (T, 2) and fold vectors b (T, 2) of the feature types ||uᵀ(x − c)| − |uᵀb||: depth 2, the
-    anchors (c = x_k, b = 0); depth 3, the 1-D abs types in raw order r1 = j1 + n j2 + n² fold: fold 0
-    c = x_{j1}, b = x_{j2} − x_{j1} (levels a1 = uᵀx_{j1}, c2 = |uᵀ(x_{j2} − x_{j1})|); fold 1, the midpoint level,
-    c = (x_{j1} + x_{j2})/2, b = (x_{j2} − x_{j1})/2."""
-    X = np.asarray(X, dtype=np.float64)
-    n = len(X)
-    if depth == 2:
-        return X.copy(), np.zeros_like(X)
-    j1 = np.tile(np.arange(n), n)
-    j2 = np.repeat(np.arange(n), n)
-    C = np.vstack([X[j1], 0.5 * (X[j1] + X[j2])])
-    B = np.vstack([X[j2] - X[j1], 0.5 * (X[j2] - X[j1])])
-    return C, B
-
-
-def _fold_values(X, U, c, b):
-    """Feature values ||uᵀ(x_i − c)| − |uᵀb|| for directions U (K, 2): (K, N)."""
-    return np.abs(np.abs(U @ (X - c).T) - np.abs(U @ b)[:, None])
-
-
 def dual_sup_2d(X, theta, depth=2):
-    """max over unit u ∈ R² and feature types t of |Σ_i θ_i f_i(u)|, f_i = ||uᵀ(x_i − c_t)| − |uᵀb_t||, exactly:
-    (value, u, t). Depth 2: f_i = |uᵀ(x_i − x_k)|, t = k.
+    """max over unit u ∈ R² and 1-D abs types t of |Σ_i θ_i f_t(uᵀx_i)|, exactly (C++:
+    continuous_planes.hpp; NumPy reference: reference.plane_dual_sup_2d): (value, u, t, levels of t at u).
+    Depth 2: t is the anchor point, f = |uᵀ(x − x_t)|."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    theta = np.ascontiguousarray(theta, dtype=np.float64)
+    return _core.plane_dual_sup_2d(X, theta, int(depth))
 
-    For a fixed type the function is linear, uᵀv_C, on each arc C of directions between consecutive angles
-    where one of uᵀ(x_i − c), uᵀb, uᵀ(x_i − c ∓ b) changes sign; on the arc its magnitude peaks at an end or at
-    u = ±v_C/‖v_C‖ when that direction lies inside the arc (docs/libraries.md §6)."""
-    X = np.asarray(X, dtype=np.float64)
-    theta = np.asarray(theta, dtype=np.float64)
-    C, B = fold_types(X, depth)
-    best = (0.0, np.array([1.0, 0.0]), 0)
-    for t in range(len(C)):
-        c, b = C[t], B[t]
-        D = X - c
-        crit = np.vstack([D, b[None, :], D - b, D + b])
-        crit = crit[np.abs(crit).max(axis=1) > 0]
-        if crit.size == 0:
-            continue
-        ang = np.unique(np.mod(np.arctan2(crit[:, 1], crit[:, 0]) + 0.5 * np.pi, np.pi))
-        ends = np.concatenate([ang, [ang[0] + np.pi]])
-        mids = 0.5 * (ends[:-1] + ends[1:])
-        Um = np.stack([np.cos(mids), np.sin(mids)], axis=1)
-        sig = np.sign(Um @ D.T)  # signs of uᵀ(x_i − c) inside each arc
-        tau = np.sign(Um @ b)[:, None]  # sign of uᵀb
-        inner = sig[:, :, None] * D[None, :, :] - tau[:, :, None] * b[None, None, :]  # |uᵀ(x_i−c)| − |uᵀb| = uᵀ(·)
-        rho = np.sign(np.einsum("ak,aik->ai", Um, inner))
-        V = np.einsum("ai,aik->ak", rho * theta[None, :], inner)  # v_C per arc
-        psi = np.mod(np.arctan2(V[:, 1], V[:, 0]), np.pi)
-        lo, hi = ends[:-1], ends[1:]
-        inside = ((psi >= lo) & (psi <= hi)) | ((psi + np.pi >= lo) & (psi + np.pi <= hi))
-        phi = np.concatenate([lo, np.where(inside, np.where(psi >= lo, psi, psi + np.pi), lo)])
-        U = np.stack([np.cos(phi), np.sin(phi)], axis=1)
-        vals = np.abs(_fold_values(X, U, c, b) @ theta)
-        j = int(np.argmax(vals))
-        if vals[j] > best[0]:
-            best = (float(vals[j]), U[j], t)
-    return best
+
+def _unit_column(X, u, levels):
+    """Values at X of the unit |…||uᵀx − a1| − c2| … | (levels = a1, c2, …)."""
+    v = np.abs(X @ u - levels[0])
+    for c in levels[1:]:
+        v = np.abs(v - c)
+    return v
 
 
 def continuous_lasso_2d(X, y, beta, *, depth=2, tol=1e-9, max_rounds=300):
-    """Exact optimum of an abs net of depth 2 or 3 with weight decay (ℓ2) on 2-D inputs, with a certificate.
+    """Exact optimum of an abs net of depth 2 to 4 with weight decay (ℓ2) on 2-D inputs, with a certificate.
 
     Starts from the reflection-plane library (an inner approximation) and adds, round by round, the unit that
     violates the dual constraint most (found exactly by :func:`dual_sup_2d`), until no unit violates it by more
@@ -518,8 +475,8 @@ def continuous_lasso_2d(X, y, beta, *, depth=2, tol=1e-9, max_rounds=300):
     X = check_plane_points(X, "X")
     if X.shape[1] != 2:
         raise ValueError(f"continuous_lasso_2d takes 2-D inputs of shape (n, 2), got shape {X.shape}")
-    if isinstance(depth, bool) or depth not in (2, 3):
-        raise ValueError(f"continuous_lasso_2d solves depths 2 and 3, got depth={depth!r}")
+    if isinstance(depth, bool) or depth not in (2, 3, 4):
+        raise ValueError(f"continuous_lasso_2d solves depths 2, 3 and 4, got depth={depth!r}")
     y = np.asarray(y, dtype=np.float64)
     if y.shape != (len(X),) or not np.all(np.isfinite(y)):
         raise ValueError(f"y must be a finite array of shape ({len(X)},)")
@@ -529,25 +486,28 @@ def continuous_lasso_2d(X, y, beta, *, depth=2, tol=1e-9, max_rounds=300):
     A = lib.matrix()
     res = lasso(A, y, beta, tol=1e-12)
     library_objective = res.objective
-    C, B = fold_types(X, depth)
-    dirs, centers, folds = [], [], []
+
+    def oracle(theta):  # (value, u, type, levels at u)
+        return dual_sup_2d(X, theta, depth)
+
+    dirs, types, levels = [], [], []
     rounds = 1
     while True:
-        value, u, t = dual_sup_2d(X, res.dual, depth)
+        value, u, t, lev = oracle(res.dual)
         if value <= beta * (1.0 + tol) or rounds >= max_rounds:
             break
         dirs.append(u)
-        centers.append(C[t])
-        folds.append(abs(float(u @ B[t])))
-        A = np.asfortranarray(np.hstack([A, _fold_values(X, u[None, :], C[t], B[t]).T]))
+        types.append(t)
+        levels.append(lev)
+        A = np.asfortranarray(np.hstack([A, _unit_column(X, u, lev)[:, None]]))
         res = lasso(A, y, beta, tol=1e-12, coef_init=np.concatenate([res.coef, [0.0]]))
         rounds += 1
     theta = res.dual
-    value, _, _ = dual_sup_2d(X, theta, depth)
+    value = oracle(theta)[0]
     theta = theta * min(1.0, beta / max(value, float(np.abs((A - A.mean(axis=0)).T @ theta).max()), 1e-300))
     lower = float(theta @ (y - y.mean()) - 0.5 * theta @ theta)
     return ContinuousPlaneResult(library=lib, beta=float(beta), objective=res.objective,
                                  gap=max(0.0, res.objective - lower), lower_bound=lower,
                                  library_objective=library_objective, coef=res.coef, intercept=res.intercept,
-                                 directions=np.array(dirs).reshape(-1, 2), centers=np.array(centers).reshape(-1, 2),
-                                 folds=np.array(folds), rounds=rounds)
+                                 directions=np.array(dirs).reshape(-1, 2), types=np.array(types, dtype=np.int64),
+                                 levels=np.array(levels).reshape(-1, depth - 1), rounds=rounds)

@@ -65,7 +65,7 @@ def planes_demo(args):
             r2 = 1.0 - float((pred - y) @ (pred - y)) / float((y - y.mean()) @ (y - y.mean()))
             print(f"{'l2*':4} {depth:>2} {n_points:>3} {'':>9} {len(exact.coef):>7,} {len(net):>4} "
                   f"{exact.objective:>11.6g} {exact.gap:>8.1e} {r2:>6.3f} {elapsed:>6.2f}")
-            print(f"              l2*: over all directions (continuous_lasso_2d, {len(exact.folds)} units added by "
+            print(f"              l2*: over all directions (continuous_lasso_2d, {len(exact.types)} units added by "
                   f"column generation); the planes-through-2-points row is "
                   f"{exact.library_objective / exact.lower_bound - 1:.2%} above this certified optimum")
             panels.append((X, y, "l2 all directions, L = 2", exact.objective, net))

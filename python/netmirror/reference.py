@@ -838,6 +838,177 @@ def plane_fold_directions(X, depth, weight_norm="l2"):
     return out
 
 
+# the exact 2-D dual oracle of weight decay (netmirror.continuous_lasso_2d)
+def fold_types(X, depth):
+    """Centres c (T, 2) and fold vectors b (T, 2) of the feature types ||uᵀ(x − c)| − |uᵀb||: depth 2, the
+    anchors (c = x_k, b = 0); depth 3, the 1-D abs types in raw order r1 = j1 + n j2 + n² fold: fold 0
+    c = x_{j1}, b = x_{j2} − x_{j1} (levels a1 = uᵀx_{j1}, c2 = |uᵀ(x_{j2} − x_{j1})|); fold 1, the midpoint level,
+    c = (x_{j1} + x_{j2})/2, b = (x_{j2} − x_{j1})/2."""
+    X = np.asarray(X, dtype=np.float64)
+    n = len(X)
+    if depth == 2:
+        return X.copy(), np.zeros_like(X)
+    j1 = np.tile(np.arange(n), n)
+    j2 = np.repeat(np.arange(n), n)
+    C = np.vstack([X[j1], 0.5 * (X[j1] + X[j2])])
+    B = np.vstack([X[j2] - X[j1], 0.5 * (X[j2] - X[j1])])
+    return C, B
+
+
+def fold_values(X, U, c, b):
+    """Feature values ||uᵀ(x_i − c)| − |uᵀb|| for directions U (K, 2): (K, N)."""
+    return np.abs(np.abs(U @ (X - c).T) - np.abs(U @ b)[:, None])
+
+
+def dual_sup_2d_folds(X, theta, depth=2):
+    """max over unit u ∈ R² and feature types t of |Σ_i θ_i f_i(u)|, f_i = ||uᵀ(x_i − c_t)| − |uᵀb_t||, exactly:
+    (value, u, t). Depth 2: f_i = |uᵀ(x_i − x_k)|, t = k.
+
+    For a fixed type the function is linear, uᵀv_C, on each arc C of directions between consecutive angles
+    where one of uᵀ(x_i − c), uᵀb, uᵀ(x_i − c ∓ b) changes sign; on the arc its magnitude peaks at an end or at
+    u = ±v_C/‖v_C‖ when that direction lies inside the arc (docs/libraries.md §6). The readable depth 2-3 form
+    of plane_dual_sup_2d, written with the fold types."""
+    X = np.asarray(X, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    C, B = fold_types(X, depth)
+    best = (0.0, np.array([1.0, 0.0]), 0)
+    for t in range(len(C)):
+        c, b = C[t], B[t]
+        D = X - c
+        crit = np.vstack([D, b[None, :], D - b, D + b])
+        crit = crit[np.abs(crit).max(axis=1) > 0]
+        if crit.size == 0:
+            continue
+        ang = np.unique(np.mod(np.arctan2(crit[:, 1], crit[:, 0]) + 0.5 * np.pi, np.pi))
+        ends = np.concatenate([ang, [ang[0] + np.pi]])
+        mids = 0.5 * (ends[:-1] + ends[1:])
+        Um = np.stack([np.cos(mids), np.sin(mids)], axis=1)
+        sig = np.sign(Um @ D.T)  # signs of uᵀ(x_i − c) inside each arc
+        tau = np.sign(Um @ b)[:, None]  # sign of uᵀb
+        inner = sig[:, :, None] * D[None, :, :] - tau[:, :, None] * b[None, None, :]  # |uᵀ(x_i−c)| − |uᵀb| = uᵀ(·)
+        rho = np.sign(np.einsum("ak,aik->ai", Um, inner))
+        V = np.einsum("ai,aik->ak", rho * theta[None, :], inner)  # v_C per arc
+        psi = np.mod(np.arctan2(V[:, 1], V[:, 0]), np.pi)
+        lo, hi = ends[:-1], ends[1:]
+        inside = ((psi >= lo) & (psi <= hi)) | ((psi + np.pi >= lo) & (psi + np.pi <= hi))
+        phi = np.concatenate([lo, np.where(inside, np.where(psi >= lo, psi, psi + np.pi), lo)])
+        U = np.stack([np.cos(phi), np.sin(phi)], axis=1)
+        vals = np.abs(fold_values(X, U, c, b) @ theta)
+        j = int(np.argmax(vals))
+        if vals[j] > best[0]:
+            best = (float(vals[j]), U[j], t)
+    return best
+
+
+def abs_types(n, depth):
+    """The 1-D abs types of a depth in raw order: data digits j (T, H), partner layer per level (T, H; -1: own
+    level), three-point pattern (T,; -1: none) and mode (T,), as Family::decode_nested_raw lays them out."""
+    H = depth - 1
+    r = np.arange(n**H * (math.factorial(H) + (6 if H == 3 else 0)), dtype=np.int64)
+    j = np.stack([(r // n**k) % n for k in range(H)], axis=1)
+    mode = r // n**H
+    partner = np.full((r.size, H), -1, dtype=np.int64)
+    pattern = np.where(mode >= math.factorial(H), mode - math.factorial(H), -1)
+    rem = np.where(pattern >= 0, 0, mode)
+    for layer in range(H - 1):
+        t = rem % (H - layer)
+        rem //= H - layer
+        partner[:, layer] = np.where(t > 0, layer + t, -1)
+    return j, partner, pattern, mode
+
+
+def abs_type_dual(X, U, j, partner, pattern, theta):
+    """For rows (direction U[m], type m): the levels (M, H) of the 1-D type on the projections Xu, the dual
+    function F = Σ_i θ_i f_i(u) (M,) and its gradient in u (M, 2). Every quantity is carried with its gradient:
+    the features are positively homogeneous and piecewise linear in u, so inside an arc the gradient is the
+    arc's v_C and F = uᵀv_C."""
+    M, H = j.shape
+    rows = np.arange(M)
+    S = U @ X.T
+
+    def slot(k):
+        return S[rows, j[:, k]], X[j[:, k]]
+
+    def absolute(v, g):
+        sg = np.sign(v)
+        return np.abs(v), g * sg[..., None]
+
+    a1, ga1 = slot(0)
+    pk0 = j[rows, np.maximum(partner[:, 0], 0)]
+    pv, pg = S[rows, pk0], X[pk0]
+    mid = partner[:, 0] >= 0
+    a1 = np.where(mid, 0.5 * (a1 + pv), a1)
+    ga1 = np.where(mid[:, None], 0.5 * (ga1 + pg), ga1)
+    three = pattern >= 0
+    if three.any():
+        w = np.where(np.asarray(THREE_POINT_SIDES)[pattern[three]] == 1, -1.0, 1.0)
+        den = (w[:, 0] + w[:, 1] - 2.0 * w[:, 2])[:, None]
+        jt = j[three]
+        coef = np.stack([w[:, 1], -2.0 * w[:, 2], w[:, 0]], axis=1) / den  # q = slot 0, r = slot 1, p = slot 2
+        a1[three] = np.einsum("mk,mk->m", coef, S[np.flatnonzero(three)[:, None], jt])
+        ga1[three] = np.einsum("mk,mkc->mc", coef, X[jt])
+    levels, glevels = [a1], [ga1]
+
+    def g(t, gt, upto):  # the first `upto` layers at points t (M, ...), with their gradients
+        extra = (slice(None),) + (None,) * (t.ndim - 1)
+        v, gv = absolute(t - a1[extra], gt - ga1[extra + (slice(None),)])
+        for h in range(1, upto):
+            v, gv = absolute(v - levels[h][extra], gv - glevels[h][extra + (slice(None),)])
+        return v, gv
+
+    for h in range(1, H):
+        own, gown = g(*slot(h), h)
+        pk = j[rows, np.maximum(partner[:, h], 0)]
+        other, gother = g(S[rows, pk], X[pk], h)
+        part = partner[:, h] >= 0
+        levels.append(np.where(part, 0.5 * (own + other), own))
+        glevels.append(np.where(part[:, None], 0.5 * (gown + gother), gown))
+    f, gf = g(S, np.broadcast_to(X, (M,) + X.shape), H)
+    return np.stack(levels, axis=1), f @ theta, np.einsum("mic,i->mc", gf, theta)
+
+
+def plane_dual_sup_2d(X, theta, depth, chunk=1 << 17):
+    """The exact 2-D dual oracle (depths 2-4) over all 1-D abs types: (value, u, type, levels at u).
+
+    A type's features bend where uᵀx_i crosses uᵀP for a breakpoint point P of the type (its data slots and
+    the forms of abs_breakpoint_forms); between consecutive such directions the dual function is uᵀv_C, so its
+    magnitude peaks at an arc end or at ±v_C/‖v_C‖ inside the arc."""
+    n = len(X)
+    H = depth - 1
+    j, partner, pattern, mode = abs_types(n, depth)
+    forms = [[tuple(float(c) for c in f) for f in m] for m in abs_breakpoint_forms(depth)]
+    best = (0.0, np.array([1.0, 0.0]), 0, np.zeros(H))
+    eye = [tuple(1.0 if k == s else 0.0 for k in range(H)) for s in range(H)]
+    for m, mforms in enumerate(forms):
+        types = np.flatnonzero(mode == m)
+        coef = np.asarray(list(mforms) + eye)  # (P, H)
+        per = coef.shape[0] * n  # critical directions per type
+        step = max(1, chunk // per)
+        for lo_t in range(0, types.size, step):
+            ts = types[lo_t:lo_t + step]
+            P = np.einsum("pk,tkc->tpc", coef, X[j[ts]])  # (T, P, 2)
+            V = (X[None, None, :, :] - P[:, :, None, :]).reshape(ts.size, per, 2)
+            ang = np.mod(np.arctan2(V[..., 1], V[..., 0]) + 0.5 * np.pi, np.pi)
+            ang = np.where(np.abs(V).max(axis=2) > 0, ang, 0.0)
+            ang.sort(axis=1)
+            ends = np.concatenate([ang, ang[:, :1] + np.pi], axis=1)
+            lo, hi = ends[:, :-1].ravel(), ends[:, 1:].ravel()
+            mids = 0.5 * (lo + hi)
+            rt = np.repeat(ts, per)
+            args = (j[rt], partner[rt], pattern[rt])
+            _, _, grad = abs_type_dual(X, np.stack([np.cos(mids), np.sin(mids)], axis=1), *args, theta)
+            psi = np.mod(np.arctan2(grad[:, 1], grad[:, 0]), np.pi)
+            psi = np.where(psi < lo, psi + np.pi, psi)
+            inside = (psi <= hi) & (np.abs(grad).max(axis=1) > 0)
+            phi = np.concatenate([lo, np.where(inside, psi, lo)])
+            Uc = np.stack([np.cos(phi), np.sin(phi)], axis=1)
+            lev, val, _ = abs_type_dual(X, Uc, *(np.concatenate([a, a]) for a in args), theta)
+            k = int(np.argmax(np.abs(val)))
+            if abs(val[k]) > best[0]:
+                best = (float(abs(val[k])), Uc[k], int(np.concatenate([rt, rt])[k]), lev[k])
+    return best
+
+
 def plane_raw_valid(X, depth, weight_norm="l2"):
     """Mask over the raw columns: True where the plane (or fold direction) is determined."""
     X = np.asarray(X, dtype=np.float64)

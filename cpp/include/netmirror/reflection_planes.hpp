@@ -155,10 +155,12 @@ inline std::vector<std::vector<SlotForm>> abs_breakpoint_forms(int H) {
     return out;
 }
 
-// abs_breakpoint_forms for depth 3 or 4, computed once.
+// abs_breakpoint_forms for depth 2, 3 or 4 (depth 2: one mode, no point past the anchor), computed once.
 inline const std::vector<std::vector<SlotForm>>& abs_breakpoint_forms_cached(int depth) {
-    static const std::vector<std::vector<SlotForm>> d3 = abs_breakpoint_forms(2), d4 = abs_breakpoint_forms(3);
-    return depth == 3 ? d3 : d4;
+    static const std::vector<std::vector<SlotForm>> d2 = abs_breakpoint_forms(1), d3 = abs_breakpoint_forms(2),
+                                                    d4 = abs_breakpoint_forms(3);
+    if (depth < 2 || depth > 4) throw std::invalid_argument("breakpoint forms exist for depths 2 to 4");
+    return depth == 2 ? d2 : depth == 3 ? d3 : d4;
 }
 
 }  // namespace detail
