@@ -23,14 +23,7 @@ import netmirror
 from netmirror import reference
 from netmirror._planes import dual_sup_2d
 
-
-def best_time(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+from bench_matrix_free import best_time  # bench/ is on sys.path when run as a script
 
 
 def main():
