@@ -140,9 +140,9 @@ class PlaneLibrary:
             raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
                              "use fewer points or a shallower net")
         # checked before anything is built: the stored planes (normal, points, subspace) and the work or index list
-        n_planes = count_planes(len(X), self.rank, weight_norm) + count_fold_directions(len(X), self.rank, self.depth,
-                                                                                        weight_norm)
-        plane_bytes = n_planes * (self.rank * 16 + 1)
+        n_folds = count_fold_directions(len(X), self.rank, self.depth, weight_norm)
+        n_planes = count_planes(len(X), self.rank, weight_norm) + n_folds
+        plane_bytes = n_planes * (self.rank * 16 + 1) + n_folds * 8  # normal, points, subspace, flag; fold type
         budget = memory_budget()
         if plane_bytes > budget:
             raise MemoryError(f"the {n_planes:,} planes of {len(X)} points in {self.rank} dimensions "
