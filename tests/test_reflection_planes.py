@@ -467,6 +467,21 @@ def test_l1_depth_three_library_is_dual_feasible_in_three_dimensions(seed):
     assert worst <= beta * (1 + 1e-9), worst / beta - 1
 
 
+def test_describe_fold_lines():
+    """A fold line's description gives its formula and the data point and breakpoint point it passes through."""
+    X = np.random.default_rng(0).standard_normal((4, 2))
+    for depth in (3, 4):
+        lib = netmirror.library(X, "abs", depth, weight_norm="l1")
+        main = lib.planes * int(lib._family.modes)
+        folds = np.flatnonzero(lib.raw_index >= main)
+        assert folds.size
+        for j in folds[:: max(1, folds.size // 20)]:
+            text = lib.describe(int(j))
+            assert text.startswith("|" * (depth - 1) + "u·(x - x[") and "and the breakpoint point" in text, text
+            i, _, coef, slots = lib._family.fold_line(int(lib.raw_index[j]) - main)
+            assert f"line through x[{i}]" in text
+
+
 @pytest.mark.parametrize("seed,n", [(1, 6), (0, 5)])
 def test_l1_depth_four_library_is_dual_feasible_in_two_dimensions(seed, n):
     """d = 2, depth 4, l1: the library's optimal dual point satisfies the net's dual constraint for every unit of

@@ -260,7 +260,7 @@ def convex_relu(X, y, beta, *, patterns="auto", bias=True, seed=0, tol=1e-8, max
                            network_objective=net.loss(X, y, beta), exact=exact, patterns=pats, V=out["V"],
                            W=out["W"], dual=out["dual"], beta=beta, bias=bias, n_iter=int(out["n_iter"]),
                            n_epochs=int(out["n_epochs"]), converged=bool(out["converged"]),
-                           time=time.perf_counter() - t0, interrupted=bool(out.get("interrupted", False)))
+                           time=time.perf_counter() - t0, interrupted=bool(out["interrupted"]))
     if res.interrupted:
         warnings.warn(f"convex_relu interrupted (Ctrl-C) after {res.n_iter} iterations: returning the iterate "
                       f"reached, certified duality gap {res.gap:.3e} (relative {res.relative_gap:.3e})",

@@ -8,6 +8,7 @@ training objective (equal for d = 1; the gap is measured in tests/test_reflectio
 """
 from __future__ import annotations
 
+import fractions
 import math
 import numbers
 
@@ -93,17 +94,15 @@ def plane_library_size(n, d, depth, weight_norm="l2"):
 
 
 def _form_text(coef, slots):
-    """'2x[0] - x[1]' for the point sum_k coef[k] x[slots[k]]."""
-    terms = []
+    """'2 x[0] - x[1]', '1/2 x[0] + 1/2 x[2]' for the point sum_k coef[k] x[slots[k]] (dyadic coefficients)."""
+    text = ""
     for c, j in zip(coef, slots):
         if c == 0:
             continue
-        mag = abs(c)
-        num = "" if mag == 1 else (f"{mag:g}" if mag != 0.5 and mag != 0.25 else ("1/2 " if mag == 0.5 else "1/4 "))
-        sign = "-" if c < 0 else "+"
-        terms.append((sign, f"{num}x[{j}]"))
-    text = "".join(f" {s} {t}" for s, t in terms).strip()
-    return text[2:] if text.startswith("+ ") else "-" + text[2:] if text.startswith("- ") else text
+        mag = fractions.Fraction(abs(c))
+        term = f"x[{j}]" if mag == 1 else f"{mag} x[{j}]"
+        text += ((" - " if c < 0 else " + ") if text else ("-" if c < 0 else "")) + term
+    return text
 
 
 class PlaneLibrary:
@@ -285,15 +284,15 @@ class PlaneLibrary:
         where = f"plane through {pts}"
         main = self.planes * int(self._family.modes)
         if f["raw_index"] >= main:  # a fold direction
-            n = len(self.x)
-            r1 = int(f["inner_index"])
-            j1, j2, fold = r1 % n, (r1 // n) % n, r1 // n**2
-            fp = f"2x[{j1}] - x[{j2}]" if fold == 0 else f"(x[{j1}] + x[{j2}])/2"
+            extra = int(f["raw_index"]) - main
             if self.rank == 2:
-                _, _, coef, slots = self._family.fold_line(int(f["raw_index"]) - main)
+                _, _, coef, slots = self._family.fold_line(extra)
                 where = f"line through {pts} and the breakpoint point {_form_text(coef, slots)}"
             else:
-                where = "normal orthogonal to " + self._star_pair(int(f["raw_index"]) - main, n, (f"x[{j1}]", f"x[{j2}]", fp))
+                n, r1 = len(self.x), int(f["inner_index"])
+                j1, j2, fold = r1 % n, (r1 // n) % n, r1 // n**2
+                fp = f"2x[{j1}] - x[{j2}]" if fold == 0 else f"(x[{j1}] + x[{j2}])/2"
+                where = "normal orthogonal to " + self._star_pair(extra, n, (f"x[{j1}]", f"x[{j2}]", fp))
         return f"{e}  [{where}; u = ({u}), ‖u‖{self.weight_norm[1]} = 1]"
 
     @staticmethod
@@ -487,13 +486,10 @@ def continuous_lasso_2d(X, y, beta, *, depth=2, tol=1e-9, max_rounds=300):
     res = lasso(A, y, beta, tol=1e-12)
     library_objective = res.objective
 
-    def oracle(theta):  # (value, u, type, levels at u)
-        return dual_sup_2d(X, theta, depth)
-
     dirs, types, levels = [], [], []
     rounds = 1
     while True:
-        value, u, t, lev = oracle(res.dual)
+        value, u, t, lev = dual_sup_2d(X, res.dual, depth)
         if value <= beta * (1.0 + tol) or rounds >= max_rounds:
             break
         dirs.append(u)
@@ -503,7 +499,7 @@ def continuous_lasso_2d(X, y, beta, *, depth=2, tol=1e-9, max_rounds=300):
         res = lasso(A, y, beta, tol=1e-12, coef_init=np.concatenate([res.coef, [0.0]]))
         rounds += 1
     theta = res.dual
-    value = oracle(theta)[0]
+    value = dual_sup_2d(X, theta, depth)[0]
     theta = theta * min(1.0, beta / max(value, float(np.abs((A - A.mean(axis=0)).T @ theta).max()), 1e-300))
     lower = float(theta @ (y - y.mean()) - 0.5 * theta @ theta)
     return ContinuousPlaneResult(library=lib, beta=float(beta), objective=res.objective,

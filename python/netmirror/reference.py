@@ -689,24 +689,14 @@ def _fold_point(X, r1):
 
 
 def _abs_modes(H):
-    """Modes of the 1-D abs types with H levels in raw order: (partner layer of each level or -1, None), layer 0
-    the fastest digit of radix H - l, then at H = 3 the six three-point patterns (None, pattern)."""
-    radices = [H - l for l in range(H - 1)]
-    out = []
-    for combo in range(math.prod(radices)):
-        rem, partner = combo, []
-        for l, radix in enumerate(radices):
-            t = rem % radix
-            rem //= radix
-            partner.append(l + t if t else -1)
-        out.append((tuple(partner) + (-1,), None))
-    if H == 3:
-        out += [(None, p) for p in range(6)]
-    return out
+    """Modes of the 1-D abs types with H levels in raw order, as (partner layer per level or -1, three-point
+    pattern or -1): the types of one data point (n = 1) decoded by nested_parameters."""
+    prm = nested_parameters(np.zeros(1), "abs", H + 1)
+    return [(tuple(int(v) for v in prm["partner"][m]), int(prm["pattern"][m])) for m in range(prm["pattern"].size)]
 
 
 def abs_breakpoint_forms(depth):
-    """Breakpoint points of the 1-D abs types of depth 3 or 4, per mode (raw mode order), as sorted tuples of
+    """Breakpoint points of the 1-D abs types of depth 2 to 4, per mode (raw mode order), as sorted tuples of
     Fractions: the point sum_k coef[k] X[j_k] over the type's data slots j_0.. (docs/libraries.md §6). They are
     the level a1 and every a1 ± (c2 ± (c3 ...)), each level c_h taking every form its |.|'s signs allow
     (a superset of what one direction realises); single data slots are dropped."""
@@ -721,8 +711,8 @@ def abs_breakpoint_forms(depth):
 
     result = []
     for partner, pattern in _abs_modes(H):
-        if pattern is not None:  # (1 + k) g1(x_r) = g1(x_p) + k g1(x_q), k = 1; q = slot 0, r = slot 1, p = slot 2
-            sides = [(0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 0), (1, 0, 1), (1, 1, 0)][pattern]
+        if pattern >= 0:  # (1 + k) g1(x_r) = g1(x_p) + k g1(x_q), k = 1; q = slot 0, r = slot 1, p = slot 2
+            sides = THREE_POINT_SIDES[pattern]
             wp, wq, wr = (-1 if t else 1 for t in sides)
             den = wp + wq - 2 * wr
             a1 = (fractions.Fraction(wq, den), fractions.Fraction(-2 * wr, den), fractions.Fraction(wp, den))
@@ -740,7 +730,7 @@ def abs_breakpoint_forms(depth):
 
         for h in range(1, H):
             own = g(h, e(h))
-            if pattern is None and partner[h] >= 0:
+            if partner[h] >= 0:
                 other = g(h, e(partner[h]))
                 levels[h] = {tuple(x / 2 for x in lin(a, b, 1)) for a in own for b in other}
             else:
@@ -902,19 +892,10 @@ def dual_sup_2d_folds(X, theta, depth=2):
 
 def abs_types(n, depth):
     """The 1-D abs types of a depth in raw order: data digits j (T, H), partner layer per level (T, H; -1: own
-    level), three-point pattern (T,; -1: none) and mode (T,), as Family::decode_nested_raw lays them out."""
-    H = depth - 1
-    r = np.arange(n**H * (math.factorial(H) + (6 if H == 3 else 0)), dtype=np.int64)
-    j = np.stack([(r // n**k) % n for k in range(H)], axis=1)
-    mode = r // n**H
-    partner = np.full((r.size, H), -1, dtype=np.int64)
-    pattern = np.where(mode >= math.factorial(H), mode - math.factorial(H), -1)
-    rem = np.where(pattern >= 0, 0, mode)
-    for layer in range(H - 1):
-        t = rem % (H - layer)
-        rem //= H - layer
-        partner[:, layer] = np.where(t > 0, layer + t, -1)
-    return j, partner, pattern, mode
+    level), three-point pattern (T,; -1: none) and mode (T,) (nested_parameters' decoding)."""
+    prm = nested_parameters(np.zeros(n), "abs", depth)
+    mode = np.arange(prm["pattern"].size, dtype=np.int64) // n ** (depth - 1)
+    return prm["j"], prm["partner"], prm["pattern"], mode
 
 
 def abs_type_dual(X, U, j, partner, pattern, theta):

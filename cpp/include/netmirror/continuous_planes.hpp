@@ -54,16 +54,10 @@ inline AbsType decode_abs_type(int64_t r, int64_t n, int depth) {
     t.mode = static_cast<int>(r);
     int partner_modes = 1;
     for (int k = 2; k <= t.H; ++k) partner_modes *= k;
-    if (t.mode >= partner_modes) {
+    if (t.mode >= partner_modes)
         t.pattern = t.mode - partner_modes;
-    } else {
-        int rem = t.mode;
-        for (int l = 0; l + 1 < t.H; ++l) {
-            const int k = rem % (t.H - l);
-            rem /= t.H - l;
-            t.partner[static_cast<size_t>(l)] = k ? l + k : -1;
-        }
-    }
+    else
+        decode_partner_digits(static_cast<uint64_t>(t.mode), t.H, t.partner.data());
     return t;
 }
 
@@ -72,11 +66,8 @@ inline Lin2 abs_type_dual(const double* x, int64_t n, const AbsType& t, double u
                           std::array<Lin2, 3>& level) {
     auto point = [&](int64_t i) { return Lin2{ux * x[2 * i] + uy * x[2 * i + 1], x[2 * i], x[2 * i + 1]}; };
     auto slot = [&](int k) { return point(t.j[static_cast<size_t>(k)]); };
-    if (t.pattern >= 0) {  // Family::three_point_a1, k = 1: q = slot 0, r = slot 1, p = slot 2
-        static constexpr int sides[6][3] = {{0, 0, 1}, {0, 1, 0}, {0, 1, 1}, {1, 0, 0}, {1, 0, 1}, {1, 1, 0}};
-        const double wp = sides[t.pattern][0] ? -1.0 : 1.0, wq = sides[t.pattern][1] ? -1.0 : 1.0,
-                     wr = sides[t.pattern][2] ? -1.0 : 1.0, den = wp + wq - 2.0 * wr;
-        const double c[3] = {wq / den, -2.0 * wr / den, wp / den};
+    if (t.pattern >= 0) {
+        const auto c = abs_three_point_coefficients(t.pattern);
         Lin2 a{};
         for (int k = 0; k < 3; ++k) {
             const Lin2 s = slot(k);

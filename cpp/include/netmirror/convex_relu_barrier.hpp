@@ -114,8 +114,7 @@ public:
         // Groups of one pattern side by side: they share their columns (newton_step adds them to M once).
         std::stable_sort(groups_.begin(), groups_.end(), [](const Group& a, const Group& b) { return a.pattern < b.pattern; });
         const int64_t G = static_cast<int64_t>(groups_.size());
-        double nu = 0.0;
-        for (int64_t g = 0; g < G; ++g) nu += 2.0 + static_cast<double>(rows_.size());
+        double nu = barrier_parameter();
         res.nu = nu;
         const double p0 = 0.5 * relu_detail::dotk(y_, y_, n_);
         if (!(p0 > 0.0)) return res;
@@ -172,8 +171,7 @@ public:
                 break;
             }
             drop(keep);
-            nu = 0.0;
-            for (size_t g = 0; g < groups_.size(); ++g) nu += 2.0 + static_cast<double>(rows_.size());
+            nu = barrier_parameter();
             res.nu = nu;
             if (groups_.empty()) break;
             tau *= opt.growth;
@@ -253,6 +251,11 @@ private:
         keep.assign(static_cast<size_t>(G), 1);
         for (int64_t gi = 0; gi < G; ++gi) keep[gi] = dual_norm[gi] / scale + groups_[gi].frobenius * radius >= beta_;
         return gap;
+    }
+
+    // nu of the barrier: 2 per group (its epigraph) plus one per constraint row of each group.
+    double barrier_parameter() const {
+        return static_cast<double>(groups_.size()) * (2.0 + static_cast<double>(rows_.size()));
     }
 
     // Removes the groups screen() found zero at the optimum (their u was O(1 / tau)); rebuilds the direct

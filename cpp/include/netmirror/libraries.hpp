@@ -156,6 +156,24 @@ void nested_rows(const double* t, int64_t n, T* out, Act act, const double* s, d
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(nested_point(t[i], act, s, a1, c, H));
 }
 
+
+// Sides (w_p, w_q, w_r; 1: the branch of slope -k) of the six three-point patterns of V-shaped depth-4 types:
+// the ones that are not all equal (docs/libraries.md §1.1).
+inline constexpr int kThreePointSides[6][3] = {{0, 0, 1}, {0, 1, 0}, {0, 1, 1}, {1, 0, 0}, {1, 0, 1}, {1, 1, 0}};
+
+// Partner digits of a V-shaped mode m < H! (H levels): layer l < H - 1 has option t in 0..H-l-1, layer 0 the
+// fastest digit; t = 0 is its own level, t >= 1 the partner layer l + t (partner[l] = -1 or l + t). The last
+// level always takes its own.
+inline void decode_partner_digits(uint64_t m, int H, int* partner) {
+    for (int l = 0; l < H; ++l) partner[l] = -1;
+    for (int l = 0; l + 1 < H; ++l) {
+        const uint64_t opts = static_cast<uint64_t>(H - l);
+        const int t = static_cast<int>(m % opts);
+        m /= opts;
+        partner[l] = t ? l + t : -1;
+    }
+}
+
 }  // namespace detail
 
 class Family {
@@ -357,12 +375,7 @@ private:
         if (v_shaped(spec_) && rem >= partner_mode_count(spec_)) {
             d.pattern = static_cast<int>(rem - partner_mode_count(spec_));
         } else if (v_shaped(spec_)) {
-            for (int l = 0; l + 1 < d.H; ++l) {  // layer l: option 0 own level, t >= 1 partner layer l + t
-                const uint64_t opts = static_cast<uint64_t>(d.H - l);
-                const int t = static_cast<int>(rem % opts);
-                rem /= opts;
-                d.partner[l] = t ? l + t : -1;
-            }
+            detail::decode_partner_digits(rem, d.H, d.partner);
         } else {
             d.reflected = has_reflection_flag(spec_) && rem == 1;
         }
@@ -397,7 +410,7 @@ private:
     // q = j[0]. g1(x) = w_x s1 (x - a1) with w_x = 1 on the unit branch and -k on the other, so a1 is affine in
     // the data given the sides; the pattern picks (w_p, w_q, w_r) among the six that are not all equal.
     double three_point_a1(const Nested& d) const {
-        static constexpr int sides[6][3] = {{0, 0, 1}, {0, 1, 0}, {0, 1, 1}, {1, 0, 0}, {1, 0, 1}, {1, 1, 0}};
+        const auto& sides = detail::kThreePointSides;
         const double k = -spec_.slope;
         const double* x = x_.data();
         const double wp = sides[d.pattern][0] ? -k : 1.0, wq = sides[d.pattern][1] ? -k : 1.0,

@@ -67,6 +67,15 @@ inline double small_det(double* a, int k) {
 // exactly.
 using SlotForm = std::array<double, 4>;
 
+// Family::three_point_a1 of abs (k = 1) as coefficients over the slots (q = slot 0, r = slot 1, p = slot 2):
+// a1 = (w_p x_p + w_q x_q − 2 w_r x_r) / (w_p + w_q − 2 w_r), w = ±1 by side.
+inline std::array<double, 3> abs_three_point_coefficients(int pattern) {
+    const auto& sides = kThreePointSides[pattern];
+    const double wp = sides[0] ? -1.0 : 1.0, wq = sides[1] ? -1.0 : 1.0, wr = sides[2] ? -1.0 : 1.0,
+                 den = wp + wq - 2.0 * wr;
+    return {wq / den, -2.0 * wr / den, wp / den};
+}
+
 // Breakpoint points of the 1-D abs types of depth 3 and 4 (docs/libraries.md §6), one sorted list per mode in
 // the 1-D raw mode order (partner digits, layer 0 fastest, then at depth 4 the six three-point patterns). For a
 // direction u the type's feature at x is a nest of |·| over linear forms of the projections; it bends where
@@ -91,12 +100,7 @@ inline std::vector<std::vector<SlotForm>> abs_breakpoint_forms(int H) {
     for (int l = 0; l + 1 < H; ++l) combos *= H - l;
     for (int c = 0; c < combos; ++c) {
         std::array<int, 4> partner{-1, -1, -1, -1};
-        int rem = c;
-        for (int l = 0; l + 1 < H; ++l) {
-            const int t = rem % (H - l);
-            rem /= H - l;
-            partner[static_cast<size_t>(l)] = t ? l + t : -1;
-        }
+        decode_partner_digits(static_cast<uint64_t>(c), H, partner.data());
         modes.emplace_back(partner, -1);
     }
     if (H == 3)
@@ -104,11 +108,9 @@ inline std::vector<std::vector<SlotForm>> abs_breakpoint_forms(int H) {
     std::vector<std::vector<SlotForm>> out;
     for (const auto& [partner, pattern] : modes) {
         SlotForm a1{};
-        if (pattern >= 0) {  // Family::three_point_a1 with k = 1: q = slot 0, r = slot 1, p = slot 2
-            static constexpr int sides[6][3] = {{0, 0, 1}, {0, 1, 0}, {0, 1, 1}, {1, 0, 0}, {1, 0, 1}, {1, 1, 0}};
-            const double wp = sides[pattern][0] ? -1.0 : 1.0, wq = sides[pattern][1] ? -1.0 : 1.0,
-                         wr = sides[pattern][2] ? -1.0 : 1.0, den = wp + wq - 2.0 * wr;
-            a1[0] = wq / den, a1[1] = -2.0 * wr / den, a1[2] = wp / den;
+        if (pattern >= 0) {
+            const auto c = abs_three_point_coefficients(pattern);
+            std::copy(c.begin(), c.end(), a1.begin());
         } else if (partner[0] >= 0) {
             a1 = scaled(comb(unit(0), unit(partner[0]), 1.0), 0.5);
         } else {
@@ -479,8 +481,7 @@ private:
         const int64_t Q = dim_ == 3 ? 3 * n_ * n_ + n_ * (n_ - 1) / 2 : 0, block_a = 2 * n_ * n_ * Q;
         for (int64_t e = 0; e < extra_; ++e) {
             const size_t pl = p + static_cast<size_t>(e);
-            if (dim_ == 2) {  // lines through x[i] and a breakpoint point
-                extra_type_[static_cast<size_t>(e)] = fold_line(e).type;
+            if (dim_ == 2) {  // lines through x[i] and a breakpoint point (the type is set below)
                 index_[pl * d] = static_cast<int32_t>(e % n_);
                 coords_[pl * d] = 0, coords_[pl * d + 1] = 1;
             } else if (e < block_a) {  // orthogonal to two star differences
@@ -509,12 +510,15 @@ private:
                 if (pl < planes_) {
                     for (int c = 0; c < q; ++c) pts[static_cast<size_t>(c)] = x_.data() + static_cast<int64_t>(index_[static_cast<size_t>(pl * dim_ + c)]) * dim_;
                 } else {
-                    const int64_t e = pl - planes_, r1 = extra_type_[static_cast<size_t>(e)];
+                    const int64_t e = pl - planes_;
                     if (dim_ == 2) {
-                        fold_point(fold_line(e), fold.data());
+                        const FoldLine line = fold_line(e);
+                        extra_type_[static_cast<size_t>(e)] = line.type;
+                        fold_point(line, fold.data());
                         pts[0] = x_.data() + (e % n_) * dim_;
                         pts[1] = fold.data();
                     } else {
+                        const int64_t r1 = extra_type_[static_cast<size_t>(e)];
                         const double* a = x_.data() + (r1 % n_) * dim_;
                         const double* b = x_.data() + ((r1 / n_) % n_) * dim_;
                         for (size_t c = 0; c < d; ++c) fold[c] = r1 < n_ * n_ ? 2.0 * a[c] - b[c] : 0.5 * (a[c] + b[c]);
