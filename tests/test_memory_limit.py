@@ -54,10 +54,18 @@ def test_set_and_get(monkeypatch):
                                      (float("nan"), ValueError), (float("inf"), ValueError),
                                      ("1e9", TypeError), (True, TypeError), ([1], TypeError)])
 def test_bad_limits(bad, exc):
-    before = netmirror.get_memory_limit()
-    with pytest.raises(exc, match="memory limit"):
-        netmirror.set_memory_limit(bad)
-    assert netmirror.get_memory_limit() == before
+    """A refused limit leaves the setting as it was: no explicit limit (the default, which follows the memory
+    available now, so it is compared as the setting, not as a value), or an explicit one."""
+    for explicit in (None, 123456):
+        netmirror.set_memory_limit(explicit)
+        try:
+            with pytest.raises(exc, match="memory limit"):
+                netmirror.set_memory_limit(bad)
+            assert netmirror.set_memory_limit(explicit) == explicit  # returns the explicit limit in force
+            if explicit is not None:
+                assert netmirror.get_memory_limit() == explicit
+        finally:
+            netmirror.set_memory_limit(None)
 
 
 def test_numpy_integer_limit():
