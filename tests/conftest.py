@@ -88,8 +88,16 @@ def max_n(case, budget, cap=40):
 
 
 def ref_matrix(x, case, t=None):
+    """The reference dictionary in the library's frame (features of x - origin, reference.frame_origin)."""
     act, arch, depth, kw = case
-    return reference.library_matrix(x, act, depth, arch, kw.get("slope"), kw.get("widths"), t=t)
+    o = reference.frame_origin(x, act)
+    return reference.library_matrix(x - o, act, depth, arch, kw.get("slope"), kw.get("widths"),
+                                    t=None if t is None else t - o)
+
+
+def ref_tolerance(x, act):
+    """The reference deduplication tolerance in the library's frame."""
+    return reference.dedup_tolerance(np.asarray(x) - reference.frame_origin(x, act), act)
 
 
 # --------------------------------------------------------------------------------------------------

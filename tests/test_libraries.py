@@ -15,7 +15,7 @@ import netmirror
 from netmirror import reference
 
 from conftest import (FAMILY_CASES, case_id, eval_points, family_params, half_plane_points, max_n, ref_matrix,
-                      ref_size, x_arrays)
+                      ref_size, ref_tolerance, x_arrays)
 
 
 def make_lib(x, case, dedup=True):
@@ -113,7 +113,7 @@ def test_dedup_matches_reference(case, data):
     x = data.draw(x_arrays(max_n=max_n(case, budget(case, 8000))), label="x")
     lib = make_lib(x, case)
     B = ref_matrix(x, case)
-    tol = reference.dedup_tolerance(x, act)
+    tol = ref_tolerance(x, act)
     assert lib.tolerance == tol
     kept = reference.deduplicate(B, tol, True)
     assert lib.raw_index is not None and lib.raw_index.dtype == np.int64
@@ -741,7 +741,7 @@ def test_dedup_matches_reference_large(case, n):
     x = np.round(rng.normal(size=n) * 50.0) / 4.0  # ties on a grid, unsorted
     lib = make_lib(x, case)
     B = ref_matrix(x, case)
-    assert_array_equal(lib.raw_index, reference.deduplicate(B, reference.dedup_tolerance(x, case[0]), True))
+    assert_array_equal(lib.raw_index, reference.deduplicate(B, ref_tolerance(x, case[0]), True))
     assert_array_equal(lib.matrix(), B[:, lib.raw_index])
 
 

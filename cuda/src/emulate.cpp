@@ -14,10 +14,10 @@ namespace emulate {
 namespace {
 
 template <class Source>
-void correlation_grid(const Source& src, int64_t m, int64_t cols, const double* v, double* out) {
+void correlation_grid(const Source& src, int64_t m, int64_t cols, const double* v, const double* shift, double* out) {
     for (int64_t col = 0; col < cols; ++col) {
         double part[kWarp];
-        for (int lane = 0; lane < kWarp; ++lane) part[lane] = lane_dot(src, col, m, v, lane);
+        for (int lane = 0; lane < kWarp; ++lane) part[lane] = lane_dot(src, col, m, v, lane, shift);
         out[col] = warp_butterfly_sum(part);
     }
 }
@@ -29,8 +29,12 @@ void stats_grid(const Source& src, int64_t m, int64_t cols, double* mean, double
         for (int lane = 0; lane < kWarp; ++lane) part[lane] = lane_sum(src, col, m, lane);
         const double mu = warp_butterfly_sum(part) / static_cast<double>(m);
         for (int lane = 0; lane < kWarp; ++lane) part[lane] = lane_centered_sq(src, col, m, mu, lane);
-        mean[col] = mu;
-        csq[col] = warp_butterfly_sum(part);
+        const double q = warp_butterfly_sum(part);
+        const double first = src(col, 0);
+        for (int lane = 0; lane < kWarp; ++lane) part[lane] = lane_count_differs(src, col, m, first, lane);
+        const bool constant = warp_butterfly_sum(part) == 0.0;
+        mean[col] = constant ? first : mu;
+        csq[col] = constant ? 0.0 : q;
     }
 }
 
@@ -81,12 +85,12 @@ void assemble(const LibraryColumns& lib, int64_t cols, void* out, bool out_float
     }
 }
 
-void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, double* out) {
-    correlation_grid(LibrarySource{lib}, lib.m, cols, v, out);
+void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, const double* shift, double* out) {
+    correlation_grid(LibrarySource{lib}, lib.m, cols, v, shift, out);
 }
 
-void correlation_dense(const DenseArg& a, int64_t cols, const double* v, double* out) {
-    with_dense(a, [&](const auto& src) { correlation_grid(src, a.m, cols, v, out); });
+void correlation_dense(const DenseArg& a, int64_t cols, const double* v, const double* shift, double* out) {
+    with_dense(a, [&](const auto& src) { correlation_grid(src, a.m, cols, v, shift, out); });
 }
 
 void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean, double* centered_sq) {

@@ -32,10 +32,11 @@ __device__ inline int64_t first_column() {
 __device__ inline int64_t column_stride() { return static_cast<int64_t>(gridDim.x) * kWarpsPerBlock; }
 
 template <class Source>
-__global__ void correlation_kernel(Source src, int64_t m, int64_t cols, const double* v, double* out) {
+__global__ void correlation_kernel(Source src, int64_t m, int64_t cols, const double* v, const double* shift,
+                                   double* out) {
     const int lane = threadIdx.x % kWarp;
     for (int64_t col = first_column(); col < cols; col += column_stride()) {
-        const double s = warp_sum(lane_dot(src, col, m, v, lane));
+        const double s = warp_sum(lane_dot(src, col, m, v, lane, shift));
         if (lane == 0) out[col] = s;
     }
 }
@@ -44,11 +45,13 @@ template <class Source>
 __global__ void column_stats_kernel(Source src, int64_t m, int64_t cols, double* mean, double* centered_sq) {
     const int lane = threadIdx.x % kWarp;
     for (int64_t col = first_column(); col < cols; col += column_stride()) {
+        const double first = src(col, 0);
         const double mu = warp_sum(lane_sum(src, col, m, lane)) / static_cast<double>(m);
         const double q = warp_sum(lane_centered_sq(src, col, m, mu, lane));
+        const double differs = warp_sum(lane_count_differs(src, col, m, first, lane));
         if (lane == 0) {
-            mean[col] = mu;
-            centered_sq[col] = q;
+            mean[col] = differs == 0.0 ? first : mu;
+            centered_sq[col] = differs == 0.0 ? 0.0 : q;
         }
     }
 }
@@ -56,11 +59,11 @@ __global__ void column_stats_kernel(Source src, int64_t m, int64_t cols, double*
 void check_launch(const char* what) { check(cudaGetLastError(), what); }
 
 template <class Source>
-void launch_correlation(const Source& src, int64_t m, int64_t cols, const double* v, double* out, int device,
-                        uintptr_t stream) {
+void launch_correlation(const Source& src, int64_t m, int64_t cols, const double* v, const double* shift,
+                        double* out, int device, uintptr_t stream) {
     if (cols <= 0) return;
     DeviceGuard guard(device);
-    correlation_kernel<<<grid_for(cols, kWarpsPerBlock), kBlock, 0, as_stream(stream)>>>(src, m, cols, v, out);
+    correlation_kernel<<<grid_for(cols, kWarpsPerBlock), kBlock, 0, as_stream(stream)>>>(src, m, cols, v, shift, out);
     check_launch("correlation kernel launch");
 }
 
@@ -107,13 +110,14 @@ void assemble(const LibraryColumns& lib, int64_t cols, void* out, bool out_float
     check_launch("assembly kernel launch");
 }
 
-void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, double* out, int device,
-                         uintptr_t stream) {
-    launch_correlation(LibrarySource{lib}, lib.m, cols, v, out, device, stream);
+void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, const double* shift, double* out,
+                         int device, uintptr_t stream) {
+    launch_correlation(LibrarySource{lib}, lib.m, cols, v, shift, out, device, stream);
 }
 
-void correlation_dense(const DenseArg& a, int64_t cols, const double* v, double* out, int device, uintptr_t stream) {
-    with_dense(a, [&](const auto& src) { launch_correlation(src, a.m, cols, v, out, device, stream); });
+void correlation_dense(const DenseArg& a, int64_t cols, const double* v, const double* shift, double* out, int device,
+                       uintptr_t stream) {
+    with_dense(a, [&](const auto& src) { launch_correlation(src, a.m, cols, v, shift, out, device, stream); });
 }
 
 void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean, double* centered_sq, int device,

@@ -146,20 +146,24 @@ PYBIND11_MODULE(_cuda, m) {
         py::gil_scoped_release release;
         gpu::assemble(L, cols, ptr<void>(out), f32, device, stream);
     });
-    m.def("correlation_library", [](py::tuple lib, int64_t cols, P v, P out, int device, P stream) {
+    m.def("correlation_library", [](py::tuple lib, int64_t cols, P v, P out, int device, P stream, P shift) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
-        gpu::correlation_library(L, cols, ptr<const double>(v), ptr<double>(out), device, stream);
-    });
+        gpu::correlation_library(L, cols, ptr<const double>(v), ptr<const double>(shift), ptr<double>(out), device,
+                                 stream);
+    }, py::arg("lib"), py::arg("cols"), py::arg("v"), py::arg("out"), py::arg("device"), py::arg("stream"),
+       py::arg("shift") = P(0));
     m.def("column_stats_library", [](py::tuple lib, int64_t cols, P mean, P csq, int device, P stream) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
         gpu::column_stats_library(L, cols, ptr<double>(mean), ptr<double>(csq), device, stream);
     });
     m.def("correlation_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P v, P out, int device,
-                                  P stream) {
-        gpu::correlation_dense(dense(a, f32, n, ld), cols, ptr<const double>(v), ptr<double>(out), device, stream);
-    }, Release());
+                                  P stream, P shift) {
+        gpu::correlation_dense(dense(a, f32, n, ld), cols, ptr<const double>(v), ptr<const double>(shift),
+                               ptr<double>(out), device, stream);
+    }, py::arg("a"), py::arg("f32"), py::arg("n"), py::arg("ld"), py::arg("cols"), py::arg("v"), py::arg("out"),
+       py::arg("device"), py::arg("stream"), py::arg("shift") = P(0), Release());
     m.def("column_stats_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P mean, P csq, int device,
                                    P stream) {
         gpu::column_stats_dense(dense(a, f32, n, ld), cols, ptr<double>(mean), ptr<double>(csq), device, stream);
@@ -181,19 +185,21 @@ PYBIND11_MODULE(_cuda, m) {
         py::gil_scoped_release release;
         gpu::emulate::assemble(L, cols, ptr<void>(out), f32);
     });
-    m.def("emulate_correlation_library", [](py::tuple lib, int64_t cols, P v, P out) {
+    m.def("emulate_correlation_library", [](py::tuple lib, int64_t cols, P v, P out, P shift) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
-        gpu::emulate::correlation_library(L, cols, ptr<const double>(v), ptr<double>(out));
-    });
+        gpu::emulate::correlation_library(L, cols, ptr<const double>(v), ptr<const double>(shift), ptr<double>(out));
+    }, py::arg("lib"), py::arg("cols"), py::arg("v"), py::arg("out"), py::arg("shift") = P(0));
     m.def("emulate_column_stats_library", [](py::tuple lib, int64_t cols, P mean, P csq) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;
         gpu::emulate::column_stats_library(L, cols, ptr<double>(mean), ptr<double>(csq));
     });
-    m.def("emulate_correlation_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P v, P out) {
-        gpu::emulate::correlation_dense(dense(a, f32, n, ld), cols, ptr<const double>(v), ptr<double>(out));
-    }, Release());
+    m.def("emulate_correlation_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P v, P out, P shift) {
+        gpu::emulate::correlation_dense(dense(a, f32, n, ld), cols, ptr<const double>(v), ptr<const double>(shift),
+                                        ptr<double>(out));
+    }, py::arg("a"), py::arg("f32"), py::arg("n"), py::arg("ld"), py::arg("cols"), py::arg("v"), py::arg("out"),
+       py::arg("shift") = P(0), Release());
     m.def("emulate_column_stats_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, P mean, P csq) {
         gpu::emulate::column_stats_dense(dense(a, f32, n, ld), cols, ptr<double>(mean), ptr<double>(csq));
     }, Release());

@@ -176,7 +176,7 @@ class ConvexNet(RegressorMixin, BaseEstimator):
             for start in range(0, x.shape[0], rows):
                 t = np.ascontiguousarray(x[start:start + rows])
                 block = np.empty((t.shape[0], nz.size), dtype=np.float64, order="F")
-                lib._family.assemble(raw, t, block)
+                lib._family.assemble(raw, lib._frame(t), block)
                 out[start:start + t.shape[0]] += block @ coef[nz]
             return out
         rows = max(1, _PREDICT_BLOCK_BYTES // (8 * coef.size))

@@ -45,6 +45,24 @@ def _core_threads():
         return os.cpu_count() or 1
 
 
+def frame_origin(x, activation):
+    """Origin of the frame a 1-D piecewise-linear library is computed in: 0.0, or a data point when the data
+    sit far from 0 relative to their spread.
+
+    relu, leaky_relu and abs features depend on x only through differences x - a of inputs and breakpoints
+    (reflections 2b - a included), so they are the same functions of x - origin. When max|x| > 2 (max - min),
+    every x lies within a factor 2 of the chosen data point, so x - origin is exact (Sterbenz) and the
+    library (breakpoints, columns, deduplication) keeps the digits that x = 1e13 + arange(10) would lose
+    in the original frame. Sign and threshold features compare x with data points exactly and keep 0.0.
+    """
+    if activation not in ("relu", "leaky_relu", "abs") or x.ndim != 1 or x.size == 0:
+        return 0.0
+    lo, hi = float(x.min()), float(x.max())
+    if max(abs(lo), abs(hi)) <= 2.0 * (hi - lo):
+        return 0.0
+    return float(np.partition(x, x.size // 2)[x.size // 2])  # the median data point: an exact input
+
+
 def _depth_text(depths):
     return f"{depths[0]}" if len(depths) == 1 else f"{depths[0]}..{depths[-1]}"
 
@@ -181,13 +199,15 @@ class Library:
         self.dedup = bool(dedup)
         self.input_dim = 1 if x.ndim == 1 else 2
         self.fit_intercept = self.input_dim == 1  # 2-D sign nets have no biases and xi = 0 (Theorem C.3)
+        self.origin = frame_origin(x, activation)
+        self._x_frame = self._frame(x)
         n_points = x.shape[0]
         # The family copies x; switching families also keep a binomial table of (n + 1) x (switches + 1) entries.
         fixed = 8 * x.size + (8 * (n_points + 1) * (min(switches, n_points) + 1)
                               if architecture in ("rectangular", "tree") else 0)
         _memory.check(fixed, f"the {activation} {architecture} library on {n_points:,} points",
                       "use fewer points or smaller widths")
-        self._family = _core.Family(x, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
+        self._family = _core.Family(self._x_frame, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
                                     depth, 0.0 if slope is None else slope, min(switches, n_points))
         self.raw_size = int(self._family.size)
         self._raw_index = None  # None: every raw feature is kept, in raw order
@@ -214,6 +234,27 @@ class Library:
             kept.flags.writeable = False  # the kernels trust these indices: keep them read-only
             self._raw_index = kept
         self._features = None
+
+    def _frame(self, t):
+        """Points t in the library's frame, t - origin (see :func:`frame_origin`); t itself when origin is 0."""
+        return t if self.origin == 0.0 else t - self.origin
+
+    def _decode(self, raw):
+        """Decoded parameters of raw features with positions (a1, anchors, levels[0]) in the original frame."""
+        out = list(self._family.decode(raw))
+        if self.origin != 0.0:
+            kind, index = out[0], out[5]
+            nested = kind == _KINDS.index("nested")
+            sym = kind == _KINDS.index("symmetrized")
+            out[3] = out[3] + self.origin                                     # a1
+            anchors = out[4].copy()
+            anchors[sym, :2] += self.origin                                   # symmetrized: c, b
+            anchors[:, 1:][nested[:, None] & (index[:, 1:] >= 0)] += self.origin  # nested: anchor points
+            out[4] = anchors
+            levels = out[9].copy()
+            levels[nested, 0] += self.origin                                  # level[0] = a1
+            out[9] = levels
+        return tuple(out)
 
     @property
     def raw_index(self):
@@ -278,7 +319,7 @@ class Library:
             if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
                     or not out.flags.f_contiguous or not out.flags.writeable:
                 raise ValueError(f"out must be a writeable Fortran-ordered {dtype} array of shape {shape}")
-        self._family.assemble(self._raw_index, t, out)
+        self._family.assemble(self._raw_index, self._frame(t), out)
         return out
 
     # -- description --------------------------------------------------------------------------------
@@ -293,7 +334,7 @@ class Library:
                           "use describe(j) for single features, dedup=True, fewer points or a shallower net")
             raw = self.raw_indices()
             kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds, levels, partners, pattern = \
-                self._family.decode(raw)
+                self._decode(raw)
             dt = np.dtype([("kind", "U11"), ("raw_index", np.int64), ("layers", np.int8), ("signs", np.int8, 4),
                            ("a1", np.float64), ("anchors", np.float64, 4), ("index", np.int32, 4),
                            ("reflected", np.bool_), ("midpoint", np.bool_), ("levels", np.float64, 4),
@@ -319,7 +360,7 @@ class Library:
         j = int(j) % n
         raw = np.array([j], dtype=np.int64) if self._raw_index is None else self._raw_index[j : j + 1]
         kind, layers, signs, a1, anchors, index, reflected, _mid, thresholds, levels, partners, pattern = \
-            self._family.decode(raw)
+            self._decode(raw)
         return _describe(self, _KINDS[kind[0]], int(layers[0]), signs[0], float(a1[0]), anchors[0], index[0],
                          bool(reflected[0]), levels[0], partners[0], int(pattern[0]),
                          thresholds[0] if thresholds else None)

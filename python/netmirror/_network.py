@@ -76,6 +76,9 @@ class Network:
       (symmetrized nets) is one parameter and appears once. Biases are never penalised.
 
     ``penalty()`` is (β/L̃) Σ_units Σ_{q ∈ theta_w} |q|^L̃ with L̃ = ``penalty_power``.
+
+    ``input_shift``: the first layer reads x − input_shift (the library's ``origin``: 0.0 unless the data sit
+    far from 0 relative to their spread, where the shifted frame keeps the breakpoints' digits exactly).
     """
 
     def __init__(self, lib, units, intercept, beta):
@@ -90,6 +93,7 @@ class Network:
         self.beta_scale = float(lib.beta_scale)
         self.penalty_power = int(lib.penalty_power)
         self.intercept = float(intercept)
+        self.input_shift = float(getattr(lib, "origin", 0.0))
         self._units = units
 
     # -- parameters ---------------------------------------------------------------------------------
@@ -122,6 +126,8 @@ class Network:
     def forward(self, x):
         """Network output at the points x (1-D array, or shape (n, 2) for 2-D sign nets)."""
         t = self._points(x)
+        if self.input_shift != 0.0:
+            t = t - self.input_shift
         n = t.shape[0]
         widest = max((max(max(layer["W"].shape) for layer in u["layers"]) for u in self._units), default=1)
         # a block holds up to _BLOCK_ELEMENTS // (n widest) units (at least one): a few (n, units, widest) arrays

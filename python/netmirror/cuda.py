@@ -109,11 +109,11 @@ class _Backend:
             return 0
         return a.ctypes.data if self.emulated else a.data.ptr
 
-    def call(self, name, *args):
+    def call(self, name, *args, **kwargs):
         if self.emulated:
-            return getattr(_cuda, "emulate_" + name)(*args)
+            return getattr(_cuda, "emulate_" + name)(*args, **kwargs)
         stream = self.xp.cuda.get_current_stream().ptr
-        return getattr(_cuda, name)(*args, self.device, stream)
+        return getattr(_cuda, name)(*args, self.device, stream, **kwargs)
 
     def on_device(self):
         return contextlib.nullcontext() if self.emulated else self.xp.cuda.Device(self.device)
@@ -203,13 +203,13 @@ class _Columns:
         if lib.architecture in ("rectangular", "tree"):
             switches = min(reference.switch_budget(lib.architecture, lib.depth, lib.widths), len(lib.x))
         params, offsets, thresholds, kind, layers, slope = _cuda.pack_library(
-            lib.x, _ACTIVATION_CODES[lib.activation], _ARCHITECTURE_CODES[lib.architecture], lib.depth,
+            lib._x_frame, _ACTIVATION_CODES[lib.activation], _ARCHITECTURE_CODES[lib.architecture], lib.depth,
             0.0 if lib.slope is None else lib.slope, switches, lib.raw_index)
         self.cols = params.shape[0]
         self.params = bk.asarray(params)
         self.offsets = bk.asarray(offsets)
         self.thresholds = bk.asarray(thresholds)
-        self.x = bk.asarray(np.ascontiguousarray(lib.x, dtype=np.float64))
+        self.x = bk.asarray(np.ascontiguousarray(lib._x_frame, dtype=np.float64))
         self.kind, self.layers, self.slope = kind, layers, slope
         self.activation = _ACTIVATION_CODES[lib.activation]
 
@@ -270,7 +270,7 @@ def library_matrix(lib, x_eval=None, dtype=np.float64, *, out=None):
             raise ValueError(f"out must be a Fortran-ordered {dtype} device array of shape {shape}, "
                              f"got {out.dtype} {out.shape}")
         cols = _columns(bk, lib)
-        t_dev = bk.xp.asarray(np.ascontiguousarray(t, dtype=np.float64))
+        t_dev = bk.xp.asarray(np.ascontiguousarray(lib._frame(t), dtype=np.float64))
         bk.call("assemble", cols.args(bk, t_dev, shape[0]), shape[1], bk.ptr(out), dtype == np.float32)
     return out
 
@@ -308,20 +308,22 @@ class _Design:
             self.A = A
             self.shape = A.shape
 
-    def _launch(self, name, *tail):
+    def _launch(self, name, *tail, **kwargs):
         bk = self.bk
         if self.library:
             c = self.cols_
-            bk.call(name + "_library", c.args(bk, c.x, self.shape[0]), self.shape[1], *tail)
+            bk.call(name + "_library", c.args(bk, c.x, self.shape[0]), self.shape[1], *tail, **kwargs)
         else:
             A = self.A
             ld = A.strides[1] // A.itemsize if A.shape[1] > 1 else A.shape[0]
-            bk.call(name + "_dense", bk.ptr(A), A.dtype == np.float32, A.shape[0], ld, self.shape[1], *tail)
+            bk.call(name + "_dense", bk.ptr(A), A.dtype == np.float32, A.shape[0], ld, self.shape[1], *tail, **kwargs)
 
-    def correlation(self, v):
+    def correlation(self, v, shift=None):
+        """Aᵀv, or (A - 1 shiftᵀ)ᵀv with a device vector of per-column shifts (the column means)."""
         with self.bk.on_device():
             out = self.bk.xp.empty(self.shape[1], dtype=np.float64)
-            self._launch("correlation", self.bk.ptr(v), self.bk.ptr(out))
+            kwargs = {} if shift is None else {"shift": self.bk.ptr(shift)}
+            self._launch("correlation", self.bk.ptr(v), self.bk.ptr(out), **kwargs)
         return out
 
     def column_stats(self):
@@ -339,7 +341,7 @@ class _Design:
             return out
         if self.library:
             raw = idx if self.lib.raw_index is None else self.lib.raw_index[idx]
-            self.lib._family.assemble(np.ascontiguousarray(raw, dtype=np.int64), self.lib.x, out)
+            self.lib._family.assemble(np.ascontiguousarray(raw, dtype=np.int64), self.lib._x_frame, out)
         else:
             with self.bk.on_device():
                 sub = self.A[:, self.bk.xp.asarray(idx)]
@@ -520,12 +522,16 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
             raise ValueError(f"coef_init must be a finite vector of length {m}, got shape {coef_init.shape}")
     xp = bk.xp
 
-    ybar = float(y_host.mean()) if fit_intercept else 0.0
-    yc = y_host - ybar
+    ybar, yc = 0.0, y_host.copy()
+    if fit_intercept:  # corrected two-pass centring, exactly 0 for a constant y (as the CPU solver)
+        if np.all(y_host == y_host[0]):
+            ybar, yc = float(y_host[0]), np.zeros(n)
+        else:
+            ybar = float(y_host.mean())
+            yc = y_host - ybar
+            ybar += float(yc.mean())
+            yc -= yc.mean()
     p0 = 0.5 * float(yc @ yc)
-    if fit_intercept and p0 <= 1e-28 * 0.5 * ybar * ybar * n:  # constant y: nothing to fit (as the CPU solver)
-        yc[:] = 0.0
-        p0 = 0.0
     z = np.zeros(m)
     if p0 == 0.0:
         return LassoResult(coef=z, intercept=ybar, objective=0.0, gap=0.0, relative_gap=0.0, n_iter=0, n_epochs=0,
@@ -539,18 +545,18 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
             norm2 = csq + n * mean * mean
             mean = xp.zeros_like(mean)
         norm = xp.sqrt(norm2)
-        # constant columns are absorbed by the intercept (the CPU solver's rule)
-        usable = (norm > 1e-13 * xp.abs(mean) * np.sqrt(n)) & (norm2 > 0)
+        # exactly constant columns (centred norm exactly 0) are absorbed by the intercept (the CPU solver's rule)
+        usable = norm2 > 0
         n_usable = int(usable.sum())
+        mean_host = np.asarray(bk.to_host(mean), dtype=np.float64)
         inv_norm = xp.where(usable, 1.0 / xp.where(usable, norm, 1.0), 0.0)
 
     def scored_correlation(v):
         """(P a_j)ᵀ v over usable columns (0 elsewhere), on the device."""
         with bk.on_device():
             v_dev = xp.asarray(np.ascontiguousarray(v))
-            corr = design.correlation(v_dev)
-            if fit_intercept:
-                corr -= mean * float(v.sum())
+            # v is centred: columns shifted by their means inside the sums keep their digits far from 0
+            corr = design.correlation(v_dev, shift=mean) if fit_intercept else design.correlation(v_dev)
             return xp.where(usable, corr, 0.0)
 
     tol_abs = tol * p0
@@ -563,10 +569,18 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     support = np.flatnonzero(z)
     X_support = design.gather(support)
     while True:
-        # residual of (z, xi) from the support's columns on the host: r = P (y - A_S z_S)
-        u = y_host - X_support @ z[support] if support.size else y_host.copy()
-        xi = float(u.mean()) if fit_intercept else 0.0
-        r = u - xi
+        # residual of (z, xi) from the support's columns on the host: r = P y - (P A_S) z_S, the columns centred
+        # (twice: accurate far from the origin) before the product, as the CPU solver
+        if support.size and fit_intercept:
+            Xc = X_support - mean_host[support]
+            Xc -= Xc.mean(axis=0)
+            r = yc - Xc @ z[support]
+            xi = ybar - float(mean_host[support] @ z[support])
+        elif fit_intercept:  # no support yet
+            r, xi = yc.copy(), ybar
+        else:
+            r = y_host - X_support @ z[support] if support.size else y_host.copy()
+            xi = 0.0
         primal = 0.5 * float(r @ r) + beta * float(np.abs(z).sum())
         corr_r = None
         for v in (r, extra):

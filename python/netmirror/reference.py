@@ -269,6 +269,19 @@ def library_matrix(x, activation, depth, architecture="deep_narrow", slope=None,
     return nested_matrix(x, activation, depth, t, slope)
 
 
+def frame_origin(x, activation):
+    """The origin a 1-D relu / leaky_relu / abs library works from: 0.0 unless every point lies within a factor 2
+    of the median point (max|x| > 2 (max - min)); then the median point (the lower middle one of the sorted
+    data), so that x - origin is exact."""
+    x = np.asarray(x, dtype=np.float64)
+    if activation not in ("relu", "leaky_relu", "abs") or x.ndim != 1 or x.size == 0:
+        return 0.0
+    s = np.sort(x)
+    if max(abs(s[0]), abs(s[-1])) <= 2.0 * (s[-1] - s[0]):
+        return 0.0
+    return float(s[x.size // 2])
+
+
 # --------------------------------------------------------------------------------------------------
 # deduplication
 def dedup_tolerance(x, activation):
@@ -411,6 +424,64 @@ def lasso_cd(A, y, beta, fit_intercept=True, tol=1e-10, max_epochs=100000, z0=No
     xi = lasso_intercept(A, y, z) if fit_intercept else 0.0
     return {"coef": z, "intercept": xi, "objective": lasso_objective(A, y, z, xi, beta), "gap": float(gap),
             "n_epochs": epoch, "converged": bool(gap <= target)}
+
+
+def _solve_fractions(M, b):
+    """x with M x = b in exact rational arithmetic (Gauss-Jordan), or None when M is singular."""
+    k = len(b)
+    aug = [list(M[i]) + [b[i]] for i in range(k)]
+    for c in range(k):
+        piv = next((r for r in range(c, k) if aug[r][c] != 0), None)
+        if piv is None:
+            return None
+        aug[c], aug[piv] = aug[piv], aug[c]
+        for r in range(k):
+            if r != c and aug[r][c] != 0:
+                f = aug[r][c] / aug[c][c]
+                aug[r] = [u - f * v for u, v in zip(aug[r], aug[c])]
+    return [aug[i][k] / aug[i][i] for i in range(k)]
+
+
+def lasso_exact(A, y, beta, fit_intercept=True):
+    """The Lasso optimum of small problems in exact rational arithmetic on the given float64 data.
+
+    Every sign pattern s in {-1, 0, +1}^M is tried: on its support S the stationarity condition
+    (Ac_S^T Ac_S) z_S = Ac_S^T yc - beta s_S is solved exactly; the pattern is optimal when the signs agree and
+    |Ac_j^T r| <= beta off S (the KKT conditions; the objective is convex, so the first such point is a
+    minimiser). Singular supports are skipped: some non-singular optimal support always exists (a basic
+    solution). Returns (objective as a Fraction, z as Fractions). 3^M solves: keep M <= 5.
+    """
+    F = fractions.Fraction
+    A = np.asarray(A, dtype=np.float64)
+    n, m = A.shape
+    cols = [[F(float(A[i, j])) for i in range(n)] for j in range(m)]
+    yv = [F(float(v)) for v in np.asarray(y, dtype=np.float64)]
+    b = F(float(beta))
+    if fit_intercept:
+        cols = [[v - sum(c) / n for v in c] for c in cols]
+        ybar = sum(yv) / n
+        yv = [v - ybar for v in yv]
+
+    def dot(u, v):
+        return sum(p * q for p, q in zip(u, v))
+
+    G = [[dot(cols[i], cols[j]) for j in range(m)] for i in range(m)]
+    g = [dot(cols[j], yv) for j in range(m)]
+    best = None
+    for signs in itertools.product((0, 1, -1), repeat=m):
+        S = [j for j in range(m) if signs[j] != 0]
+        zS = _solve_fractions([[G[i][j] for j in S] for i in S], [g[i] - b * signs[i] for i in S]) if S else []
+        if zS is None or any((v > 0) != (signs[j] > 0) or v == 0 for v, j in zip(zS, S)):
+            continue
+        z = [F(0)] * m
+        for v, j in zip(zS, S):
+            z[j] = v
+        r = [yv[i] - sum(z[j] * cols[j][i] for j in S) for i in range(n)]
+        if all(abs(dot(cols[j], r)) <= b for j in range(m) if j not in S):
+            obj = dot(r, r) / 2 + b * sum(abs(v) for v in z)
+            if best is None or obj < best[0]:
+                best = (obj, z)
+    return best
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ namespace netmirror {
 
 // Tolerance for "equal" entries: columns of piecewise-linear features are differences of inputs, so
 // rounding scales with max|x|; switching and angular columns take values in {-1, 0, 1, 2} exactly.
+// Pass x in a frame near the data (netmirror.library uses x - origin, a data point, when max|x| > 2 (max - min)):
+// there max|x| is of the order of the range, so the tolerance never merges features that differ on the data
+// (in the original frame x = 1e13 + arange(10) would give a tolerance of 2.3, above the spacing of 1).
 inline double default_dedup_tolerance(const Family& family) {
     if (!is_piecewise_linear(family.spec().activation) || family.spec().input_dim != 1) return 0.25;
     const auto& x = family.x();

@@ -50,6 +50,31 @@ namespace detail {
 
 inline double soft_threshold(double u, double t) { return u > t ? u - t : (u < -t ? u + t : 0.0); }
 
+// y - mean(y) (y itself without intercept) by the corrected two-pass formula, accurate even when mean(y) is far
+// above y's spread; exactly 0 for an exactly constant y. ybar receives the mean.
+inline std::vector<double> centred_target(const double* y, int64_t n, bool fit_intercept, double& ybar) {
+    std::vector<double> yc(y, y + n);
+    ybar = 0.0;
+    if (!fit_intercept || n == 0) return yc;
+    bool constant = true;
+    for (int64_t i = 0; i < n; ++i) {
+        ybar += y[i];
+        constant = constant && y[i] == y[0];
+    }
+    if (constant) {
+        ybar = y[0];
+        std::fill(yc.begin(), yc.end(), 0.0);
+        return yc;
+    }
+    ybar /= static_cast<double>(n);
+    double e = 0.0;
+    for (int64_t i = 0; i < n; ++i) e += y[i] - ybar;
+    e /= static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) yc[i] = (y[i] - ybar) - e;
+    ybar += e;
+    return yc;
+}
+
 inline double sq_norm(const std::vector<double>& v) {
     double s = 0.0;
     for (double x : v) s += x * x;
@@ -64,20 +89,8 @@ public:
         : A_(A), opt_(opt), n_(A.rows()), m_(A.cols()) {
         if (!(opt.beta > 0.0)) throw std::invalid_argument("beta must be positive");
         threads_ = opt.threads > 0 ? opt.threads : default_num_threads();
-        double ybar = 0.0;
-        if (opt.fit_intercept) {
-            for (int64_t i = 0; i < n_; ++i) ybar += y[i];
-            ybar /= static_cast<double>(n_);
-        }
-        ybar_ = ybar;
-        yc_.resize(static_cast<size_t>(n_));
-        for (int64_t i = 0; i < n_; ++i) yc_[i] = y[i] - ybar;
+        yc_ = detail::centred_target(y, n_, opt.fit_intercept, ybar_);
         p0_ = 0.5 * detail::sq_norm(yc_);
-        // y constant up to the rounding of its mean: nothing to fit (the relative tolerance would be unreachable).
-        if (opt.fit_intercept && p0_ <= 1e-28 * 0.5 * ybar * ybar * static_cast<double>(n_)) {
-            std::fill(yc_.begin(), yc_.end(), 0.0);
-            p0_ = 0.0;
-        }
         column_statistics();
     }
 
@@ -194,21 +207,30 @@ private:
         usable_.assign(static_cast<size_t>(m_), 0);
         for (int64_t j = 0; j < m_; ++j) {
             norm_[j] = std::sqrt(norm2_[j]);
-            // Centered norm at rounding level of the mean: the column is a constant.
-            const double scale = std::abs(mean_[j]) * std::sqrt(static_cast<double>(n_));
-            usable_[j] = norm_[j] > 1e-13 * scale && norm2_[j] > 0.0;
+            // Only an exactly constant column (centered_sq == 0, two_pass_stats) is absorbed by the intercept:
+            // a column of tiny spread against its mean still fits something, and a certificate that ignored
+            // it could claim z = 0 optimal when it is not.
+            usable_[j] = norm2_[j] > 0.0;
             if (usable_[j]) active_.push_back(j);
         }
     }
 
-    // corr[j] = (P a_j)^T v on active columns; v need not be exactly centered.
+    // corr[j] = (P a_j)^T v on active columns; v need not be exactly centered. With an intercept v is
+    // centred first and the columns are shifted by their means inside the sums: (a_j - mean_j 1)^T v keeps
+    // its digits where a_j^T v - mean_j 1^T v would cancel them (columns far from the origin).
     void full_correlation(const std::vector<double>& v, std::vector<double>& corr) {
         std::vector<double> tmp(active_.size());
-        parallel_tmul(A_, v.data(), active_.data(), static_cast<int64_t>(active_.size()), tmp.data(), threads_);
-        double vsum = 0.0;
-        if (opt_.fit_intercept)
-            for (double x : v) vsum += x;
-        for (size_t k = 0; k < active_.size(); ++k) corr[active_[k]] = tmp[k] - mean_[active_[k]] * vsum;
+        if (!opt_.fit_intercept) {
+            parallel_tmul(A_, v.data(), active_.data(), static_cast<int64_t>(active_.size()), tmp.data(), threads_);
+        } else {
+            std::vector<double> vc(v);
+            double vsum = 0.0;
+            for (double x : vc) vsum += x;
+            for (double& x : vc) x -= vsum / static_cast<double>(n_);
+            parallel_tmul(A_, vc.data(), active_.data(), static_cast<int64_t>(active_.size()), tmp.data(), threads_,
+                          mean_.data());
+        }
+        for (size_t k = 0; k < active_.size(); ++k) corr[active_[k]] = tmp[k];
     }
 
     // theta = v / max(1, ||A^T v||_inf / beta) is dual feasible; keep it if its dual value is the best.
@@ -233,14 +255,20 @@ private:
         }
     }
 
+    // Column j as the solver sees it: P a_j with an intercept (center_column: accurate far from the origin).
+    void centred_column(int64_t j, double* out) const {
+        A_.column(j, out);
+        if (opt_.fit_intercept) center_column(out, n_, mean_[j]);
+    }
+
     void residual_from_scratch() {
         r_ = yc_;
         std::vector<double> col(static_cast<size_t>(n_));
         for (int64_t j = 0; j < m_; ++j) {
             if (z_[j] == 0.0) continue;
-            A_.column(j, col.data());
-            const double zj = z_[j], mj = mean_[j];
-            for (int64_t i = 0; i < n_; ++i) r_[i] -= zj * (col[i] - mj);
+            centred_column(j, col.data());
+            const double zj = z_[j];
+            for (int64_t i = 0; i < n_; ++i) r_[i] -= zj * col[i];
         }
     }
 
@@ -299,8 +327,7 @@ private:
         std::vector<double> X(static_cast<size_t>(n * k)), nrm2(static_cast<size_t>(k)), zw(static_cast<size_t>(k));
         for (int64_t c = 0; c < k; ++c) {  // gather and center once: the epochs then stream contiguous doubles
             double* xc = X.data() + c * n;
-            A_.column(ws[c], xc);
-            for (int64_t i = 0; i < n; ++i) xc[i] -= mean_[ws[c]];
+            centred_column(ws[c], xc);
             nrm2[c] = norm2_[ws[c]];
             zw[c] = z_[ws[c]];
         }
@@ -743,28 +770,22 @@ inline LassoOutput lasso(const DesignMatrix& A, const double* y, const LassoOpti
 inline double lasso_beta_max(const DesignMatrix& A, const double* y, bool fit_intercept, int threads = 0) {
     const int64_t n = A.rows(), m = A.cols();
     if (threads <= 0) threads = default_num_threads();
-    std::vector<double> yc(y, y + n);
-    if (fit_intercept) {
-        double s = 0.0;
-        for (double v : yc) s += v;
-        for (double& v : yc) v -= s / static_cast<double>(n);
-    }
+    double ybar;
+    const std::vector<double> yc = detail::centred_target(y, n, fit_intercept, ybar);
     std::vector<int64_t> idx(static_cast<size_t>(m));
     for (int64_t j = 0; j < m; ++j) idx[j] = j;
-    std::vector<double> corr(static_cast<size_t>(m));
-    parallel_tmul(A, yc.data(), idx.data(), m, corr.data(), threads);
-    double best = 0.0;
-    double ysum = 0.0;
-    for (double v : yc) ysum += v;
-    for (int64_t j = 0; j < m; ++j) {
-        double c = corr[j];
-        if (fit_intercept) {
-            double mean, csq;
-            A.column_stats(j, mean, csq);
-            c -= mean * ysum;
-        }
-        best = std::max(best, std::abs(c));
+    std::vector<double> corr(static_cast<size_t>(m)), shift(static_cast<size_t>(m), 0.0);
+    if (fit_intercept) {  // columns shifted by their means inside the sums (see LassoSolver::full_correlation)
+        parallel_for(0, m, threads, [&](int64_t lo, int64_t hi) {
+            for (int64_t j = lo; j < hi; ++j) {
+                double csq;
+                A.column_stats(j, shift[j], csq);
+            }
+        }, 1024);
     }
+    parallel_tmul(A, yc.data(), idx.data(), m, corr.data(), threads, fit_intercept ? shift.data() : nullptr);
+    double best = 0.0;
+    for (int64_t j = 0; j < m; ++j) best = std::max(best, std::abs(corr[j]));
     return best;
 }
 

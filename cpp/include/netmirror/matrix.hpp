@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "parallel.hpp"
@@ -22,24 +23,65 @@ public:
     virtual void tmul(const double* v, const int64_t* idx, int64_t count, double* out) const = 0;
     // out = column j as float64.
     virtual void column(int64_t j, double* out) const = 0;
+    // out[k] = sum_i (A(i, idx[k]) - shift[idx[k]]) v[i]: correlations of shifted columns (shift = the column
+    // means), which the solvers need accurate when |mean| is far above a column's spread. The default subtracts
+    // shift * sum(v) after tmul (exact in exact arithmetic; accurate when columns are of the order of their
+    // spread, as library columns are); dense matrices subtract inside the sum.
+    virtual void tmul_shifted(const double* v, const int64_t* idx, int64_t count, const double* shift,
+                              double* out) const {
+        tmul(v, idx, count, out);
+        double vsum = 0.0;
+        for (int64_t i = 0; i < rows(); ++i) vsum += v[i];
+        for (int64_t k = 0; k < count; ++k) out[k] -= shift[idx[k]] * vsum;
+    }
 
     // Column means and centered squared norms sum_i (A_ij - mean_j)^2 (two-pass: exact for shifted data).
     virtual void column_stats(int64_t j, double& mean, double& centered_sq) const;
 };
 
-// Mean and centered squared norm of c[0..n) by the two-pass formula: every DesignMatrix computes its column
-// statistics with this, so they agree bit for bit on the same column.
+// Mean and centered squared norm of c[0..n) by the corrected two-pass formula: every DesignMatrix computes its
+// column statistics with this, so they agree bit for bit on the same column. A column is constant only when
+// its entries are exactly equal: then centered_sq is exactly 0 and mean is the common value. Any other column,
+// however small its spread against its mean (1e8 + 1e-6 t), keeps a positive centered_sq: the solvers drop
+// exactly constant columns only, so a certificate never ignores a column that can fit something.
 template <class T>
 inline void two_pass_stats(const T* c, int64_t n, double& mean, double& centered_sq) {
+    const double first = n > 0 ? static_cast<double>(c[0]) : 0.0;
+    bool constant = true;
     double s = 0.0;
-    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(c[i]);
+    for (int64_t i = 0; i < n; ++i) {
+        const double v = static_cast<double>(c[i]);
+        s += v;
+        constant = constant && v == first;
+    }
+    if (constant) {
+        mean = first;
+        centered_sq = 0.0;
+        return;
+    }
     mean = s / static_cast<double>(n);
-    double q = 0.0;
+    double q = 0.0, e = 0.0;
     for (int64_t i = 0; i < n; ++i) {
         const double d = static_cast<double>(c[i]) - mean;
         q += d * d;
+        e += d;
     }
-    centered_sq = q;
+    // The correction (sum d)^2 / n removes the rounding of the mean (Chan, Golub & LeVeque 1983); it is at
+    // most q, and q > 0 for a non-constant column, but keep a positive floor for columns at rounding level.
+    centered_sq = q - e * e / static_cast<double>(n);
+    if (!(centered_sq > 0.0)) centered_sq = q > 0.0 ? q : std::numeric_limits<double>::min();
+}
+
+// c[i] - mean for i < n, then minus the mean of those differences: the centred column P c, accurate to the
+// rounding of its own entries even when |mean| is far above the column's spread (c[i] - mean is exact there).
+inline void center_column(double* c, int64_t n, double mean) {
+    double e = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        c[i] -= mean;
+        e += c[i];
+    }
+    e /= static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) c[i] -= e;
 }
 
 // mean[j], centered_sq[j] for every column of an implicit dictionary, in parallel over blocks of 4096 columns:
@@ -88,6 +130,21 @@ inline double dot(const T* a, const double* v, int64_t n) {
     return (s0 + s1) + (s2 + s3);
 }
 
+// sum_i (a[i] - shift) v[i] in float64, with independent partial sums as in dot().
+template <class T>
+inline double shifted_dot(const T* a, double shift, const double* v, int64_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += (static_cast<double>(a[i]) - shift) * v[i];
+        s1 += (static_cast<double>(a[i + 1]) - shift) * v[i + 1];
+        s2 += (static_cast<double>(a[i + 2]) - shift) * v[i + 2];
+        s3 += (static_cast<double>(a[i + 3]) - shift) * v[i + 3];
+    }
+    for (; i < n; ++i) s0 += (static_cast<double>(a[i]) - shift) * v[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 // A dense (rows x cols) array of T = float or double, column-major (Fortran) or row-major (C), not owned.
 template <class T>
 class DenseMatrix final : public DesignMatrix {
@@ -117,6 +174,20 @@ public:
         }
     }
 
+    void tmul_shifted(const double* v, const int64_t* idx, int64_t count, const double* shift,
+                      double* out) const override {
+        if (fortran_) {
+            for (int64_t k = 0; k < count; ++k) out[k] = shifted_dot(data_ + idx[k] * rows_, shift[idx[k]], v, rows_);
+            return;
+        }
+        std::fill(out, out + count, 0.0);
+        for (int64_t i = 0; i < rows_; ++i) {
+            const T* row = data_ + i * cols_;
+            const double vi = v[i];
+            for (int64_t k = 0; k < count; ++k) out[k] += (static_cast<double>(row[idx[k]]) - shift[idx[k]]) * vi;
+        }
+    }
+
     void column(int64_t j, double* out) const override {
         if (fortran_) {
             const T* c = data_ + j * rows_;
@@ -137,11 +208,17 @@ private:
     bool fortran_;
 };
 
-// out[k] = A(:, idx[k])^T v for all k, split over threads in column blocks.
+// out[k] = A(:, idx[k])^T v for all k (with shift: (A(:, idx[k]) - shift[idx[k]])^T v), split over threads in
+// column blocks.
 inline void parallel_tmul(const DesignMatrix& A, const double* v, const int64_t* idx, int64_t count, double* out,
-                          int threads) {
+                          int threads, const double* shift = nullptr) {
     // Row-major matrices scan every row per call: give each thread one large block.
-    parallel_for(0, count, threads, [&](int64_t lo, int64_t hi) { A.tmul(v, idx + lo, hi - lo, out + lo); }, 256);
+    parallel_for(0, count, threads, [&](int64_t lo, int64_t hi) {
+        if (shift)
+            A.tmul_shifted(v, idx + lo, hi - lo, shift, out + lo);
+        else
+            A.tmul(v, idx + lo, hi - lo, out + lo);
+    }, 256);
 }
 
 }  // namespace netmirror

@@ -46,9 +46,11 @@ std::string device_name(int device);
 int runtime_version();
 
 void assemble(const LibraryColumns& lib, int64_t cols, void* out, bool out_float32, int device, uintptr_t stream);
-void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, double* out, int device,
-                         uintptr_t stream);
-void correlation_dense(const DenseArg& a, int64_t cols, const double* v, double* out, int device, uintptr_t stream);
+// shift: null, or one value per column subtracted from it inside the sums (the column means).
+void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, const double* shift, double* out,
+                         int device, uintptr_t stream);
+void correlation_dense(const DenseArg& a, int64_t cols, const double* v, const double* shift, double* out, int device,
+                       uintptr_t stream);
 void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean, double* centered_sq, int device,
                           uintptr_t stream);
 void column_stats_dense(const DenseArg& a, int64_t cols, double* mean, double* centered_sq, int device,
@@ -60,8 +62,8 @@ void covariance_scatter(const RowsArg& x, const double* center, const double* ro
 
 namespace emulate {
 void assemble(const LibraryColumns& lib, int64_t cols, void* out, bool out_float32);
-void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, double* out);
-void correlation_dense(const DenseArg& a, int64_t cols, const double* v, double* out);
+void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, const double* shift, double* out);
+void correlation_dense(const DenseArg& a, int64_t cols, const double* v, const double* shift, double* out);
 void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean, double* centered_sq);
 void column_stats_dense(const DenseArg& a, int64_t cols, double* mean, double* centered_sq);
 void covariance_offsets(const RowsArg& x, const double* shift, const double* weights, int64_t slices, double* partial);

@@ -13,9 +13,17 @@ namespace gpu {
 
 constexpr int kWarp = 32;
 
+// sum over lane's rows of (A(i, col) - shift[col]) v[i]; shift null: no shift. Shifting each column by its mean
+// inside the sum keeps the digits that A^T v - mean 1^T v cancels for columns far from the origin.
 template <class Source>
-NETMIRROR_HD inline double lane_dot(const Source& src, int64_t col, int64_t m, const double* v, int lane) {
+NETMIRROR_HD inline double lane_dot(const Source& src, int64_t col, int64_t m, const double* v, int lane,
+                                    const double* shift = nullptr) {
     double acc = 0.0;
+    if (shift) {
+        const double s = shift[col];
+        for (int64_t i = lane; i < m; i += kWarp) acc = fma(src(col, i) - s, v[i], acc);
+        return acc;
+    }
     for (int64_t i = lane; i < m; i += kWarp) acc = fma(src(col, i), v[i], acc);
     return acc;
 }
@@ -34,6 +42,15 @@ NETMIRROR_HD inline double lane_centered_sq(const Source& src, int64_t col, int6
         const double d = src(col, i) - mean;
         acc = fma(d, d, acc);
     }
+    return acc;
+}
+
+// Entries of the column that differ from `first` (as a double, for the same butterfly): a column is constant,
+// and absorbed by the intercept, only when none does (netmirror::two_pass_stats' rule).
+template <class Source>
+NETMIRROR_HD inline double lane_count_differs(const Source& src, int64_t col, int64_t m, double first, int lane) {
+    double acc = 0.0;
+    for (int64_t i = lane; i < m; i += kWarp) acc += src(col, i) != first ? 1.0 : 0.0;
     return acc;
 }
 
