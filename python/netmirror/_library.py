@@ -199,7 +199,7 @@ class Library:
         self.dedup = bool(dedup)
         self.input_dim = 1 if x.ndim == 1 else 2
         self.fit_intercept = self.input_dim == 1  # 2-D sign nets have no biases and xi = 0 (Theorem C.3)
-        self.origin = frame_origin(x, activation)
+        self.frame_shift = frame_origin(x, activation)
         self._x_frame = self._frame(x)
         n_points = x.shape[0]
         # The family copies x; switching families also keep a binomial table of (n + 1) x (switches + 1) entries.
@@ -237,22 +237,22 @@ class Library:
 
     def _frame(self, t):
         """Points t in the library's frame, t - origin (see :func:`frame_origin`); t itself when origin is 0."""
-        return t if self.origin == 0.0 else t - self.origin
+        return t if self.frame_shift == 0.0 else t - self.frame_shift
 
     def _decode(self, raw):
         """Decoded parameters of raw features with positions (a1, anchors, levels[0]) in the original frame."""
         out = list(self._family.decode(raw))
-        if self.origin != 0.0:
+        if self.frame_shift != 0.0:
             kind, index = out[0], out[5]
             nested = kind == _KINDS.index("nested")
             sym = kind == _KINDS.index("symmetrized")
-            out[3] = out[3] + self.origin                                     # a1
+            out[3] = out[3] + self.frame_shift                                     # a1
             anchors = out[4].copy()
-            anchors[sym, :2] += self.origin                                   # symmetrized: c, b
-            anchors[:, 1:][nested[:, None] & (index[:, 1:] >= 0)] += self.origin  # nested: anchor points
+            anchors[sym, :2] += self.frame_shift                                   # symmetrized: c, b
+            anchors[:, 1:][nested[:, None] & (index[:, 1:] >= 0)] += self.frame_shift  # nested: anchor points
             out[4] = anchors
             levels = out[9].copy()
-            levels[nested, 0] += self.origin                                  # level[0] = a1
+            levels[nested, 0] += self.frame_shift                                  # level[0] = a1
             out[9] = levels
         return tuple(out)
 

@@ -77,7 +77,7 @@ class Network:
 
     ``penalty()`` is (β/L̃) Σ_units Σ_{q ∈ theta_w} |q|^L̃ with L̃ = ``penalty_power``.
 
-    ``input_shift``: the first layer reads x − input_shift (the library's ``origin``: 0.0 unless the data sit
+    ``input_shift``: the first layer reads x − input_shift (the library's ``frame_shift``: 0.0 unless the data sit
     far from 0 relative to their spread, where the shifted frame keeps the breakpoints' digits exactly).
     """
 
@@ -93,7 +93,7 @@ class Network:
         self.beta_scale = float(lib.beta_scale)
         self.penalty_power = int(lib.penalty_power)
         self.intercept = float(intercept)
-        self.input_shift = float(getattr(lib, "origin", 0.0))
+        self.input_shift = float(getattr(lib, "frame_shift", 0.0))
         self._units = units
 
     # -- parameters ---------------------------------------------------------------------------------

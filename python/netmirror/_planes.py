@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import _core, reference
-from ._library import _check_points, memory_budget
+from ._library import _check_points, frame_origin, memory_budget
 
 PLANE_DEPTHS = range(2, 5)
 _MAX_DEDUP_WORK = 2 * 10**11
@@ -112,6 +112,9 @@ class PlaneLibrary:
     hyperplanes through d training points (depth 2), folded about parallel planes at depth 3 and 4 (the 1-D abs
     features of the projections on the plane's unit normal). Data whose affine hull has dimension r < d are
     handled in r coordinates of that hull (a normal component outside it never changes a feature).
+    ``frame_shift`` (d,): the kernels see x − frame_shift, per coordinate 0 or a data value when the data sit far
+    from 0 relative to their spread (:func:`netmirror._library.frame_origin`: the shift is exact), so that
+    deduplication and the features keep their digits at any offset; features are translation invariant.
     """
 
     activation = "abs"
@@ -127,13 +130,16 @@ class PlaneLibrary:
         self.depth = int(depth)
         self.dedup = bool(dedup)
         self.input_dim = X.shape[1]
-        self.origin, self.basis, self.rank = affine_hull(X)
+        self.frame_shift = np.array([frame_origin(X[:, k], "abs") for k in range(X.shape[1])])
+        self.frame_shift.flags.writeable = False
+        Xf = X - self.frame_shift  # exact per coordinate
+        self.origin, self.basis, self.rank = affine_hull(Xf)  # origin: the mean of x - frame_shift
         if self.rank == 0:
             raise ValueError("all points coincide: every feature is constant, there is nothing to fit")
         if weight_norm == "l1":  # ℓ1 is not rotation invariant: the coordinate subspaces already cover flat data
             self.rank = self.input_dim
         # coordinates the kernels see: X itself when it spans R^d, else coordinates in its affine hull
-        self._coords = X if self.rank == self.input_dim else np.ascontiguousarray((X - self.origin) @ self.basis.T)
+        self._coords = self._eval_coords(X)
         raw = plane_library_size(len(X), self.rank, self.depth, weight_norm)
         if raw >= 2**63:
             raise ValueError(f"the raw library has {raw:.3e} features, more than can be indexed; "
@@ -194,7 +200,9 @@ class PlaneLibrary:
         return rows * len(self) * np.dtype(dtype).itemsize
 
     def _eval_coords(self, t):
-        return t if self.rank == self.input_dim else np.ascontiguousarray((t - self.origin) @ self.basis.T)
+        """Coordinates the kernels see: t − frame_shift, in the r coordinates of the affine hull when r < d."""
+        t = t - self.frame_shift if np.any(self.frame_shift) else t
+        return np.ascontiguousarray(t if self.rank == self.input_dim else (t - self.origin) @ self.basis.T)
 
     def _points(self, x_eval, name="x_eval"):
         t = check_plane_points(x_eval, name)
@@ -343,10 +351,12 @@ class PlaneNetwork:
         self.library, self.depth, self.input_dim = lib, lib.depth, lib.input_dim
         self.beta, self.intercept, self.penalty_power = float(beta), float(intercept), lib.depth
         self.weight_norm = lib.weight_norm
+        self.input_shift = lib.frame_shift  # the first layer reads x − input_shift (exact; 0 near the origin)
         selected = np.flatnonzero(coef)
         feats = lib.feature_rows(selected)
-        self.weights = [self._unit(int(j), float(coef[j]), f["normal"], float(f["offset"]), f["levels"])
-                        for f, j in zip(feats, selected)]
+        xf = lib.x - lib.frame_shift
+        self.weights = [self._unit(int(j), float(coef[j]), f["normal"], float(f["normal"] @ xf[f["points"][0]]),
+                                   f["levels"]) for f, j in zip(feats, selected)]
 
     def _unit(self, feature, z, u, offset, levels):
         """Balanced weights of the unit z · feature(x), feature = |…||uᵀx − offset − a1| − c2| …|."""
@@ -366,6 +376,8 @@ class PlaneNetwork:
         if t.shape[1] != self.input_dim:
             raise ValueError(f"X must have {self.input_dim} columns like the training inputs, got shape {t.shape}")
         out = np.full(t.shape[0], self.intercept)
+        if np.any(self.input_shift):
+            t = t - self.input_shift
         for u in self.weights:
             h = t
             for layer in u["layers"]:
@@ -417,7 +429,8 @@ class ContinuousPlaneResult:
     continuous problem (``objective - gap`` ≤ the net's optimal training objective); ``library_objective``:
     the optimum over the library alone (an upper bound); generated units: ``directions`` u (K, 2), ``types``
     (K,) their 1-D abs type (raw index of the 1-D library; depth 2: the anchor point) and ``levels`` (K, L − 1)
-    at u, the unit being ``|…||uᵀx − a1| − c2| … |``; ``coef`` over [library columns, generated columns];
+    at u, the unit being ``|…||uᵀx' − a1| − c2| … |`` with x' = x − library.frame_shift (x itself unless the
+    data sit far from the origin); ``coef`` over [library columns, generated columns];
     ``rounds``: Lasso solves; ``network()`` the rebuilt net.
     """
 
@@ -482,6 +495,7 @@ def continuous_lasso_2d(X, y, beta, *, depth=2, tol=1e-9, max_rounds=300):
     if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta > 0 or not math.isfinite(beta):
         raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
     lib = plane_library(X, depth)
+    X = X - lib.frame_shift  # the library's frame (exact): generated units and their levels live there too
     A = lib.matrix()
     res = lasso(A, y, beta, tol=1e-12)
     library_objective = res.objective
