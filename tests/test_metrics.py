@@ -4,14 +4,12 @@ from __future__ import annotations
 import math
 import warnings
 
+import netmirror
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
-
-import netmirror
-from netmirror import reference
-from netmirror import DegenerateMetricWarning
+from netmirror import DegenerateMetricWarning, reference
 
 
 def random_orthogonal(rng, p):
@@ -112,8 +110,11 @@ def test_pah_exponents_recovers_powers():
     assert res.alpha == pytest.approx(2.0, abs=1e-9) and res.beta == pytest.approx(0.5, abs=1e-9)
     assert res.delta == 1.0 and res.in_range and res.n_eigen == 8
     assert min(res.r2.values()) == pytest.approx(1.0, abs=1e-12)
-    res = netmirror.pah_exponents(H, (V * lam ** -0.2) @ V.T, Z)  # G^-5 ∝ Z: outside [-1, 3]
-    assert res.beta == pytest.approx(-5.0, abs=1e-8) and not res.in_range
+    res = netmirror.pah_exponents(H, (V * lam ** -0.2) @ V.T, Z)  # G^-5 ∝ Z: β = -5 with δ = 1
+    assert res.beta == pytest.approx(-5.0, abs=1e-8)
+    # ... and H^0.4 ∝ G^-1 ∝ Z^0.2 is the same relation, inside [-1, 3]: the range fixes no scale
+    np.testing.assert_allclose(res.ratio, (0.4, -1.0, 0.2), atol=1e-9)
+    assert res.in_range
     with pytest.warns(DegenerateMetricWarning, match="flat"):
         assert netmirror.pah_exponents(np.eye(8), G, Z).alpha == 0.0
     with pytest.raises(ValueError, match="at least 2 positive"):
@@ -134,6 +135,10 @@ def test_cka_matches_gram_references(seed, n, p, q):
     hsic = netmirror._metrics._hsic_unbiased
     for A, B in ((K, L), (K, K), (L, L)):
         assert hsic(A, B) == pytest.approx(reference.hsic_unbiased_ustat(A, B), rel=1e-9, abs=1e-9)
+    # HSIC_1 is translation invariant; on centred data its closed form has no cancellation (with the
+    # offset of 10 the uncentred one loses ~1e-10, where netmirror.cka matches exact rational arithmetic)
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    K, L = Xc @ Xc.T, Yc @ Yc.T
     xx, yy = hsic(K, K), hsic(L, L)
     if xx > 0 and yy > 0:
         assert netmirror.cka(X, Y, debiased=True) == pytest.approx(hsic(K, L) / math.sqrt(xx * yy), abs=1e-10)
@@ -281,7 +286,9 @@ def test_weight_spectra_and_effective_rank():
     assert sp["b"].shape == (2,) and np.all(np.diff(sp["b"]) <= 0)
     assert isinstance(netmirror.weight_spectra([mats["a"]]), list)
     for method in ("entropy", "stable", "participation", "threshold"):
-        assert netmirror.effective_rank(np.eye(5), method=method) == pytest.approx(5.0)
+        # participation centres the columns (rows = samples): eye(5) - 1/5 has rank 4
+        assert netmirror.effective_rank(np.eye(5), method=method) == pytest.approx(
+            4.0 if method == "participation" else 5.0)
         assert netmirror.effective_rank(np.outer([1.0, 2, 3], [1.0, -1]), method=method) == pytest.approx(1.0)
     s = np.array([4.0, 2.0, 1e-4])
     assert netmirror.effective_rank(s, method="threshold") == 2.0
@@ -337,3 +344,268 @@ def test_minibatch_cka_matches_torch_cka():
         mb.update([bx], [by])
     ours = float(np.asarray(mb.result()).ravel()[0])
     assert ours == pytest.approx(theirs, rel=1e-10)
+
+
+# --------------------------------------------------------------------------------------------------
+# translation invariance over the whole float64 range (offsets up to 1e12), few samples, degenerate input
+EPS = np.finfo(np.float64).eps
+offsets = st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False)
+log_scales = st.floats(-6.0, 6.0)
+CKA_VARIANTS = [("linear", False), ("linear", True), ("rbf", False), ("rbf", True)]
+
+
+def correlated_pair(rng, n, p, q):
+    X = rng.standard_normal((n, p))
+    Y = X[:, :1] @ rng.standard_normal((1, q)) + 0.7 * rng.standard_normal((n, q))
+    return X, Y
+
+
+def reference_cka(Xc, Yc, kernel, debiased):
+    """CKA from the Gram-matrix references, or None where a self-HSIC is not clearly positive."""
+    if kernel == "linear":
+        K, L = Xc @ Xc.T, Yc @ Yc.T
+    else:
+        K, L = reference.rbf_gram(Xc, 1.0), reference.rbf_gram(Yc, 1.0)
+    hsic = reference.hsic_unbiased_ustat if debiased else reference.hsic_biased
+    xx, yy = hsic(K, K), hsic(L, L)
+    n = len(K)
+    if xx <= 1e-6 * float((K * K).sum()) / n**2 or yy <= 1e-6 * float((L * L).sum()) / n**2:
+        return None
+    return hsic(K, L) / math.sqrt(xx * yy)
+
+
+@pytest.mark.parametrize("kernel,debiased", CKA_VARIANTS)
+def test_cka_is_translation_invariant_issue_figures(kernel, debiased):
+    """Data of std 1 with a common offset: the issue measured 0.0 (linear, at 1e3 debiased and 1e5 biased,
+    with a false 'constant representation' warning) and 0.2177 instead of 0.6669 (rbf at 1e8)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 10))
+    Y = X @ rng.standard_normal((10, 8)) + 2.0 * rng.standard_normal((50, 8))
+    base = netmirror.cka(X, Y, kernel=kernel, debiased=debiased)
+    assert 0.3 < base < 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateMetricWarning)
+        for off in (1e3, 1e5, 1e8, 1e12):
+            tol = 1e-10 + 10 * off * EPS  # the shifted data carry off·eps of rounding (std 1)
+            assert netmirror.cka(X + off, Y, kernel=kernel, debiased=debiased) == pytest.approx(base, abs=tol), off
+            assert netmirror.cka(X - off, Y + off, kernel=kernel, debiased=debiased) == pytest.approx(
+                base, abs=tol), off
+
+
+@given(seeds, st.integers(4, 7), st.integers(1, 4), st.integers(1, 4), offsets, offsets, log_scales,
+       st.sampled_from(CKA_VARIANTS))
+def test_cka_translation_on_the_same_float_data(seed, n, p, q, ox, oy, log_s, variant):
+    """CKA of shifted float64 data equals the references on the same data translated exactly (rational
+    arithmetic): nothing beyond the digits the shifted data themselves lack is lost, at any offset/scale."""
+    kernel, debiased = variant
+    rng = np.random.default_rng(seed)
+    X, Y = correlated_pair(rng, n, p, q)
+    X, Y = 10.0**log_s * X + ox, Y + oy
+    Xc, Yc = reference.center_columns_exact(X), reference.center_columns_exact(Y)
+    if not Xc.any():  # the offset swallowed the spread: every row is the same float64 vector
+        with pytest.warns(DegenerateMetricWarning, match="constant"):
+            assert netmirror.cka(X, Y, kernel=kernel, debiased=debiased) == 0.0
+        return
+    expected = reference_cka(Xc, Yc, kernel, debiased)
+    assume(expected is not None)
+    assert netmirror.cka(X, Y, kernel=kernel, debiased=debiased) == pytest.approx(expected, abs=1e-9)
+
+
+@given(seeds, st.integers(10, 40), st.integers(1, 6), st.integers(1, 6), offsets, offsets, log_scales,
+       st.sampled_from(CKA_VARIANTS))
+def test_cka_translation_against_unshifted(seed, n, p, q, ox, oy, log_s, variant):
+    """|cka(X + o) - cka(X)| is bounded by the rounding of the shifted data, |o|·eps/std."""
+    kernel, debiased = variant
+    rng = np.random.default_rng(seed)
+    X, Y = correlated_pair(rng, n, p, q)
+    s = 10.0**log_s
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateMetricWarning)
+        base = netmirror.cka(s * X, Y, kernel=kernel, debiased=debiased)
+        shifted = netmirror.cka(s * X + ox, Y + oy, kernel=kernel, debiased=debiased)
+    delta = EPS * max(abs(ox) / (s * X.std(axis=0).min()), abs(oy) / Y.std(axis=0).min())
+    assume(delta < 1e-4)  # beyond that the shifted data no longer resemble the unshifted ones
+    if debiased:  # an ill-conditioned unbiased self-HSIC amplifies any perturbation
+        for M in (X, Y):
+            Mc = M - M.mean(axis=0)
+            K = Mc @ Mc.T
+            assume(netmirror._metrics._hsic_unbiased(K, K) > 0.05 * float((K * K).mean()))
+    assert shifted == pytest.approx(base, abs=1e-9 + 10 * delta)
+
+
+def test_minibatch_cka_is_translation_invariant():
+    """Issue: MinibatchCKA returned 0.0 at offset 1e3 ('constant layer')."""
+    rng = np.random.default_rng(8)
+    xs = [rng.standard_normal((32, 10)) for _ in range(3)]
+    ys = [x @ rng.standard_normal((10, 6)) + 2.0 * rng.standard_normal((32, 6)) for x in xs]
+
+    def run(ox, oy):
+        mb = netmirror.MinibatchCKA(1, 1)
+        for x, y in zip(xs, ys):
+            mb.update([x + ox], [y + oy])
+        return float(mb.result()[0, 0])
+
+    base = run(0.0, 0.0)
+    assert 0.3 < base < 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateMetricWarning)
+        for off in (1e3, 1e5, 1e8, 1e12):
+            assert run(off, -off) == pytest.approx(base, abs=1e-10 + 10 * off * EPS), off
+
+
+@given(seeds, st.integers(4, 6), st.integers(1, 3), st.integers(1, 3), offsets, offsets, log_scales)
+def test_minibatch_cka_translation_on_the_same_float_data(seed, n, p, q, ox, oy, log_s):
+    rng = np.random.default_rng(seed)
+    pairs = [correlated_pair(rng, n, p, q) for _ in range(2)]
+    pairs = [(10.0**log_s * x + ox, y + oy) for x, y in pairs]
+    hsic = reference.hsic_unbiased_ustat
+    sums = np.zeros(3)
+    for x, y in pairs:
+        xc, yc = reference.center_columns_exact(x), reference.center_columns_exact(y)
+        K, L = xc @ xc.T, yc @ yc.T
+        sums += [hsic(K, L), hsic(K, K), hsic(L, L)]
+        scale = max(float((K * K).mean()), float((L * L).mean()))
+    assume(sums[1] > 1e-6 * float((K * K).mean()) and sums[2] > 1e-6 * float((L * L).mean()) and scale > 0)
+    mb = netmirror.MinibatchCKA(1, 1)
+    for x, y in pairs:
+        mb.update([x], [y])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateMetricWarning)
+        out = float(mb.result()[0, 0])
+    assert out == pytest.approx(sums[0] / math.sqrt(sums[1] * sums[2]), abs=1e-9)
+
+
+def test_linear_cka_few_samples_many_features():
+    """6 x 150,000 was refused as needing 838 GiB (feature-space form): the n x n form needs a few MB."""
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((6, 150_000))
+    Y = X[:, ::-1] + 0.5 * rng.standard_normal((6, 150_000))
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    previous = netmirror.set_memory_limit(64 * 2**20)
+    try:
+        for debiased in (False, True):
+            expected = reference.cka_gram(Xc @ Xc.T, Yc @ Yc.T, debiased=debiased)
+            assert netmirror.cka(X, Y, debiased=debiased) == pytest.approx(expected, abs=1e-10)
+        # many samples, few features: the feature-space form, no n x n matrix (now also for debiased)
+        Z = rng.standard_normal((20_000, 3))
+        W = Z @ rng.standard_normal((3, 2)) + rng.standard_normal((20_000, 2))
+        assert netmirror.cka(Z, W, debiased=True) == pytest.approx(
+            netmirror.cka(Z[:4000], W[:4000], debiased=True), abs=0.05)
+        assert 0.2 < netmirror.cka(Z, W) < 1.0
+        netmirror.set_memory_limit(2**20)  # neither form fits: the estimate of the smaller one is named
+        with pytest.raises(MemoryError, match="linear CKA of 6 samples"):
+            netmirror.cka(X, Y)
+    finally:
+        netmirror.set_memory_limit(previous)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+@given(seeds, st.integers(4, 9), st.integers(1, 12), st.integers(1, 12))
+def test_linear_cka_gram_and_feature_forms_agree(debiased, seed, n, p, q):
+    rng = np.random.default_rng(seed)
+    X, Y = correlated_pair(rng, n, p, q)
+    Xc, Yc = netmirror._metrics._centered(X), netmirror._metrics._centered(Y)
+    gram = netmirror._metrics._linear_hsics(Xc, Yc, debiased, True)
+    feature = netmirror._metrics._linear_hsics(Xc, Yc, debiased, False)
+    for a, b in zip(gram, feature):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12 * max(abs(gram[1]), abs(gram[2])))
+
+
+def test_cka_constant_representation_is_decided_exactly():
+    X = np.random.default_rng(10).standard_normal((12, 3))
+    for C in (np.full((12, 2), 1e12), np.full((12, 2), -3.0), np.zeros((12, 1))):
+        for kernel, debiased in CKA_VARIANTS:
+            with pytest.warns(DegenerateMetricWarning, match="constant"):
+                assert netmirror.cka(X, C, kernel=kernel, debiased=debiased) == 0.0
+    # one ulp of spread is a (tiny) representation, not a constant one
+    tiny = np.full((12, 1), 1e12)
+    tiny[::2] = np.nextafter(1e12, 2e12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateMetricWarning)
+        assert netmirror.cka(tiny, tiny) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_neural_collapse_is_translation_invariant_issue_figure():
+    """Issue: neural_collapse(H + 1e10, labels).nc1 gave 2.5e11 instead of 0.351, silently."""
+    rng = np.random.default_rng(11)
+    labels = np.repeat(np.arange(4), 30)
+    H = rng.standard_normal((120, 6)) + 2.0 * rng.standard_normal((4, 6))[labels]
+    W, b = rng.standard_normal((4, 6)), rng.standard_normal(4)
+    base = netmirror.neural_collapse(H, labels, W=W, b=b)
+    for off in (1e3, 1e6, 1e10, 1e12):
+        o = off * np.linspace(-1.0, 1.0, 6)
+        res = netmirror.neural_collapse(H + o, labels, W=W, b=b - W @ o)
+        tol = 1e-10 + 1e3 * off * EPS
+        for name in ("nc1", "nc2_equinorm_means", "nc2_equiangular", "nc2_etf_distance", "nc3",
+                     "nc2_equinorm_weights"):
+            assert getattr(res, name) == pytest.approx(getattr(base, name), rel=tol, abs=tol), (name, off)
+        if off <= 1e6:  # the logits W h + b - W o lose off·eps·|W| of their digits
+            assert res.nc4 == base.nc4, off
+
+
+@given(seeds, st.integers(2, 5), st.integers(2, 6), offsets, st.floats(-3.0, 3.0))
+def test_neural_collapse_translation_on_the_same_float_data(seed, C, p, off, log_s):
+    """NC1-NC3 of shifted float64 data equal the reference on the same data translated exactly."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, C, 40)
+    labels[:C] = np.arange(C)
+    H = 10.0**log_s * (rng.standard_normal((40, p)) + 2.0 * rng.standard_normal((C, p))[labels])
+    H = H + off * rng.uniform(-1.0, 1.0, p)
+    W = rng.standard_normal((C, p))
+    ref = reference.neural_collapse(reference.center_columns_exact(H), labels, W=W)
+    assume(all(math.isfinite(v) for v in ref.values()))
+    res = netmirror.neural_collapse(H, labels, W=W)
+    for name, value in ref.items():
+        if name != "nc4":
+            assert getattr(res, name) == pytest.approx(value, rel=1e-7, abs=1e-9), name
+
+
+def test_effective_rank_participation_centres_and_empty_input():
+    rng = np.random.default_rng(12)
+    R = rng.standard_normal((200, 60))
+    base = netmirror.effective_rank(R, method="participation")
+    assert base == pytest.approx(reference.participation_ratio(R), rel=1e-10)
+    assert 40 < base < 60
+    # issue: a mean of 5 gave 1.08 (the mean direction dominated the uncentred spectrum)
+    for off in (5.0, 1e6, 1e12):
+        assert netmirror.effective_rank(R + off, method="participation") == pytest.approx(
+            base, rel=1e-10 + 1e3 * off * EPS), off
+    # the other methods describe the matrix as given (weights are not centred)
+    assert netmirror.effective_rank(R + 5.0, method="stable") < 1.5
+    with pytest.warns(DegenerateMetricWarning, match="constant"):
+        assert netmirror.effective_rank(np.full((5, 3), 7.0), method="participation") == 0.0
+    for empty in (np.zeros((0, 3)), np.zeros((3, 0)), np.zeros(0), np.zeros((2, 0, 4))):
+        for method in ("entropy", "stable", "participation", "threshold"):
+            with pytest.raises(ValueError, match="empty"):
+                netmirror.effective_rank(empty, method=method)
+    with pytest.raises(ValueError, match="empty"):
+        netmirror.weight_spectra(np.zeros((0, 3)))
+
+
+@given(seeds, st.integers(2, 30), st.integers(1, 8), offsets, log_scales)
+def test_effective_rank_participation_translation_on_the_same_float_data(seed, n, p, off, log_s):
+    rng = np.random.default_rng(seed)
+    X = 10.0**log_s * rng.standard_normal((n, p)) @ rng.standard_normal((p, p)) + off * rng.uniform(-1, 1, p)
+    Xc = reference.center_columns_exact(X)
+    if not Xc.any():
+        with pytest.warns(DegenerateMetricWarning):
+            assert netmirror.effective_rank(X, method="participation") == 0.0
+        return
+    assert netmirror.effective_rank(X, method="participation") == pytest.approx(
+        reference.participation_ratio(X), rel=1e-9)
+
+
+def test_pah_exponents_are_scale_free():
+    """Issue: (α, β, δ) = (4, 2, 1) was reported out of range although (2, 1, 1/2) is the same relation."""
+    rng = np.random.default_rng(13)
+    V = random_orthogonal(rng, 6)
+    lam = np.exp(rng.uniform(-4, 3, 6))
+    Z = (V * lam) @ V.T
+    H = (V * lam ** 0.25) @ V.T  # H = Z^(1/4): H^4 ∝ Z
+    G = 3.0 * (V * lam ** 0.5) @ V.T  # G = Z^(1/2): G^2 ∝ Z
+    res = netmirror.pah_exponents(H, G, Z)
+    assert (res.alpha, res.beta, res.delta) == (pytest.approx(4.0, abs=1e-9), pytest.approx(2.0, abs=1e-9), 1.0)
+    assert res.in_range  # (2, 1, 1/2) ∈ [-1, 3]³
+    np.testing.assert_allclose(res.ratio, (1.0, 0.5, 0.25), atol=1e-10)  # α : β : δ = 4 : 2 : 1
+    assert netmirror.PAHExponents(alpha=-2.0, beta=1.0, delta=1.0, in_range=True, r2={}, n_eigen=2).ratio == (
+        -1.0, 0.5, 0.5)

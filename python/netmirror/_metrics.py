@@ -15,13 +15,27 @@ import numbers
 import warnings
 
 import numpy as np
+from scipy.spatial.distance import pdist, squareform
 
 from . import _memory
 from ._covariance import CovarianceAccumulator
 
-__all__ = ["DegenerateMetricWarning", "alignment", "CRHAlignments", "crh_alignments", "PAHExponents",
-           "pah_exponents", "cka", "MinibatchCKA", "kernel_alignment", "NeuralCollapse", "neural_collapse",
-           "nfa_correlation", "weight_spectra", "effective_rank"]
+__all__ = [
+    "CRHAlignments",
+    "DegenerateMetricWarning",
+    "MinibatchCKA",
+    "NeuralCollapse",
+    "PAHExponents",
+    "alignment",
+    "cka",
+    "crh_alignments",
+    "effective_rank",
+    "kernel_alignment",
+    "neural_collapse",
+    "nfa_correlation",
+    "pah_exponents",
+    "weight_spectra",
+]
 
 
 class DegenerateMetricWarning(RuntimeWarning):
@@ -194,10 +208,17 @@ def crh_alignments(H_a, G_a, H_b, G_b, W, *, kind="pearson"):
 
 @dataclasses.dataclass(frozen=True)
 class PAHExponents:
-    """Polynomial alignment H^α ∝ G^β ∝ Z^δ, normalised to δ = 1 (only ratios are identifiable).
+    """Polynomial alignment H^α ∝ G^β ∝ Z^δ (Ziyin et al. 2024).
 
-    alpha, beta : fitted exponents; in_range : whether each of α, β, δ lies in [-1, 3] (the PAH range);
-    r2 : coefficient of determination of the two log-log fits ("H", "G"); n_eigen : eigenvalues used.
+    The relation is unchanged when α, β, δ are multiplied by one common nonzero factor (H^α ∝ Z^δ iff
+    H^{cα} ∝ Z^{cδ} for positive definite matrices), so only their ratio is identifiable.
+    alpha, beta, delta : the exponents normalised to δ = 1. ratio : (α, β, δ) divided by their largest
+    |value| (largest |entry| 1, δ's sign kept): the scale-free exponents, e.g. (1, 0.5, 0.25) for
+    α : β : δ = 4 : 2 : 1. in_range : whether some common rescaling puts all three in the PAH range
+    [-1, 3]; since that range contains a neighbourhood of 0, every finite fit has one (the range constrains
+    exponents only under a fixed normalisation, and the data fix none), so it is False only for a
+    non-finite fit. r2 : coefficient of determination of the two log-log fits ("H", "G");
+    n_eigen : eigenvalues used.
     """
     alpha: float
     beta: float
@@ -205,6 +226,13 @@ class PAHExponents:
     in_range: bool
     r2: dict
     n_eigen: int
+    ratio: tuple | None = None  # computed from alpha, beta, delta when not given
+
+    def __post_init__(self):
+        if self.ratio is None:
+            exps = (float(self.alpha), float(self.beta), float(self.delta))
+            top = max(abs(e) for e in exps)
+            object.__setattr__(self, "ratio", tuple(e / top for e in exps) if top > 0 else exps)
 
 
 def _log_slope(x, y, what):
@@ -228,9 +256,10 @@ def pah_exponents(H, G, Z, *, rtol=1e-10):
     v_iᵀ G v_i (the eigenvalues of H and G when they share Z's eigenbasis, as the PAH implies); indices
     where all three exceed ``rtol`` times their largest value are kept. With δ = 1,
     α is the least-squares slope of log λ_Z on log λ_H (α log λ_H = log λ_Z + c), β that of log λ_Z on
-    log λ_G. Exponents are reported as fitted (not clipped); ``in_range`` says whether all lie in
-    [-1, 3]. A flat spectrum gives exponent 0.0 with a DegenerateMetricWarning. Matrices or
-    CovarianceAccumulator objects (second moments).
+    log λ_G. Exponents are reported as fitted (not clipped), with their scale-free ``ratio``; ``in_range``
+    asks whether a common rescaling puts them in [-1, 3] (see :class:`PAHExponents`). A flat spectrum
+    gives exponent 0.0 with a DegenerateMetricWarning. Matrices or CovarianceAccumulator objects (second
+    moments).
     """
     # a positive scale of H, G or Z shifts its log-spectrum only: the fitted slopes do not change
     mats = [_matrix(M, name, square=True, scale_free=True) for M, name in ((H, "H"), (G, "G"), (Z, "Z"))]
@@ -255,7 +284,10 @@ def pah_exponents(H, G, Z, *, rtol=1e-10):
     lh, lg, lz = np.log(lh[keep]), np.log(lg[keep]), np.log(lz[keep])
     alpha, r2_h = _log_slope(lh, lz, "H")
     beta, r2_g = _log_slope(lg, lz, "G")
-    in_range = all(-1.0 <= e <= 3.0 for e in (alpha, beta, 1.0))
+    exps = (alpha, beta, 1.0)
+    # c·(α, β, δ) lies in [-1, 3]³ for every small enough c > 0: a common rescaling into the range exists
+    # for every finite fit
+    in_range = all(math.isfinite(e) for e in exps)
     return PAHExponents(alpha=alpha, beta=beta, delta=1.0, in_range=in_range, r2={"H": r2_h, "G": r2_g},
                         n_eigen=k)
 
@@ -275,14 +307,35 @@ def _samples(X, name, scale_free=False):
     return _unit_scale(X) if scale_free else X
 
 
+def _centered(X, unit=True):
+    """Column-centred copy of X (X itself is not modified): computed at unit scale (sums cannot overflow),
+    in two passes — the second removes what the rounding of the first mean left, so the result is the
+    exactly centred data to a few ulps of their own spread, whatever the offset. unit=True returns it at
+    unit scale again (a spread far below the offset then neither underflows nor loses range in products:
+    for CKA, neural collapse and the participation ratio, which are invariant to translation and scale),
+    unit=False at the scale of X."""
+    e = _unit_exponent(X)
+    Xc = np.ldexp(X, -e)
+    Xc -= Xc.mean(axis=0)
+    Xc -= Xc.mean(axis=0)
+    return np.ldexp(Xc, -_unit_exponent(Xc) if unit else e, out=Xc)
+
+
+def _constant_rows(X):
+    """Whether every row of X is the same (a constant representation), decided exactly."""
+    return bool(np.all(X.max(axis=0) == X.min(axis=0)))
+
+
 def _gram_rbf(X, sigma):
-    sq = np.einsum("ij,ij->i", X, X)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (X @ X.T), 0.0)
+    """RBF kernel of the rows of X (centred, unit scale): squared distances from direct differences
+    (scipy's pdist), not ‖x‖² + ‖y‖² - 2 x·y, which cancels when the distances are small beside the norms."""
+    d2 = squareform(pdist(X, "sqeuclidean"))
     med = float(np.median(d2))
     if med == 0.0:
         _warn("cka: median squared distance is 0 (most samples identical); using bandwidth 1.0")
         med = 1.0
-    return np.exp(-d2 / (2.0 * sigma * sigma * med))
+    d2 *= -1.0 / (2.0 * sigma * sigma * med)
+    return np.exp(d2, out=d2)
 
 
 def _hsic_biased(K, L):
@@ -303,15 +356,62 @@ def _hsic_unbiased(K, L):
         n * (n - 3))
 
 
+def _hsic1_terms(tr_kl, k_diag, l_diag, k_rows, l_rows):
+    """Song et al.'s HSIC_1 from Tr(KL), the diagonals and the row sums of K and L (no n x n matrix needed):
+    with K̃, L̃ the zero-diagonal copies, Tr(K̃L̃) = Tr(KL) - diag(K)·diag(L) and K̃1 = K1 - diag(K)."""
+    n = k_diag.shape[0]
+    k1, l1 = k_rows - k_diag, l_rows - l_diag
+    kl = tr_kl - float(k_diag @ l_diag)
+    return (kl + float(k1.sum()) * float(l1.sum()) / ((n - 1) * (n - 2)) - 2.0 * float(k1 @ l1) / (n - 2)) / (
+        n * (n - 3))
+
+
+def _linear_form(n, p, q, what, hint):
+    """Whether linear CKA of column-centred X (n, p), Y (n, q) is computed from the n x n Gram matrices
+    (O(n²(p+q)) time, n x n memory) rather than in feature space (O(n(pq + p² + q²)) time, p x q, p x p and
+    q x q memory): the cheaper form that fits the memory limit; checks the limit against the one used."""
+    data = 8 * 2 * n * (p + q)  # the centred unit-scale copies of X and Y
+    forms = sorted([(n * n * (p + q), data + 8 * 3 * n * n, True),
+                    (n * (p * q + p * p + q * q), data + 8 * max(p * q, p * p, q * q), False)])
+    limit = _memory.get_memory_limit()
+    _, nbytes, gram = next((f for f in forms if f[1] <= limit), min(forms, key=lambda f: f[1]))
+    _need(nbytes, what, hint)
+    return gram
+
+
+def _linear_hsics(Xc, Yc, debiased, gram):
+    """(HSIC(K, L), HSIC(K, K), HSIC(L, L), mean K², mean L²) for K = Xc Xcᵀ, L = Yc Ycᵀ of column-centred
+    data, up to the common factor 1/(n-1)² of the biased estimator (HK H = K for centred data)."""
+    if gram:
+        K, L = Xc @ Xc.T, Yc @ Yc.T
+        tr = {"xy": float(np.vdot(K, L)), "xx": float(np.vdot(K, K)), "yy": float(np.vdot(L, L))}
+        rows = {"x": K.sum(axis=1), "y": L.sum(axis=1)}
+        del K, L
+    else:
+        tr = {"xy": float(np.linalg.norm(Xc.T @ Yc)) ** 2, "xx": float(np.linalg.norm(Xc.T @ Xc)) ** 2,
+              "yy": float(np.linalg.norm(Yc.T @ Yc)) ** 2}
+        rows = {"x": Xc @ Xc.sum(axis=0), "y": Yc @ Yc.sum(axis=0)}  # K 1 = X (Xᵀ 1): ≈ 0 once centred
+    n = Xc.shape[0]
+    scale_x, scale_y = tr["xx"] / (n * n), tr["yy"] / (n * n)  # Σ K_ij² = Tr(K K)
+    if not debiased:
+        return tr["xy"], tr["xx"], tr["yy"], scale_x, scale_y
+    dx, dy = np.einsum("ij,ij->i", Xc, Xc), np.einsum("ij,ij->i", Yc, Yc)
+    return (_hsic1_terms(tr["xy"], dx, dy, rows["x"], rows["y"]),
+            _hsic1_terms(tr["xx"], dx, dx, rows["x"], rows["x"]),
+            _hsic1_terms(tr["yy"], dy, dy, rows["y"], rows["y"]), scale_x, scale_y)
+
+
 _DEGENERATE_RTOL = 1e-12
 
 
 def _cka_ratio(xy, xx, yy, what, scale_x, scale_y):
-    """xy / sqrt(xx yy); 0.0 with a warning when a self-HSIC is <= 1e-12 x its scale (mean squared kernel
-    entry): zero up to rounding means a constant representation, negative means the unbiased estimator
-    failed on too few or degenerate samples."""
+    """xy / sqrt(xx yy); 0.0 with a warning when a self-HSIC is <= 1e-12 x its scale (mean squared entry of
+    the centred kernel): negative means the unbiased estimator failed on too few or degenerate samples, zero
+    up to rounding a (nearly) constant representation."""
     if xx <= _DEGENERATE_RTOL * scale_x or yy <= _DEGENERATE_RTOL * scale_y:
-        _warn(f"{what}: a self-HSIC is {'negative (unbiased estimator on too few or degenerate samples)' if min(xx, yy) < 0 else 'zero (constant representation)'}; returning 0.0")
+        why = ("negative (unbiased estimator on too few or degenerate samples)" if min(xx, yy) < 0 else
+               "zero up to rounding (a nearly constant representation)")
+        _warn(f"{what}: a self-HSIC is {why}; returning 0.0")
         return 0.0
     return float(xy / math.sqrt(xx * yy))
 
@@ -320,16 +420,19 @@ def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
     """Centred kernel alignment of two representations of the same n samples (rows).
 
     CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with K, L the Gram matrices of X and Y.
-    - kernel="linear": K = X Xᵀ. Biased estimator (debiased=False, Kornblith et al. 2019) computed in
-      feature space after centring the columns: ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F ‖Yᵀ Y‖_F) (no n×n matrices).
+    - kernel="linear": K = X Xᵀ of the column-centred X (every estimator here is translation invariant).
+      Computed in feature space, ‖Ycᵀ Xc‖²_F / (‖Xcᵀ Xc‖_F ‖Ycᵀ Yc‖_F) for the biased estimator, or from the
+      n x n Gram matrices, whichever costs less (n < p, q: Gram form; no n x n matrix when n is large).
     - kernel="rbf": k_ij = exp(-d²_ij / (2 σ² median(d²))), median over the full n×n matrix of squared
       distances including its zero diagonal; ``sigma`` is that *fraction of the median distance*
-      (Kornblith et al.'s ``threshold``), default 1.0 (their demo also uses 0.5).
+      (Kornblith et al.'s ``threshold``), default 1.0 (their demo also uses 0.5). Distances are computed
+      from differences of the rows, so they keep their digits beside a large common offset.
     - debiased=True: Song et al.'s unbiased HSIC_1 (zero-diagonal Gram matrices, n >= 4) in all three
       terms; it is a U-statistic, so debiased CKA of independent data is ≈ 0 and can be negative.
     Biased HSIC uses H K H with H = I - 11ᵀ/n; the 1/(n-1)² factors cancel in the ratio.
-    Returns a float; a constant representation or a non-positive self-HSIC gives 0.0 with a
-    DegenerateMetricWarning. Memory: O(n²) for rbf or debiased, O(p q) for the biased linear case.
+    Returns a float. A constant representation (all rows equal, decided exactly) or a self-HSIC that is
+    negative or zero up to rounding (<= 1e-12 x the mean squared entry of the centred kernel) gives 0.0
+    with a DegenerateMetricWarning. Memory: O(n²) for rbf, O(min(n², pq + p² + q²)) for linear.
     """
     X, Y = _samples(X, "X"), _samples(Y, "Y")
     n = X.shape[0]
@@ -341,32 +444,34 @@ def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
         raise ValueError(f"kernel must be 'linear' or 'rbf', got {kernel!r}")
     if kernel == "linear" and sigma is not None:
         raise ValueError("sigma applies only to kernel='rbf'")
+    if kernel == "rbf" and sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, numbers.Real)
+                                                  or not math.isfinite(sigma) or not sigma > 0):
+        raise ValueError(f"sigma must be a finite number > 0 (a fraction of the median distance), got {sigma!r}")
     p, q = X.shape[1], Y.shape[1]
-    if kernel == "linear" and not debiased:
-        _need(8 * (2 * n * (p + q) + 2 * (p * p + q * q) + p * q),
-              f"linear CKA of {n:,} samples with {p:,} and {q:,} features", "use fewer features or samples")
-    else:  # Gram matrices K, L and their centred or zero-diagonal copies and products
-        _need(8 * (6 * n * n + n * (p + q)), f"{kernel} {'debiased ' if debiased else ''}CKA of {n:,} samples "
-              f"({n:,} x {n:,} kernel matrices)",
-              "use fewer samples, netmirror.MinibatchCKA over minibatches, or the biased linear CKA (feature space)")
-    # CKA is invariant to an isotropic scale of X or Y (the rbf bandwidth follows the median distance)
-    X, Y = _unit_scale(X), _unit_scale(Y)
-    if kernel == "linear" and not debiased:
-        Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
-        xy = float(np.linalg.norm(Yc.T @ Xc) ** 2)
-        xx, yy = float(np.linalg.norm(Xc.T @ Xc)) ** 2, float(np.linalg.norm(Yc.T @ Yc)) ** 2
-        # scales: ‖X‖_F⁴ (squared norms of X Xᵀ), times 1e-8 more since these are 4th powers
-        return _cka_ratio(xy, xx, yy, "cka", 1e-8 * float((X * X).sum()) ** 2, 1e-8 * float((Y * Y).sum()) ** 2)
+    est = "debiased " if debiased else ""
     if kernel == "linear":
-        K, L = X @ X.T, Y @ Y.T
-    else:
-        if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, numbers.Real)
-                                  or not math.isfinite(sigma) or not sigma > 0):
-            raise ValueError(f"sigma must be a finite number > 0 (a fraction of the median distance), got {sigma!r}")
-        t = 1.0 if sigma is None else float(sigma)
-        K, L = _gram_rbf(X, t), _gram_rbf(Y, t)
+        gram = _linear_form(n, p, q, f"linear {est}CKA of {n:,} samples with {p:,} and {q:,} features",
+                            "use fewer features or samples")
+    else:  # distances, kernels K, L and their centred or zero-diagonal copies and products
+        _need(8 * (6 * n * n + 2 * n * (p + q)), f"rbf {est}CKA of {n:,} samples ({n:,} x {n:,} kernel matrices)",
+              "use fewer samples or netmirror.MinibatchCKA over minibatches (linear)")
+    if _constant_rows(X) or _constant_rows(Y):
+        _warn("cka: a representation is constant (every sample the same); returning 0.0")
+        return 0.0
+    # CKA is invariant to translation and to an isotropic scale of X or Y (the rbf bandwidth follows the
+    # median distance): centre accurately, then work at unit scale
+    Xc, Yc = _centered(X), _centered(Y)
+    if kernel == "linear":
+        xy, xx, yy, scale_x, scale_y = _linear_hsics(Xc, Yc, debiased, gram)
+        return _cka_ratio(xy, xx, yy, "cka", scale_x, scale_y)
+    t = 1.0 if sigma is None else float(sigma)
+    K = _gram_rbf(Xc, t)
+    del Xc
+    L = _gram_rbf(Yc, t)
+    del Yc
     hsic = _hsic_unbiased if debiased else _hsic_biased
-    return _cka_ratio(hsic(K, L), hsic(K, K), hsic(L, L), "cka", float((K * K).mean()), float((L * L).mean()))
+    return _cka_ratio(hsic(K, L), hsic(K, K), hsic(L, L), "cka", float(np.vdot(K, K)) / (n * n),
+                      float(np.vdot(L, L)) / (n * n))
 
 
 def kernel_alignment(K1, K2, *, centered=False):
@@ -387,7 +492,9 @@ class MinibatchCKA:
     layer with itself; ``result()`` returns the (n_layers_x, n_layers_y) matrix
     mean HSIC(X_i, Y_j) / sqrt(mean HSIC(X_i, X_i) mean HSIC(Y_j, Y_j)) — the averages are taken
     separately, then combined. Only scalars are kept between batches. Layers may differ in width.
-    A non-positive averaged self-HSIC gives 0.0 for its row/column with a DegenerateMetricWarning.
+    Each batch is centred accurately first (HSIC_1 depends on differences of samples only), so a common
+    offset changes nothing. An averaged self-HSIC that is <= 0 up to rounding (<= 1e-12 x the mean
+    squared entry of the centred kernels) gives 0.0 for its row/column with a DegenerateMetricWarning.
     """
 
     def __init__(self, n_layers_x, n_layers_y):
@@ -400,7 +507,7 @@ class MinibatchCKA:
         self._xy = np.zeros((self.n_layers_x, self.n_layers_y))
         self._xx = np.zeros(self.n_layers_x)
         self._yy = np.zeros(self.n_layers_y)
-        self._scale_x = np.zeros(self.n_layers_x)  # sums of mean squared kernel entries (degeneracy scale)
+        self._scale_x = np.zeros(self.n_layers_x)  # sums of mean squared centred-kernel entries (degeneracy scale)
         self._scale_y = np.zeros(self.n_layers_y)
         self.n_batches = 0
 
@@ -412,28 +519,33 @@ class MinibatchCKA:
                              f"got {len(list_of_X)} and {len(list_of_Y)}")
         Xs = [_samples(X, f"X[{i}]") for i, X in enumerate(list_of_X)]
         Ys = [_samples(Y, f"Y[{j}]") for j, Y in enumerate(list_of_Y)]
-        # HSIC grows like |x|^4 and batches are averaged as they are, so no per-batch rescaling: refuse
-        # magnitudes whose fourth powers leave the float64 range
-        for M, name in [(X, f"X[{i}]") for i, X in enumerate(Xs)] + [(Y, f"Y[{j}]") for j, Y in enumerate(Ys)]:
-            top = max(float(M.max()), -float(M.min())) if M.size else 0.0
-            if top > 1e60 or 0 < top < 1e-60:
-                raise ValueError(f"{name} has entries of magnitude {top:.1e}: HSIC (4th powers) leaves the float64 "
-                                 "range; multiply every batch of this layer by one common factor first")
         n = Xs[0].shape[0]
         if any(M.shape[0] != n for M in Xs + Ys):
             raise ValueError("every layer of a batch must have the same number of samples")
         if n < 4:
             raise ValueError(f"the unbiased HSIC needs batches of at least 4 samples, got {n}")
-        _need(8 * n * n * (len(Xs) + len(Ys) + 3), f"a MinibatchCKA update of {len(Xs) + len(Ys)} layers with "
-              f"batches of {n:,} samples ({n:,} x {n:,} kernel per layer)", "use smaller batches")
+        width = sum(M.shape[1] for M in Xs + Ys)
+        _need(8 * (n * n * (len(Xs) + len(Ys) + 3) + n * width), f"a MinibatchCKA update of {len(Xs) + len(Ys)} "
+              f"layers with batches of {n:,} samples ({n:,} x {n:,} kernel per layer)", "use smaller batches")
+        # HSIC_1 of a batch is invariant to translating that batch's features (it depends on differences
+        # x_i - x_j only), so each batch is centred accurately first: an offset then costs no digits and does
+        # not reach the degeneracy scale. Batches are averaged as they are, so no per-batch rescaling: refuse
+        # centred magnitudes whose fourth powers (HSIC) leave the float64 range.
+        Xs = [_centered(M, unit=False) for M in Xs]
+        Ys = [_centered(M, unit=False) for M in Ys]
+        for M, name in [(X, f"X[{i}]") for i, X in enumerate(Xs)] + [(Y, f"Y[{j}]") for j, Y in enumerate(Ys)]:
+            top = max(float(M.max()), -float(M.min()))
+            if top > 1e60 or 0 < top < 1e-60:
+                raise ValueError(f"{name} has centred entries of magnitude {top:.1e}: HSIC (4th powers) leaves the "
+                                 "float64 range; multiply every batch of this layer by one common factor first")
         Ks = [X @ X.T for X in Xs]
         Ls = [Y @ Y.T for Y in Ys]
         xy = np.array([[_hsic_unbiased(K, L) for L in Ls] for K in Ks])
         self._xy += xy
         self._xx += [_hsic_unbiased(K, K) for K in Ks]
         self._yy += [_hsic_unbiased(L, L) for L in Ls]
-        self._scale_x += [float((K * K).mean()) for K in Ks]
-        self._scale_y += [float((L * L).mean()) for L in Ls]
+        self._scale_x += [float(np.vdot(K, K)) / (n * n) for K in Ks]
+        self._scale_y += [float(np.vdot(L, L)) / (n * n) for L in Ls]
         self.n_batches += 1
         return self
 
@@ -444,8 +556,8 @@ class MinibatchCKA:
         bad_x = xx <= _DEGENERATE_RTOL * self._scale_x / self.n_batches
         bad_y = yy <= _DEGENERATE_RTOL * self._scale_y / self.n_batches
         if bad_x.any() or bad_y.any():
-            _warn("MinibatchCKA: a layer's mean self-HSIC is <= 0 (constant layer or too few samples); "
-                  "its CKA entries are 0.0")
+            _warn("MinibatchCKA: a layer's mean self-HSIC is <= 0 up to rounding (constant layer, or too few or "
+                  "degenerate samples); its CKA entries are 0.0")
         denom = np.sqrt(np.outer(np.where(bad_x, 1.0, xx), np.where(bad_y, 1.0, yy)))
         out = (self._xy / self.n_batches) / denom
         out[bad_x, :] = 0.0
@@ -489,7 +601,11 @@ def neural_collapse(H, labels, W=None, b=None):
 
     Class means μ_c over the samples of each class, μ_G = mean of the class means (classes weighted
     equally), M̃ = [μ_c - μ_G] (p, C). Σ_W = (1/n) Σ_i (h_i - μ_{y_i})(h_i - μ_{y_i})ᵀ (population
-    covariance, all samples), Σ_B = M̃ M̃ᵀ / C, pseudo-inverse by SVD with NumPy's default cut-off.
+    covariance, all samples), Σ_B = M̃ M̃ᵀ / C, pseudo-inverse from the SVD of M̃: at most C - 1 directions
+    (the rank of Σ_B), eigenvalues <= 1e-15 x the largest dropped (NumPy's pinv cut-off).
+    NC1-NC3 are invariant to translating H (computed on H centred accurately, so an offset far above the
+    spread costs only the digits the offset data themselves lack); NC4 compares argmax(W h + b) with the
+    nearest class mean, so translating H by o leaves it unchanged only when b becomes b - W o.
     Labels are mapped to classes in sorted order (row c of W is the c-th smallest label). Needs C >= 2.
     All class means equal (Σ_B = 0) gives nc1 = inf (0.0 when Σ_W = 0 too) with a DegenerateMetricWarning.
     """
@@ -510,13 +626,24 @@ def neural_collapse(H, labels, W=None, b=None):
     if C < 2:
         raise ValueError("neural_collapse needs at least 2 classes")
     n, p = H.shape
-    # within-class residuals, Σ_W, Σ_B and its pseudo-inverse, class-mean Gram matrices; with W the
-    # (n, C, p) distances of every sample to every class mean (NC4)
-    _need(8 * (2 * n * p + 6 * p * p + 4 * C * C + C * p + (n * C * p if W is not None else 0)),
+    # centred copy of H, within-class residuals (and a temporary), their projections on Σ_B's range, class
+    # means, M̃ and its SVD, class-mean Gram matrices; with W the (n, C, p) distances of every sample to
+    # every class mean (NC4)
+    _need(8 * (3 * n * p + n * C + 4 * C * p + 4 * C * C + (n * C * p if W is not None else 0)),
           f"neural collapse of {n:,} samples, {p:,} features and {C:,} classes",
           "use fewer samples or features (subsample them)")
-    exp_h = _unit_exponent(H)
-    H = np.ldexp(H, -exp_h)
+    # NC1-NC3 are invariant to translating H: centre H on its global mean accurately (at unit scale, two
+    # passes, as in _centered), then bring the centred data to unit scale; an offset far above the spread
+    # would otherwise leave rounding noise in the class means that Σ_B's pseudo-inverse amplifies.
+    # H = 2^exp0 (mu + mu2) + 2^(exp0 + exp1) Hc; NC4's logits get the mean's part back through the bias.
+    exp0 = _unit_exponent(H)
+    H = np.ldexp(H, -exp0)
+    mu = H.mean(axis=0)
+    H -= mu
+    mu2 = H.mean(axis=0)
+    H -= mu2
+    exp1 = _unit_exponent(H)
+    H = np.ldexp(H, -exp1, out=H)
     counts = np.bincount(y, minlength=C).astype(np.float64)
     means = np.zeros((C, H.shape[1]))
     np.add.at(means, y, H)
@@ -524,14 +651,20 @@ def neural_collapse(H, labels, W=None, b=None):
     mu_g = means.mean(axis=0)
     Mt = (means - mu_g).T  # (p, C)
     within = H - means[y]
-    sigma_w = within.T @ within / H.shape[0]
-    sigma_b = Mt @ Mt.T / C
-    if not np.any(sigma_b):
-        tw = float(np.trace(sigma_w))
+    if not np.any(Mt):
+        tw = float(np.vdot(within, within))
         _warn("neural_collapse: all class means coincide (Σ_B = 0); NC1 is " + ("inf" if tw > 0 else "0.0"))
         nc1 = math.inf if tw > 0 else 0.0
     else:
-        nc1 = float(np.trace(sigma_w @ np.linalg.pinv(sigma_b, hermitian=True))) / C
+        # Σ_B = M̃ M̃ᵀ / C = U diag(s² / C) Uᵀ. The columns of M̃ sum to 0, so its rank is at most C - 1: the
+        # C-th singular value is rounding and is dropped whatever its size, the rest with NumPy's pinv cut-off
+        # (1e-15 of the largest eigenvalue). Tr(Σ_W Σ_B⁺) = Σ_k ‖within u_k‖² / (n λ_k): no p x p matrix.
+        U, sv, _ = np.linalg.svd(Mt, full_matrices=False)
+        lam = sv * sv / C
+        keep = lam > 1e-15 * lam[0]
+        keep[C - 1:] = False
+        proj = within @ U[:, keep]
+        nc1 = float((np.einsum("ij,ij->j", proj, proj) / (n * lam[keep])).sum()) / C
     norms = np.linalg.norm(Mt, axis=0)
     nc2_means = _cov_ratio(norms, "centred class-mean")
     if np.any(norms == 0):
@@ -550,13 +683,15 @@ def neural_collapse(H, labels, W=None, b=None):
         if W.shape != (C, H.shape[1]):
             raise ValueError(f"W must have shape ({C}, {H.shape[1]}) (classes, features), got {W.shape}")
         exp_w = _unit_exponent(W)
-        W = np.ldexp(W, -exp_w)
+        W = np.ldexp(W, -exp_w)  # a new array: the caller's W is not modified
         nc2_w = _cov_ratio(np.linalg.norm(W, axis=1), "classifier row")
         wn, mn = float(np.linalg.norm(W)), float(np.linalg.norm(Mt))
         if wn == 0 or mn == 0:
             _warn("neural_collapse: W or M̃ is zero; NC3 compares the non-zero one with 0")
         nc3 = float(np.linalg.norm(W.T / (wn or 1.0) - Mt / (mn or 1.0)) ** 2)
-        logits = H @ W.T
+        # logits of the original H: W h + b = 2^(exp_w + exp0 + exp1) (Wu hc + 2^-exp1 Wu (mu + mu2) + b'),
+        # Wu = W at unit scale, b' = b 2^-(exp_w + exp0 + exp1)
+        shift = np.ldexp(W @ mu + W @ mu2, -exp1)
         if b is not None:
             b = _real(b, "b")
             if b.shape != (C,):
@@ -564,8 +699,8 @@ def neural_collapse(H, labels, W=None, b=None):
             if not np.isfinite(b).all():
                 raise ValueError("b contains NaN or infinity")
             with np.errstate(over="ignore", under="ignore"):  # a bias beyond every logit stays decisive as ±inf
-                b = np.ldexp(b, -exp_h - exp_w)
-            logits = logits + b
+                shift = shift + np.ldexp(b, -exp0 - exp1 - exp_w)
+        logits = H @ W.T + shift
         d2 = ((H[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
         nc4 = float(np.mean(logits.argmax(axis=1) != d2.argmin(axis=1)))
     return NeuralCollapse(nc1=nc1, nc2_equinorm_means=nc2_means, nc2_equinorm_weights=nc2_w,
@@ -602,20 +737,27 @@ def nfa_correlation(W, agop, *, power=1.0):
     return alignment(W.T @ W, target, kind="pearson")
 
 
-def _svd_memory(m, n):
-    """LAPACK's divide-and-conquer SVD without vectors: a copy of the matrix and O(min(m, n)^2) work space."""
+def _svd_memory(m, n, center=False):
+    """LAPACK's divide-and-conquer SVD without vectors: a copy of the matrix and O(min(m, n)^2) work space
+    (and the centred copy with center=True)."""
     k = min(m, n)
-    _need(8 * (2 * m * n + 8 * k * k + 8 * max(m, n)), f"the singular values of a {m:,} x {n:,} matrix",
+    _need(8 * ((3 if center else 2) * m * n + 8 * k * k + 8 * max(m, n)),
+          f"the singular values of a {m:,} x {n:,} matrix",
           "use a smaller matrix")
 
 
-def _singular_values(M):
+def _singular_values(M, center=False):
     """Singular values of M reshaped to (shape[0], -1), computed at unit scale (no overflow or underflow in
-    LAPACK) and scaled back."""
-    _svd_memory(M.shape[0], M.size // max(M.shape[0], 1))
+    LAPACK) and scaled back; center=True: of M with its columns centred (accurately, see _centered), at
+    unit scale (for scale-free uses)."""
+    if M.size == 0:
+        raise ValueError(f"the matrix is empty (shape {M.shape}); pass at least one row and one column")
+    _svd_memory(M.shape[0], M.size // max(M.shape[0], 1), center)
     if not _all_finite(M):
         raise ValueError("the matrix contains NaN or infinity")
     M = M.reshape(M.shape[0], -1)
+    if center:
+        M = _centered(M)
     top = max(float(M.max()), -float(M.min())) if M.size else 0.0
     if top == 0.0:
         return np.zeros(min(M.shape))
@@ -651,11 +793,16 @@ def effective_rank(M, *, method="entropy", tol=1e-3):
 
     method="entropy" (Roy & Vetterli 2007): exp(-Σ p_i log p_i), p = σ / Σσ.
     method="stable": ‖M‖²_F / ‖M‖²_2 = Σσ² / σ_max².
-    method="participation": (Σλ)² / Σλ² with λ = σ² (the participation ratio of a covariance; pass the
-        representation matrix, or its covariance's square-root singular values).
+    method="participation": (Σλ)² / Σλ², the participation ratio of the covariance eigenvalues λ. A matrix
+        is a representation, rows = samples: its columns are centred first (λ ∝ σ² of the centred matrix,
+        so the result is translation invariant); a 1-D array is taken as the singular values of an
+        already centred representation (λ = σ²).
     method="threshold": number of σ > tol · σ_max — a numerical estimate of the bottleneck rank of the
         weights of a deep network trained with weight decay (tol is relative; default 1e-3).
-    A zero matrix has effective rank 0.0 (with a DegenerateMetricWarning).
+    Only "participation" centres; "entropy", "stable" and "threshold" use the singular values of the matrix
+    as given (weight matrices are not centred). Matrices with more than 2 dims are flattened to
+    (shape[0], -1). A zero matrix (or a constant representation, for "participation") has effective rank
+    0.0 (with a DegenerateMetricWarning); an empty input raises ValueError.
     """
     if method not in ("entropy", "stable", "participation", "threshold"):
         raise ValueError(f"method must be 'entropy', 'stable', 'participation' or 'threshold', got {method!r}")
@@ -665,15 +812,19 @@ def effective_rank(M, *, method="entropy", tol=1e-3):
     s = _real(M, "M")
     if s.ndim == 0:
         raise ValueError("effective_rank needs a matrix or a 1-D array of singular values, got a scalar")
+    if s.size == 0:
+        raise ValueError(f"effective_rank of an empty input (shape {s.shape}): pass a non-empty matrix or 1-D "
+                         "array of singular values")
     if s.ndim >= 2:
-        _svd_memory(s.shape[0], s.size // max(s.shape[0], 1))
+        _svd_memory(s.shape[0], s.size // max(s.shape[0], 1), method == "participation")
     if not _all_finite(s):
         raise ValueError("effective_rank: input contains NaN or infinity")
-    s = np.abs(s) if s.ndim == 1 else _singular_values(s)
-    if s.size and s.max() > 0:
+    s = np.abs(s) if s.ndim == 1 else _singular_values(s, center=(method == "participation"))
+    if s.max() > 0:
         s = s / s.max()  # every effective rank is invariant to the scale of the spectrum
-    if s.size == 0 or s.max() == 0:
-        _warn("effective_rank of a zero matrix: returning 0.0")
+    if s.max() == 0:
+        _warn("effective_rank of a zero matrix" + (" (or a constant representation)" if method == "participation"
+                                                    else "") + ": returning 0.0")
         return 0.0
     if method == "entropy":
         p = s / s.sum()

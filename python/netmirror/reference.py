@@ -533,6 +533,26 @@ def matrix_pearson(A, B):
     return float(np.corrcoef(np.ravel(A), np.ravel(B))[0, 1])
 
 
+def center_columns_exact(X):
+    """X minus its column means, each entry the correctly rounded value of the exact rational difference
+    (fractions.Fraction): the same float64 data translated exactly, for translation-invariance tests."""
+    X = np.asarray(X, dtype=np.float64)
+    X2 = X.reshape(X.shape[0], -1)
+    out = np.empty_like(X2)
+    for j in range(X2.shape[1]):
+        col = [fractions.Fraction(v) for v in X2[:, j].tolist()]
+        mean = sum(col, fractions.Fraction(0)) / len(col)
+        out[:, j] = [float(v - mean) for v in col]
+    return out.reshape(X.shape)
+
+
+def participation_ratio(X):
+    """(Σλ)² / Σλ² of the eigenvalues λ of the covariance of the rows of X (columns centred exactly)."""
+    Xc = center_columns_exact(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
+    lam = np.linalg.eigvalsh(Xc.T @ Xc)
+    return float(lam.sum() ** 2 / (lam ** 2).sum())
+
+
 def centering_matrix(n):
     return np.eye(n) - np.ones((n, n)) / n
 
