@@ -111,3 +111,29 @@ TEST_CASE("float32 and C-order views give the same optimum") {
     CHECK(pc == doctest::Approx(pf).epsilon(1e-10));
     CHECK(lasso(F32, p.y.data(), opt).converged);
 }
+
+TEST_CASE("column statistics: exactly constant columns only, mean-shifted correlations far from the origin") {
+    const int64_t n = 20;
+    std::vector<double> A(static_cast<size_t>(2 * n)), y(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        A[i] = 0.1;                                          // constant (its float mean is not 0.1 exactly)
+        A[n + i] = 1e8 + 1e-6 * static_cast<double>(i);      // tiny spread against its mean: a real column
+        y[i] = static_cast<double>(i);
+    }
+    const DenseMatrix<double> M(A.data(), n, 2, true);
+    double mean, csq;
+    M.column_stats(0, mean, csq);
+    CHECK(csq == 0.0);
+    CHECK(mean == 0.1);
+    M.column_stats(1, mean, csq);
+    CHECK(csq == doctest::Approx(665e-12).epsilon(2e-2));  // sum (1e-6 (i - 9.5))^2, up to the data's rounding
+    // (a - mean)^T yc: 6.65e-4 exactly in rational arithmetic on these float64 values (tests/test_far_from_origin.py)
+    CHECK(lasso_beta_max(M, y.data(), true) == doctest::Approx(6.651058793067932e-4).epsilon(1e-9));
+    LassoOptions opt;
+    opt.beta = 1e-8;
+    const LassoOutput out = lasso(M, y.data(), opt);
+    CHECK(out.converged);
+    CHECK(out.coef[0] == 0.0);
+    CHECK(out.coef[1] == doctest::Approx(999825.2929980754).epsilon(1e-9));
+    CHECK(out.objective == doctest::Approx(0.010158800136468374).epsilon(1e-9));
+}
