@@ -396,9 +396,10 @@ def lasso_cd(A, y, beta, fit_intercept=True, tol=1e-10, max_epochs=100000, z0=No
     abar = A.mean(axis=0) if fit_intercept else np.zeros(m)
     yc = y - y.mean() if fit_intercept else y.copy()
     # ||a_j - abar_j||^2 equals ||a_j||^2 - N abar_j^2 but does not cancel catastrophically for
-    # near-constant columns; a column whose centered norm is at rounding level counts as constant.
+    # near-constant columns; only an exactly constant column counts as constant (the solver's rule).
     L = ((A - abar) ** 2).sum(axis=0)
-    L[L <= (64.0 * n * np.finfo(np.float64).eps) ** 2 * (A ** 2).sum(axis=0)] = 0.0
+    if fit_intercept:
+        L[np.all(A == A[:1], axis=0)] = 0.0
     z = np.zeros(m) if z0 is None else np.array(z0, dtype=np.float64)
     z[L == 0.0] = 0.0
     r = yc - (A @ z - abar @ z)
