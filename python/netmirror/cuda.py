@@ -449,10 +449,11 @@ def covariance_update(acc, X, weights=None):
             batch_weight = float(w.sum())
         else:
             batch_weight = float(n)
-        if core.total_weight > 0:
+        if core.total_weight > 0:  # a stale read (another thread updating) only moves the shift
             shift_host = np.asarray(core.mean_hi, dtype=np.float64)
-        else:
-            shift_host = bk.to_host(X[0]).astype(np.float64)
+        else:  # the first row of positive weight (a zero-weight row may lie anywhere)
+            first = int(xp.argmax(w > 0)) if w is not None else 0
+            shift_host = bk.to_host(X[first]).astype(np.float64)
         shift = xp.asarray(shift_host)
         slices = _offset_slices(n, dim)
         partial = xp.empty((slices, dim), dtype=np.float64)
@@ -469,17 +470,23 @@ def covariance_update(acc, X, weights=None):
             tmp.set_state(n, 0.0, zeros, zeros, np.zeros((dim, dim)))
             core.merge(tmp)
             return acc
-        offset = offset / batch_weight
-        center = shift + offset
+        # The batch mean shift + offset as center + residual exactly (TwoSum): the kernel centres on the
+        # float64 center, and the scatter around it exceeds the one around the mean by W r rᵀ (at mean 1e15,
+        # r is up to 0.06), which is subtracted below.
+        offset_host = bk.to_host(offset) / batch_weight
+        center_host = shift_host + offset_host
+        bv = center_host - shift_host
+        residual = (shift_host - (center_host - bv)) + (offset_host - bv)
+        center = xp.asarray(center_host)
         scatter = xp.zeros((dim, dim), dtype=np.float64)
         row_scale = xp.sqrt(w) if w is not None else None
         slices = _scatter_slices(n, dim)
         bk.call("covariance_scatter", bk.ptr(X), f32, n, dim, rs, cs, bk.ptr(center), bk.ptr(row_scale), slices,
                 bk.ptr(scatter))
         scatter_host = bk.to_host(scatter)  # upper triangle, row-major: what set_state reads
-    # mean = shift + offset kept unevaluated (hi, lo), as the CPU update does
-    tmp.set_state(n, batch_weight, shift_host, bk.to_host(offset), np.ascontiguousarray(scatter_host))
-    core.merge(tmp)
+    scatter_host = scatter_host - batch_weight * np.outer(residual, residual)
+    tmp.set_state(n, batch_weight, center_host, residual, np.ascontiguousarray(scatter_host))
+    core.merge(tmp)  # under the accumulator's lock, like a CPU update
     return acc
 
 

@@ -5,8 +5,9 @@
 // upper triangle, and the batch is merged with Chan et al.'s pairwise formula
 //     W = Wa + Wb,  delta = mean_b - mean_a,  mean += delta * Wb / W,
 //     M2 = M2a + M2b + delta delta^T * Wa * Wb / W.
-// Centring every batch on its own mean keeps full accuracy for data far from the origin (mean 1e6,
-// std 1): accumulating sum(x x^T) and subtracting n mean mean^T would cancel ~12 digits there.
+// Centring every batch on its own exact mean (a float64 pair, not the mean rounded to float64) keeps full
+// accuracy for data far from the origin (mean 1e15, std 1): accumulating sum(x x^T) and subtracting
+// n mean mean^T would cancel ~30 digits there, and centring on the rounded mean costs ~3 (see below).
 // The uncentred second moment E[x x^T] = M2 / W + mean mean^T is derived, never accumulated twice.
 //
 // Kernel: rows are taken in blocks of kDepth; each block is converted to float64, centred, scaled by
@@ -21,7 +22,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,6 +46,13 @@ constexpr int64_t kL2Columns = 96;  // A columns kept in L2 while the B panels s
 static_assert(kL2Columns % kTileRows == 0, "A blocks must hold whole micro-tiles");
 
 inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// s + e = a + b exactly, s = fl(a + b) (Knuth's TwoSum; needs no ordering of |a|, |b|).
+inline void two_sum(double a, double b, double& s, double& e) {
+    const double sum = a + b, bv = sum - a;
+    e = (a - (sum - bv)) + (b - bv);
+    s = sum;
+}
 
 // c[jj*ld + r] += sum_k a[k][r] * b[k][jj] for r < 12, jj < 4; a is three packed panels panel_stride apart.
 inline void micro_kernel_portable(int64_t depth, const double* a, int64_t panel_stride, const double* b,
@@ -131,14 +141,16 @@ struct RowsView {
 template <class T>
 __attribute__((always_inline)) inline void pack_c_order(const RowsView<T>& x, int64_t row0, int64_t depth,
                                                          int64_t full_cols, const double* center,
-                                                         const double* row_scale, double* dst) {
+                                                         const double* center_lo, const double* row_scale,
+                                                         double* dst) {
     const int64_t panel_stride = depth * kPanel;
     for (int64_t k = 0; k < depth; ++k) {
         const double s = row_scale ? row_scale[row0 + k] : 1.0;
         const T* row = x.data + (row0 + k) * x.row_stride;
         for (int64_t j = 0; j < full_cols; j += kPanel) {
             double* o = dst + (j / kPanel) * panel_stride + k * kPanel;
-            for (int r = 0; r < kPanel; ++r) o[r] = (static_cast<double>(row[j + r]) - center[j + r]) * s;
+            for (int r = 0; r < kPanel; ++r)
+                o[r] = ((static_cast<double>(row[j + r]) - center[j + r]) - center_lo[j + r]) * s;
         }
     }
 }
@@ -147,8 +159,9 @@ __attribute__((always_inline)) inline void pack_c_order(const RowsView<T>& x, in
 template <class T>
 __attribute__((target("avx2,fma"))) void pack_c_order_avx2(const RowsView<T>& x, int64_t row0, int64_t depth,
                                                             int64_t full_cols, const double* center,
-                                                            const double* row_scale, double* dst) {
-    pack_c_order(x, row0, depth, full_cols, center, row_scale, dst);
+                                                            const double* center_lo, const double* row_scale,
+                                                            double* dst) {
+    pack_c_order(x, row0, depth, full_cols, center, center_lo, row_scale, dst);
 }
 #endif
 
@@ -162,25 +175,29 @@ inline bool cpu_has_avx2() {
 }
 
 // Packs rows [row0, row0 + depth) and columns [0, ncols) (ncols a multiple of kPanel) as float64
-// (x - center) * row_scale into panels: dst[(j / 4) * depth * 4 + k * 4 + j % 4]; columns >= cols are 0.
+// ((x - center) - center_lo) * row_scale into panels: dst[(j / 4) * depth * 4 + k * 4 + j % 4]; columns
+// >= cols are 0. The centre is the unevaluated sum center + center_lo: x - center is exact (Sterbenz) when
+// x is within a factor 2 of it, so each deviation from the exact centre is rounded once, however far from
+// the origin the data sit.
 template <class T>
 void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols, const double* center,
-                const double* row_scale, double* dst) {
+                const double* center_lo, const double* row_scale, double* dst) {
     const int64_t real_cols = std::min(ncols, x.cols);
     const int64_t panel_stride = depth * kPanel;
     if (x.col_stride == 1) {  // C order
         const int64_t full_cols = (real_cols / kPanel) * kPanel;
 #ifdef NETMIRROR_COV_X86_DISPATCH
         if (cpu_has_avx2())
-            pack_c_order_avx2(x, row0, depth, full_cols, center, row_scale, dst);
+            pack_c_order_avx2(x, row0, depth, full_cols, center, center_lo, row_scale, dst);
         else
 #endif
-            pack_c_order(x, row0, depth, full_cols, center, row_scale, dst);
+            pack_c_order(x, row0, depth, full_cols, center, center_lo, row_scale, dst);
         for (int64_t k = 0; k < depth; ++k) {
             const double s = row_scale ? row_scale[row0 + k] : 1.0;
             const T* row = x.data + (row0 + k) * x.row_stride;
             for (int64_t j = full_cols; j < real_cols; ++j)
-                dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] = (static_cast<double>(row[j]) - center[j]) * s;
+                dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] =
+                    ((static_cast<double>(row[j]) - center[j]) - center_lo[j]) * s;
         }
     } else if (std::abs(x.col_stride) <= std::abs(x.row_stride)) {  // strided rows: read along rows
         for (int64_t k = 0; k < depth; ++k) {
@@ -188,18 +205,19 @@ void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols
             const T* row = x.data + (row0 + k) * x.row_stride;
             for (int64_t j = 0; j < real_cols; ++j)
                 dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] =
-                    (static_cast<double>(row[j * x.col_stride]) - center[j]) * s;
+                    ((static_cast<double>(row[j * x.col_stride]) - center[j]) - center_lo[j]) * s;
         }
     } else {  // column-major-ish: read along columns
         for (int64_t j = 0; j < real_cols; ++j) {
             const T* col = x.data + j * x.col_stride + row0 * x.row_stride;
             double* out = dst + (j / kPanel) * panel_stride + j % kPanel;
-            const double cj = center[j];
+            const double cj = center[j], lj = center_lo[j];
             if (row_scale) {
                 for (int64_t k = 0; k < depth; ++k)
-                    out[k * kPanel] = (static_cast<double>(col[k * x.row_stride]) - cj) * row_scale[row0 + k];
+                    out[k * kPanel] = ((static_cast<double>(col[k * x.row_stride]) - cj) - lj) * row_scale[row0 + k];
             } else {
-                for (int64_t k = 0; k < depth; ++k) out[k * kPanel] = static_cast<double>(col[k * x.row_stride]) - cj;
+                for (int64_t k = 0; k < depth; ++k)
+                    out[k * kPanel] = (static_cast<double>(col[k * x.row_stride]) - cj) - lj;
             }
         }
     }
@@ -207,13 +225,14 @@ void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols
         for (int64_t k = 0; k < depth; ++k) dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] = 0.0;
 }
 
-// Adds sum_k s_k^2 (x_k - center)(x_k - center)^T into the upper triangle of the column-major
+// Adds sum_k s_k^2 (x_k - m)(x_k - m)^T, m = center + center_lo, into the upper triangle of the column-major
 // (ld x ld) matrix c, ld a multiple of kTileRows >= x.cols. row_scale = sqrt(weights) or null.
 // A raised `stop` ends every thread at its next block of rows (c is then partly updated: the caller
 // discards it).
 template <class T>
-void add_centered_scatter(const RowsView<T>& x, const double* center, const double* row_scale, double* c,
-                          int64_t ld, int threads, const std::atomic<bool>* stop = nullptr) {
+void add_centered_scatter(const RowsView<T>& x, const double* center, const double* center_lo,
+                          const double* row_scale, double* c, int64_t ld, int threads,
+                          const std::atomic<bool>* stop = nullptr) {
     const MicroKernel kernel = select_micro_kernel();
     const int64_t n_panels = (x.cols + kPanel - 1) / kPanel;  // B panels: padding columns of ld are skipped
     const double work = static_cast<double>(x.rows) * static_cast<double>(ld) * static_cast<double>(ld);
@@ -236,7 +255,7 @@ void add_centered_scatter(const RowsView<T>& x, const double* center, const doub
             for (int64_t row0 = 0; row0 < x.rows; row0 += kDepth) {
                 if (stop && stop->load(std::memory_order_relaxed)) return;
                 const int64_t depth = std::min(kDepth, x.rows - row0);
-                pack_block(x, row0, depth, ncols, center, row_scale, packed.data());
+                pack_block(x, row0, depth, ncols, center, center_lo, row_scale, packed.data());
                 const int64_t panel_stride = depth * kPanel;
                 const int64_t j_end = p_end * kPanel;
                 // Blocks of A columns stay in L2 while every B panel right of them streams past.
@@ -259,9 +278,19 @@ void add_centered_scatter(const RowsView<T>& x, const double* center, const doub
 
 // Running weighted count, mean and centred scatter M2 = sum_k w_k (x_k - mean)(x_k - mean)^T.
 // Weights are frequency weights: weight 2 on a row equals that row twice.
-// The mean is kept as an unevaluated sum hi + lo (about 106 bits): Chan's correction term needs the
-// difference of two means, and rounding each mean to float64 first would cost digits when the data sit
-// far from the origin (mean 1e6, std 1 leaves only ~6 digits of a float64 mean below the std).
+//
+// Accuracy far from the origin (mean 1e15, std 1): the mean is kept as an unevaluated sum hi + lo (about
+// 106 bits), since Chan's correction term needs the difference of two means and a float64 mean is only
+// good to half an ulp of itself (0.06 at 1e15). Each batch is centred on its exact mean shift + offset,
+// as the pair (hi, lo) of a TwoSum (Knuth 1969), never on that mean rounded to float64: centring on a
+// point r away from the batch mean adds W r r^T to its scatter, which at mean 1e15 / std 1 is an error
+// of ~4e-3 relative. The first batch is shifted by its first row of positive weight, later ones by the
+// running mean, so the offset is summed from deviations of the size of the spread.
+//
+// Thread safety: every member function locks the accumulator's mutex, so concurrent updates, merges and
+// reads of one accumulator run one after the other (a long update holds it throughout); a.merge(b) and
+// b.merge(a) at once lock both in a deadlock-free order (std::scoped_lock). a.merge(a) doubles the data
+// (as merging a copy would): count, total weight and scatter double, the mean stays.
 class CovarianceAccumulator {
 public:
     explicit CovarianceAccumulator(int64_t dim)
@@ -271,20 +300,47 @@ public:
         if (dim < 1) throw std::invalid_argument("dim must be >= 1");
     }
 
-    int64_t dim() const { return dim_; }
-    int64_t count() const { return count_; }
-    double total_weight() const { return weight_; }
-    const std::vector<double>& mean_hi() const { return mean_hi_; }
-    const std::vector<double>& mean_lo() const { return mean_lo_; }
+    // Copies take the source's lock (a copy is one consistent state); the mutex itself is not copied.
+    CovarianceAccumulator(const CovarianceAccumulator& other) {
+        std::lock_guard<std::mutex> lock(other.mutex_);
+        copy_state(other);
+    }
+    CovarianceAccumulator& operator=(const CovarianceAccumulator& other) {
+        if (this != &other) {
+            std::scoped_lock lock(mutex_, other.mutex_);
+            copy_state(other);
+        }
+        return *this;
+    }
+
+    int64_t dim() const { return dim_; }  // fixed at construction: no lock
+    int64_t count() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return count_;
+    }
+    double total_weight() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return weight_;
+    }
+    std::vector<double> mean_hi() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return mean_hi_;
+    }
+    std::vector<double> mean_lo() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return mean_lo_;
+    }
     std::vector<double> mean() const {
+        std::lock_guard<std::mutex> lock(mutex_);
         std::vector<double> m(mean_hi_);
         for (int64_t j = 0; j < dim_; ++j) m[j] += mean_lo_[j];
         return m;
     }
 
     // One batch. weights: null or `rows` values, finite and >= 0. Throws std::invalid_argument (and leaves
-    // the state unchanged) on non-finite input. A raised `stop` throws Interrupted: the state is unchanged
-    // if it was raised during the mean pass, else partly updated (update a copy to be able to discard it).
+    // the state unchanged) on non-finite input. With a `stop` flag the scatter is accumulated into a copy
+    // of M2 (ld^2 more memory) that replaces it only when complete: a raised `stop` throws Interrupted
+    // and leaves the state unchanged.
     template <class T>
     void update(const T* data, int64_t rows, int64_t row_stride, int64_t col_stride, const double* weights,
                 int threads = default_num_threads(), const std::atomic<bool>* stop = nullptr) {
@@ -292,54 +348,77 @@ public:
         if (rows == 0) return;
         const cov_detail::RowsView<T> x{data, rows, dim_, row_stride, col_stride};
         double batch_weight = static_cast<double>(rows);
+        int64_t first = 0;  // first row of positive weight (0 when there is none)
         std::vector<double> row_scale;
         if (weights) {
             batch_weight = 0.0;
+            first = -1;
             row_scale.resize(static_cast<size_t>(rows));
             for (int64_t i = 0; i < rows; ++i) {
                 const double w = weights[i];
                 if (!(w >= 0.0) || !std::isfinite(w)) throw std::invalid_argument("weights must be finite and >= 0");
                 batch_weight += w;
                 row_scale[static_cast<size_t>(i)] = std::sqrt(w);
+                if (first < 0 && w > 0.0) first = i;
             }
+            first = std::max<int64_t>(first, 0);
         }
-        // Shift before summing so the batch mean is accurate: the running mean, else the first row.
+        std::lock_guard<std::mutex> lock(mutex_);
+        // Shift before summing so the batch mean is accurate: the running mean, else a row of the batch (a
+        // zero-weight first row may lie anywhere).
         std::vector<double> shift(static_cast<size_t>(dim_));
-        for (int64_t j = 0; j < dim_; ++j) shift[j] = weight_ > 0.0 ? mean_hi_[j] : static_cast<double>(x.at(0, j));
+        for (int64_t j = 0; j < dim_; ++j) shift[j] = weight_ > 0.0 ? mean_hi_[j] : static_cast<double>(x.at(first, j));
         const std::vector<double> offset = weighted_column_offsets(x, weights, batch_weight, shift, threads);
         if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
-        count_ += rows;
-        if (batch_weight == 0.0) return;  // all weights zero: nothing to merge
-        std::vector<double> center(static_cast<size_t>(dim_));
-        for (int64_t j = 0; j < dim_; ++j) center[j] = shift[j] + offset[j];
-        // Centring on the rounded batch mean is exact up to W_b * (rounding)^2: negligible.
-        cov_detail::add_centered_scatter(x, center.data(), weights ? row_scale.data() : nullptr, m2_.data(), ld_,
-                                         threads, stop);
+        if (batch_weight == 0.0) {  // all weights zero: nothing to merge
+            count_ += rows;
+            return;
+        }
+        // The batch mean shift + offset exactly, as center + center_lo.
+        std::vector<double> center(static_cast<size_t>(dim_)), center_lo(static_cast<size_t>(dim_));
+        for (int64_t j = 0; j < dim_; ++j) cov_detail::two_sum(shift[j], offset[j], center[j], center_lo[j]);
+        std::vector<double> scratch;
+        if (stop) scratch = m2_;
+        double* target = stop ? scratch.data() : m2_.data();
+        cov_detail::add_centered_scatter(x, center.data(), center_lo.data(), weights ? row_scale.data() : nullptr,
+                                         target, ld_, threads, stop);
         if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
+        if (stop) m2_.swap(scratch);
+        count_ += rows;
         if (weight_ > 0.0) {
-            std::vector<double> delta(static_cast<size_t>(dim_));  // batch mean - running mean
+            std::vector<double> delta(static_cast<size_t>(dim_));  // batch mean - running mean (shift = hi)
             for (int64_t j = 0; j < dim_; ++j) delta[j] = offset[j] - mean_lo_[j];
             merge_moments(batch_weight, delta);
         } else {
-            for (int64_t j = 0; j < dim_; ++j) {
-                mean_hi_[j] = shift[j];
-                mean_lo_[j] = 0.0;
-                add_to_mean(j, offset[j]);
-            }
+            mean_hi_ = center;
+            mean_lo_ = center_lo;
             weight_ = batch_weight;
         }
     }
 
+    // Adds the data of `other` (Chan et al.'s pairwise formula). merge(*this) doubles the data.
     void merge(const CovarianceAccumulator& other) {
         if (other.dim_ != dim_) throw std::invalid_argument("cannot merge accumulators of different dim");
+        if (&other == this) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            count_ *= 2;
+            weight_ *= 2.0;
+            for (int64_t j = 0; j < dim_; ++j)
+                for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] *= 2.0;
+            return;
+        }
+        std::scoped_lock lock(mutex_, other.mutex_);
         count_ += other.count_;
         if (other.weight_ == 0.0) return;
         for (int64_t j = 0; j < dim_; ++j)
             for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] += other.m2_[idx(i, j)];
         if (weight_ > 0.0) {
-            std::vector<double> delta(static_cast<size_t>(dim_));
-            for (int64_t j = 0; j < dim_; ++j)
-                delta[j] = (other.mean_hi_[j] - mean_hi_[j]) + (other.mean_lo_[j] - mean_lo_[j]);
+            std::vector<double> delta(static_cast<size_t>(dim_));  // (other.hi + other.lo) - (hi + lo)
+            for (int64_t j = 0; j < dim_; ++j) {
+                double s, e;
+                cov_detail::two_sum(other.mean_hi_[j], -mean_hi_[j], s, e);
+                delta[j] = s + (e + (other.mean_lo_[j] - mean_lo_[j]));
+            }
             merge_moments(other.weight_, delta);
         } else {
             mean_hi_ = other.mean_hi_;
@@ -348,27 +427,52 @@ public:
         }
     }
 
-    // Full symmetric M2 into out (dim x dim, row-major = column-major).
-    void scatter(double* out) const {
+    // Full symmetric M2 into out (dim x dim, row-major = column-major); returns the total weight it goes with.
+    double scatter(double* out) const {
+        std::lock_guard<std::mutex> lock(mutex_);
         for (int64_t j = 0; j < dim_; ++j)
             for (int64_t i = 0; i <= j; ++i) out[i * dim_ + j] = out[j * dim_ + i] = m2_[idx(i, j)];
+        return weight_;
     }
 
-    // E[x x^T] = M2 / W + mean mean^T (W > 0).
-    void second_moment(double* out) const {
-        const std::vector<double> m = mean();
+    // E[x x^T] = M2 / W + mean mean^T (W > 0), rounded once: hi_i hi_j exactly (an FMA gives its rounding
+    // error) plus the small terms, so a mean of 1e15 costs nothing beyond the final rounding. Returns W.
+    double second_moment(double* out) const {
+        std::lock_guard<std::mutex> lock(mutex_);
         for (int64_t j = 0; j < dim_; ++j)
-            for (int64_t i = 0; i <= j; ++i)
-                out[i * dim_ + j] = out[j * dim_ + i] = m2_[idx(i, j)] / weight_ + m[i] * m[j];
+            for (int64_t i = 0; i <= j; ++i) {
+                const double hi = mean_hi_[i], hj = mean_hi_[j], li = mean_lo_[i], lj = mean_lo_[j];
+                const double p = hi * hj, e = std::fma(hi, hj, -p);
+                const double small = e + (hi * lj + li * hj + li * lj) + m2_[idx(i, j)] / weight_;
+                out[i * dim_ + j] = out[j * dim_ + i] = p + small;
+            }
+        return weight_;
     }
 
-    // Restores a state read with count() / total_weight() / mean_hi() / mean_lo() / scatter() (pickling).
+    // One consistent snapshot (pickling): count, weight, mean hi and lo (dim each), full scatter (dim x dim).
+    void get_state(int64_t& count, double& weight, double* mean_hi, double* mean_lo, double* scatter) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        count = count_;
+        weight = weight_;
+        std::copy(mean_hi_.begin(), mean_hi_.end(), mean_hi);
+        std::copy(mean_lo_.begin(), mean_lo_.end(), mean_lo);
+        for (int64_t j = 0; j < dim_; ++j)
+            for (int64_t i = 0; i <= j; ++i) scatter[i * dim_ + j] = scatter[j * dim_ + i] = m2_[idx(i, j)];
+    }
+
+    // Restores a state read with get_state (pickling); the upper triangle of scatter is read. The mean is
+    // renormalised (hi = fl(hi + lo)), which leaves a state from get_state as it was.
     void set_state(int64_t count, double weight, const double* mean_hi, const double* mean_lo, const double* scatter) {
-        if (count < 0 || !(weight >= 0.0) || !std::isfinite(weight)) throw std::invalid_argument("invalid accumulator state");
+        bool finite = count >= 0 && weight >= 0.0 && std::isfinite(weight);
+        for (int64_t j = 0; j < dim_ && finite; ++j) {
+            finite = std::isfinite(mean_hi[j]) && std::isfinite(mean_lo[j]);
+            for (int64_t i = 0; i <= j && finite; ++i) finite = std::isfinite(scatter[i * dim_ + j]);
+        }
+        if (!finite) throw std::invalid_argument("invalid accumulator state");
+        std::lock_guard<std::mutex> lock(mutex_);
         count_ = count;
         weight_ = weight;
-        std::copy(mean_hi, mean_hi + dim_, mean_hi_.begin());
-        std::copy(mean_lo, mean_lo + dim_, mean_lo_.begin());
+        for (int64_t j = 0; j < dim_; ++j) cov_detail::two_sum(mean_hi[j], mean_lo[j], mean_hi_[j], mean_lo_[j]);
         std::fill(m2_.begin(), m2_.end(), 0.0);
         for (int64_t j = 0; j < dim_; ++j)
             for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] = scatter[i * dim_ + j];
@@ -377,12 +481,22 @@ public:
 private:
     int64_t idx(int64_t i, int64_t j) const { return j * ld_ + i; }
 
-    // mean_j += v, compensated (TwoSum), so hi + lo keeps the bits hi alone would drop.
+    void copy_state(const CovarianceAccumulator& o) {
+        dim_ = o.dim_;
+        ld_ = o.ld_;
+        count_ = o.count_;
+        weight_ = o.weight_;
+        mean_hi_ = o.mean_hi_;
+        mean_lo_ = o.mean_lo_;
+        m2_ = o.m2_;
+    }
+
+    // (hi + lo) += v as a double-double: TwoSum, then renormalised so that hi = fl(hi + lo) stays the
+    // nearest float64 to the mean (it is the next batch's shift).
     void add_to_mean(int64_t j, double v) {
-        const double a = mean_hi_[j], s = a + v, bv = s - a;
-        const double err = (a - (s - bv)) + (v - bv);
-        mean_hi_[j] = s;
-        mean_lo_[j] += err;
+        double s, e;
+        cov_detail::two_sum(mean_hi_[j], v, s, e);
+        cov_detail::two_sum(s, e + mean_lo_[j], mean_hi_[j], mean_lo_[j]);
     }
 
     // Chan's merge of a part with weight Wb and mean (running mean + delta); its M2 is already in m2_.
@@ -394,7 +508,6 @@ private:
         for (int64_t j = 0; j < dim_; ++j) add_to_mean(j, delta[j] * share);
         weight_ = total;
     }
-
     // sum_k w_k (x_k - shift) / W per column, in float64 with per-block partial sums. A non-finite sum
     // means NaN/inf in the data (or float64 overflow): rejected before any state changes.
     template <class T>
@@ -443,11 +556,12 @@ private:
         return offset;
     }
 
-    int64_t dim_, ld_;
+    int64_t dim_ = 0, ld_ = 0;
     int64_t count_ = 0;
     double weight_ = 0.0;
     std::vector<double> mean_hi_, mean_lo_;
     std::vector<double> m2_;  // column-major ld_ x ld_, upper triangle (i <= j) valid
+    mutable std::mutex mutex_;
 };
 
 }  // namespace netmirror
