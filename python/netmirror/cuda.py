@@ -484,8 +484,16 @@ def covariance_update(acc, X, weights=None):
         bk.call("covariance_scatter", bk.ptr(X), f32, n, dim, rs, cs, bk.ptr(center), bk.ptr(row_scale), slices,
                 bk.ptr(scatter))
         scatter_host = bk.to_host(scatter)  # upper triangle, row-major: what set_state reads
-    scatter_host = scatter_host - batch_weight * np.outer(residual, residual)
-    tmp.set_state(n, batch_weight, center_host, residual, np.ascontiguousarray(scatter_host))
+        # As on the CPU: a shift far from the batch (compared with its spread) leaves the offset with
+        # rounding of order eps |offset|; a second pass then sums the batch mean - center from deviations of
+        # the size of the spread.
+        mean_lo = residual
+        if np.any(16.0 * offset_host**2 > np.diag(scatter_host) / batch_weight):
+            bk.call("covariance_offsets", bk.ptr(X), f32, n, dim, rs, cs, bk.ptr(center), bk.ptr(w),
+                    partial.shape[0], bk.ptr(partial))
+            mean_lo = bk.to_host(partial.sum(axis=0)) / batch_weight
+    scatter_host = scatter_host - batch_weight * np.outer(mean_lo, mean_lo)  # from the center to the mean
+    tmp.set_state(n, batch_weight, center_host, mean_lo, np.ascontiguousarray(scatter_host))
     core.merge(tmp)  # under the accumulator's lock, like a CPU update
     return acc
 

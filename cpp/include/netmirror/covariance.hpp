@@ -285,7 +285,8 @@ void add_centered_scatter(const RowsView<T>& x, const double* center, const doub
 // as the pair (hi, lo) of a TwoSum (Knuth 1969), never on that mean rounded to float64: centring on a
 // point r away from the batch mean adds W r r^T to its scatter, which at mean 1e15 / std 1 is an error
 // of ~4e-3 relative. The first batch is shifted by its first row of positive weight, later ones by the
-// running mean, so the offset is summed from deviations of the size of the spread.
+// running mean; when that shift was far from the batch (compared with its spread) a second pass sums
+// the residual mean around the centre, so Chan's delta is accurate to rounding of the spread.
 //
 // Thread safety: every member function locks the accumulator's mutex, so concurrent updates, merges and
 // reads of one accumulator run one after the other (a long update holds it throughout); a.merge(b) and
@@ -380,18 +381,35 @@ public:
         std::vector<double> scratch;
         if (stop) scratch = m2_;
         double* target = stop ? scratch.data() : m2_.data();
+        std::vector<double> diag_before(static_cast<size_t>(dim_));
+        for (int64_t j = 0; j < dim_; ++j) diag_before[j] = target[idx(j, j)];
         cov_detail::add_centered_scatter(x, center.data(), center_lo.data(), weights ? row_scale.data() : nullptr,
                                          target, ld_, threads, stop);
         if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
+        // A shift far from the batch mean compared with the batch's spread (the first batch, small batches,
+        // a drifting stream) leaves the offset with rounding of order eps * |offset|, which Chan's term
+        // would take linearly. A second pass then sums the residual mean around the centre from
+        // deviations of the size of the spread, and the scatter is moved from the centre to the mean.
+        std::vector<double> residual(static_cast<size_t>(dim_), 0.0);  // batch mean - (center + center_lo)
+        bool refine = false;
+        for (int64_t j = 0; j < dim_ && !refine; ++j)
+            refine = 16.0 * offset[j] * offset[j] * batch_weight > target[idx(j, j)] - diag_before[j];
+        if (refine) {
+            const std::vector<double> again = weighted_column_offsets(x, weights, batch_weight, center, threads);
+            for (int64_t j = 0; j < dim_; ++j) residual[j] = again[j] - center_lo[j];
+            for (int64_t j = 0; j < dim_; ++j)
+                for (int64_t i = 0; i <= j; ++i) target[idx(i, j)] -= batch_weight * residual[i] * residual[j];
+            if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
+        }
         if (stop) m2_.swap(scratch);
         count_ += rows;
         if (weight_ > 0.0) {
             std::vector<double> delta(static_cast<size_t>(dim_));  // batch mean - running mean (shift = hi)
-            for (int64_t j = 0; j < dim_; ++j) delta[j] = offset[j] - mean_lo_[j];
+            for (int64_t j = 0; j < dim_; ++j) delta[j] = (offset[j] - mean_lo_[j]) + residual[j];
             merge_moments(batch_weight, delta);
         } else {
-            mean_hi_ = center;
-            mean_lo_ = center_lo;
+            for (int64_t j = 0; j < dim_; ++j)
+                cov_detail::two_sum(center[j], center_lo[j] + residual[j], mean_hi_[j], mean_lo_[j]);
             weight_ = batch_weight;
         }
     }
