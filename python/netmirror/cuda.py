@@ -449,7 +449,8 @@ def covariance_update(acc, X, weights=None):
             batch_weight = float(w.sum())
         else:
             batch_weight = float(n)
-        if core.total_weight > 0:  # a stale read (another thread updating) only moves the shift
+        core_weight = core.total_weight
+        if core_weight > 0:  # a stale read (another thread updating) only moves the shift
             shift_host = np.asarray(core.mean_hi, dtype=np.float64)
         else:  # the first row of positive weight (a zero-weight row may lie anywhere)
             first = int(xp.argmax(w > 0)) if w is not None else 0
@@ -484,11 +485,11 @@ def covariance_update(acc, X, weights=None):
         bk.call("covariance_scatter", bk.ptr(X), f32, n, dim, rs, cs, bk.ptr(center), bk.ptr(row_scale), slices,
                 bk.ptr(scatter))
         scatter_host = bk.to_host(scatter)  # upper triangle, row-major: what set_state reads
-        # As on the CPU: a shift far from the batch (compared with its spread) leaves the offset with
-        # rounding of order eps |offset|; a second pass then sums the batch mean - center from deviations of
-        # the size of the spread.
+        # As on the CPU: a shift (the running mean) far from the batch compared with its spread leaves the
+        # offset with rounding of order eps |offset|, which Chan's term takes linearly; a second pass then
+        # sums the batch mean - center from deviations of the size of the spread.
         mean_lo = residual
-        if np.any(16.0 * offset_host**2 > np.diag(scatter_host) / batch_weight):
+        if core_weight > 0 and np.any(16.0 * offset_host**2 > np.diag(scatter_host) / batch_weight):
             bk.call("covariance_offsets", bk.ptr(X), f32, n, dim, rs, cs, bk.ptr(center), bk.ptr(w),
                     partial.shape[0], bk.ptr(partial))
             mean_lo = bk.to_host(partial.sum(axis=0)) / batch_weight

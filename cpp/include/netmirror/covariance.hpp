@@ -5,9 +5,10 @@
 // upper triangle, and the batch is merged with Chan et al.'s pairwise formula
 //     W = Wa + Wb,  delta = mean_b - mean_a,  mean += delta * Wb / W,
 //     M2 = M2a + M2b + delta delta^T * Wa * Wb / W.
-// Centring every batch on its own exact mean (a float64 pair, not the mean rounded to float64) keeps full
-// accuracy for data far from the origin (mean 1e15, std 1): accumulating sum(x x^T) and subtracting
-// n mean mean^T would cancel ~30 digits there, and centring on the rounded mean costs ~3 (see below).
+// Centring every batch on its own mean keeps full accuracy for data far from the origin (mean 1e15,
+// std 1): accumulating sum(x x^T) and subtracting n mean mean^T would cancel ~30 digits there. The mean
+// is exact to ~106 bits (a float64 pair); the kernel centres on it rounded to float64, and the known
+// rounding's contribution is removed afterwards (see CovarianceAccumulator).
 // The uncentred second moment E[x x^T] = M2 / W + mean mean^T is derived, never accumulated twice.
 //
 // Kernel: rows are taken in blocks of kDepth; each block is converted to float64, centred, scaled by
@@ -141,16 +142,14 @@ struct RowsView {
 template <class T>
 __attribute__((always_inline)) inline void pack_c_order(const RowsView<T>& x, int64_t row0, int64_t depth,
                                                          int64_t full_cols, const double* center,
-                                                         const double* center_lo, const double* row_scale,
-                                                         double* dst) {
+                                                         const double* row_scale, double* dst) {
     const int64_t panel_stride = depth * kPanel;
     for (int64_t k = 0; k < depth; ++k) {
         const double s = row_scale ? row_scale[row0 + k] : 1.0;
         const T* row = x.data + (row0 + k) * x.row_stride;
         for (int64_t j = 0; j < full_cols; j += kPanel) {
             double* o = dst + (j / kPanel) * panel_stride + k * kPanel;
-            for (int r = 0; r < kPanel; ++r)
-                o[r] = ((static_cast<double>(row[j + r]) - center[j + r]) - center_lo[j + r]) * s;
+            for (int r = 0; r < kPanel; ++r) o[r] = (static_cast<double>(row[j + r]) - center[j + r]) * s;
         }
     }
 }
@@ -159,9 +158,8 @@ __attribute__((always_inline)) inline void pack_c_order(const RowsView<T>& x, in
 template <class T>
 __attribute__((target("avx2,fma"))) void pack_c_order_avx2(const RowsView<T>& x, int64_t row0, int64_t depth,
                                                             int64_t full_cols, const double* center,
-                                                            const double* center_lo, const double* row_scale,
-                                                            double* dst) {
-    pack_c_order(x, row0, depth, full_cols, center, center_lo, row_scale, dst);
+                                                            const double* row_scale, double* dst) {
+    pack_c_order(x, row0, depth, full_cols, center, row_scale, dst);
 }
 #endif
 
@@ -175,29 +173,25 @@ inline bool cpu_has_avx2() {
 }
 
 // Packs rows [row0, row0 + depth) and columns [0, ncols) (ncols a multiple of kPanel) as float64
-// ((x - center) - center_lo) * row_scale into panels: dst[(j / 4) * depth * 4 + k * 4 + j % 4]; columns
-// >= cols are 0. The centre is the unevaluated sum center + center_lo: x - center is exact (Sterbenz) when
-// x is within a factor 2 of it, so each deviation from the exact centre is rounded once, however far from
-// the origin the data sit.
+// (x - center) * row_scale into panels: dst[(j / 4) * depth * 4 + k * 4 + j % 4]; columns >= cols are 0.
 template <class T>
 void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols, const double* center,
-                const double* center_lo, const double* row_scale, double* dst) {
+                const double* row_scale, double* dst) {
     const int64_t real_cols = std::min(ncols, x.cols);
     const int64_t panel_stride = depth * kPanel;
     if (x.col_stride == 1) {  // C order
         const int64_t full_cols = (real_cols / kPanel) * kPanel;
 #ifdef NETMIRROR_COV_X86_DISPATCH
         if (cpu_has_avx2())
-            pack_c_order_avx2(x, row0, depth, full_cols, center, center_lo, row_scale, dst);
+            pack_c_order_avx2(x, row0, depth, full_cols, center, row_scale, dst);
         else
 #endif
-            pack_c_order(x, row0, depth, full_cols, center, center_lo, row_scale, dst);
+            pack_c_order(x, row0, depth, full_cols, center, row_scale, dst);
         for (int64_t k = 0; k < depth; ++k) {
             const double s = row_scale ? row_scale[row0 + k] : 1.0;
             const T* row = x.data + (row0 + k) * x.row_stride;
             for (int64_t j = full_cols; j < real_cols; ++j)
-                dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] =
-                    ((static_cast<double>(row[j]) - center[j]) - center_lo[j]) * s;
+                dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] = (static_cast<double>(row[j]) - center[j]) * s;
         }
     } else if (std::abs(x.col_stride) <= std::abs(x.row_stride)) {  // strided rows: read along rows
         for (int64_t k = 0; k < depth; ++k) {
@@ -205,19 +199,18 @@ void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols
             const T* row = x.data + (row0 + k) * x.row_stride;
             for (int64_t j = 0; j < real_cols; ++j)
                 dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] =
-                    ((static_cast<double>(row[j * x.col_stride]) - center[j]) - center_lo[j]) * s;
+                    (static_cast<double>(row[j * x.col_stride]) - center[j]) * s;
         }
     } else {  // column-major-ish: read along columns
         for (int64_t j = 0; j < real_cols; ++j) {
             const T* col = x.data + j * x.col_stride + row0 * x.row_stride;
             double* out = dst + (j / kPanel) * panel_stride + j % kPanel;
-            const double cj = center[j], lj = center_lo[j];
+            const double cj = center[j];
             if (row_scale) {
                 for (int64_t k = 0; k < depth; ++k)
-                    out[k * kPanel] = ((static_cast<double>(col[k * x.row_stride]) - cj) - lj) * row_scale[row0 + k];
+                    out[k * kPanel] = (static_cast<double>(col[k * x.row_stride]) - cj) * row_scale[row0 + k];
             } else {
-                for (int64_t k = 0; k < depth; ++k)
-                    out[k * kPanel] = (static_cast<double>(col[k * x.row_stride]) - cj) - lj;
+                for (int64_t k = 0; k < depth; ++k) out[k * kPanel] = static_cast<double>(col[k * x.row_stride]) - cj;
             }
         }
     }
@@ -225,14 +218,13 @@ void pack_block(const RowsView<T>& x, int64_t row0, int64_t depth, int64_t ncols
         for (int64_t k = 0; k < depth; ++k) dst[(j / kPanel) * panel_stride + k * kPanel + j % kPanel] = 0.0;
 }
 
-// Adds sum_k s_k^2 (x_k - m)(x_k - m)^T, m = center + center_lo, into the upper triangle of the column-major
+// Adds sum_k s_k^2 (x_k - center)(x_k - center)^T into the upper triangle of the column-major
 // (ld x ld) matrix c, ld a multiple of kTileRows >= x.cols. row_scale = sqrt(weights) or null.
 // A raised `stop` ends every thread at its next block of rows (c is then partly updated: the caller
 // discards it).
 template <class T>
-void add_centered_scatter(const RowsView<T>& x, const double* center, const double* center_lo,
-                          const double* row_scale, double* c, int64_t ld, int threads,
-                          const std::atomic<bool>* stop = nullptr) {
+void add_centered_scatter(const RowsView<T>& x, const double* center, const double* row_scale, double* c,
+                          int64_t ld, int threads, const std::atomic<bool>* stop = nullptr) {
     const MicroKernel kernel = select_micro_kernel();
     const int64_t n_panels = (x.cols + kPanel - 1) / kPanel;  // B panels: padding columns of ld are skipped
     const double work = static_cast<double>(x.rows) * static_cast<double>(ld) * static_cast<double>(ld);
@@ -255,7 +247,7 @@ void add_centered_scatter(const RowsView<T>& x, const double* center, const doub
             for (int64_t row0 = 0; row0 < x.rows; row0 += kDepth) {
                 if (stop && stop->load(std::memory_order_relaxed)) return;
                 const int64_t depth = std::min(kDepth, x.rows - row0);
-                pack_block(x, row0, depth, ncols, center, center_lo, row_scale, packed.data());
+                pack_block(x, row0, depth, ncols, center, row_scale, packed.data());
                 const int64_t panel_stride = depth * kPanel;
                 const int64_t j_end = p_end * kPanel;
                 // Blocks of A columns stay in L2 while every B panel right of them streams past.
@@ -281,12 +273,12 @@ void add_centered_scatter(const RowsView<T>& x, const double* center, const doub
 //
 // Accuracy far from the origin (mean 1e15, std 1): the mean is kept as an unevaluated sum hi + lo (about
 // 106 bits), since Chan's correction term needs the difference of two means and a float64 mean is only
-// good to half an ulp of itself (0.06 at 1e15). Each batch is centred on its exact mean shift + offset,
-// as the pair (hi, lo) of a TwoSum (Knuth 1969), never on that mean rounded to float64: centring on a
-// point r away from the batch mean adds W r r^T to its scatter, which at mean 1e15 / std 1 is an error
-// of ~4e-3 relative. The first batch is shifted by its first row of positive weight, later ones by the
-// running mean; when that shift was far from the batch (compared with its spread) a second pass sums
-// the residual mean around the centre, so Chan's delta is accurate to rounding of the spread.
+// good to half an ulp of itself (0.06 at 1e15). The batch mean shift + offset is split exactly (TwoSum,
+// Knuth 1969) into c, its float64 rounding, and r; the kernel centres on c, which adds W r r^T to the
+// batch's scatter (an error of ~1e-3 at mean 1e15 / std 1 if left), and that term is subtracted. The
+// first batch is shifted by its first row of positive weight, later ones by the running mean; when that
+// shift was far from the batch (compared with its spread) a second pass sums the batch mean - c from
+// small deviations, so Chan's delta is accurate to rounding of the spread.
 //
 // Thread safety: every member function locks the accumulator's mutex, so concurrent updates, merges and
 // reads of one accumulator run one after the other (a long update holds it throughout); a.merge(b) and
@@ -375,7 +367,8 @@ public:
             count_ += rows;
             return;
         }
-        // The batch mean shift + offset exactly, as center + center_lo.
+        // The batch mean shift + offset exactly, as center (the float64 nearest to it: the kernel's centre)
+        // + center_lo.
         std::vector<double> center(static_cast<size_t>(dim_)), center_lo(static_cast<size_t>(dim_));
         for (int64_t j = 0; j < dim_; ++j) cov_detail::two_sum(shift[j], offset[j], center[j], center_lo[j]);
         std::vector<double> scratch;
@@ -383,33 +376,42 @@ public:
         double* target = stop ? scratch.data() : m2_.data();
         std::vector<double> diag_before(static_cast<size_t>(dim_));
         for (int64_t j = 0; j < dim_; ++j) diag_before[j] = target[idx(j, j)];
-        cov_detail::add_centered_scatter(x, center.data(), center_lo.data(), weights ? row_scale.data() : nullptr,
-                                         target, ld_, threads, stop);
+        cov_detail::add_centered_scatter(x, center.data(), weights ? row_scale.data() : nullptr, target, ld_, threads,
+                                         stop);
         if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
-        // A shift far from the batch mean compared with the batch's spread (the first batch, small batches,
-        // a drifting stream) leaves the offset with rounding of order eps * |offset|, which Chan's term
-        // would take linearly. A second pass then sums the residual mean around the centre from
-        // deviations of the size of the spread, and the scatter is moved from the centre to the mean.
-        std::vector<double> residual(static_cast<size_t>(dim_), 0.0);  // batch mean - (center + center_lo)
+        // The offset carries rounding e ~ g u (|offset| + spread) (g: summation growth), which Chan's term
+        // factor * delta delta^T takes linearly: 2 factor |delta| e against the kernel's own g u M2. Where
+        // that could exceed a quarter of it (a drifting stream: the shift far from the batch compared with
+        // its spread), a second pass sums the batch mean - center from deviations of the size of the
+        // spread. The first batch has no Chan term: its offset's rounding only moves the mean by g u spread.
+        std::vector<double> batch_lo = center_lo;  // batch mean - center
         bool refine = false;
-        for (int64_t j = 0; j < dim_ && !refine; ++j)
-            refine = 16.0 * offset[j] * offset[j] * batch_weight > target[idx(j, j)] - diag_before[j];
+        if (weight_ > 0.0) {
+            const double factor = weight_ * batch_weight / (weight_ + batch_weight);
+            for (int64_t j = 0; j < dim_ && !refine; ++j) {
+                const double delta = std::abs(offset[j] - mean_lo_[j]);
+                const double spread = std::sqrt(std::max(0.0, target[idx(j, j)] - diag_before[j]) / batch_weight);
+                refine = 8.0 * factor * delta * (std::abs(offset[j]) + spread) > target[idx(j, j)] + factor * delta * delta;
+            }
+        }
         if (refine) {
-            const std::vector<double> again = weighted_column_offsets(x, weights, batch_weight, center, threads);
-            for (int64_t j = 0; j < dim_; ++j) residual[j] = again[j] - center_lo[j];
-            for (int64_t j = 0; j < dim_; ++j)
-                for (int64_t i = 0; i <= j; ++i) target[idx(i, j)] -= batch_weight * residual[i] * residual[j];
+            batch_lo = weighted_column_offsets(x, weights, batch_weight, center, threads);
             if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
         }
         if (stop) m2_.swap(scratch);
         count_ += rows;
+        // The kernel centred the batch on center, batch_lo off its mean: its scatter exceeds the one around
+        // the mean by W batch_lo batch_lo^T, removed in the pass of Chan's term. |batch_lo| <= |x_k - mean|
+        // for every row (center is the float64 nearest to the mean), so that term is at most M2 and removing
+        // it costs at most a bit; left in, it was issue 17's error (1.4e-3 at mean 1e15 / std 1).
         if (weight_ > 0.0) {
             std::vector<double> delta(static_cast<size_t>(dim_));  // batch mean - running mean (shift = hi)
-            for (int64_t j = 0; j < dim_; ++j) delta[j] = (offset[j] - mean_lo_[j]) + residual[j];
-            merge_moments(batch_weight, delta);
+            for (int64_t j = 0; j < dim_; ++j) delta[j] = (offset[j] - mean_lo_[j]) + (batch_lo[j] - center_lo[j]);
+            merge_moments(batch_weight, delta, batch_lo.data());
         } else {
             for (int64_t j = 0; j < dim_; ++j)
-                cov_detail::two_sum(center[j], center_lo[j] + residual[j], mean_hi_[j], mean_lo_[j]);
+                for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] -= batch_weight * batch_lo[i] * batch_lo[j];
+            for (int64_t j = 0; j < dim_; ++j) cov_detail::two_sum(center[j], batch_lo[j], mean_hi_[j], mean_lo_[j]);
             weight_ = batch_weight;
         }
     }
@@ -517,12 +519,19 @@ private:
         cov_detail::two_sum(s, e + mean_lo_[j], mean_hi_[j], mean_lo_[j]);
     }
 
-    // Chan's merge of a part with weight Wb and mean (running mean + delta); its M2 is already in m2_.
-    void merge_moments(double batch_weight, const std::vector<double>& delta) {
+    // Chan's merge of a part with weight Wb and mean (running mean + delta); its M2 is already in m2_, as a
+    // scatter around (its mean - offcenter) when offcenter is given (removed here: W_b offcenter offcenter^T).
+    void merge_moments(double batch_weight, const std::vector<double>& delta, const double* offcenter = nullptr) {
         const double total = weight_ + batch_weight;
         const double factor = weight_ * batch_weight / total, share = batch_weight / total;
-        for (int64_t j = 0; j < dim_; ++j)
-            for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] += delta[i] * delta[j] * factor;
+        if (offcenter) {
+            for (int64_t j = 0; j < dim_; ++j)
+                for (int64_t i = 0; i <= j; ++i)
+                    m2_[idx(i, j)] += delta[i] * delta[j] * factor - batch_weight * offcenter[i] * offcenter[j];
+        } else {
+            for (int64_t j = 0; j < dim_; ++j)
+                for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] += delta[i] * delta[j] * factor;
+        }
         for (int64_t j = 0; j < dim_; ++j) add_to_mean(j, delta[j] * share);
         weight_ = total;
     }
