@@ -3,6 +3,8 @@ memory orders, large offsets and magnitudes, pickling and bad input."""
 from __future__ import annotations
 
 import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import pytest
@@ -387,27 +389,15 @@ def test_exact_reference_on_a_tiny_case():
 # --------------------------------------------------------------------------------------------------
 # one accumulator shared by threads
 def _run_threads(targets, timeout=60):
-    import threading
-    errors = []
+    """Runs the callables in threads started together; re-raises the first error, fails on a hang."""
     barrier = threading.Barrier(len(targets))
-
-    def wrap(fn):
-        def run():
-            try:
-                barrier.wait()
-                fn()
-            except BaseException as e:  # reported by the main thread
-                errors.append(e)
-        return run
-
-    threads = [threading.Thread(target=wrap(fn)) for fn in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
-    assert not any(t.is_alive() for t in threads), "deadlock: a thread did not finish"
-    if errors:
-        raise errors[0]
+    pool = ThreadPoolExecutor(len(targets))
+    futures = [pool.submit(lambda fn=fn: (barrier.wait(), fn())) for fn in targets]
+    _, pending = wait(futures, timeout)
+    pool.shutdown(wait=not pending)
+    assert not pending, "deadlock: a thread did not finish"
+    for f in futures:
+        f.result()
 
 
 @pytest.mark.parametrize("dim,updates", [(64, 10), (240, 3)])  # 240: long batches, the watched path

@@ -306,7 +306,7 @@ public:
         return *this;
     }
 
-    int64_t dim() const { return dim_; }  // fixed at construction: no lock
+    int64_t dim() const { return dim_; }  // set at construction (or by assignment, not concurrent): no lock
     int64_t count() const {
         std::lock_guard<std::mutex> lock(mutex_);
         return count_;
@@ -535,6 +535,7 @@ private:
         for (int64_t j = 0; j < dim_; ++j) add_to_mean(j, delta[j] * share);
         weight_ = total;
     }
+
     // sum_k w_k (x_k - shift) / W per column, in float64 with per-block partial sums. A non-finite sum
     // means NaN/inf in the data (or float64 overflow): rejected before any state changes.
     template <class T>
