@@ -3,6 +3,8 @@ memory orders, large offsets and magnitudes, pickling and bad input."""
 from __future__ import annotations
 
 import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import pytest
@@ -246,3 +248,228 @@ def test_bad_construction_and_merge():
         netmirror.CovarianceAccumulator(2).merge(netmirror.CovarianceAccumulator(3))
     with pytest.raises(TypeError):
         netmirror.CovarianceAccumulator(2).merge(np.zeros((2, 2)))
+
+
+# --------------------------------------------------------------------------------------------------
+# far from the origin: against the exact (rational) covariance of the same float64 data
+# Relative to sqrt(C_ii C_jj), the largest |C_ij| can be (Cauchy-Schwarz): recursive float64 sums of k terms
+# err at most ~k u (u = 1.1e-16) relative to the sum of |terms| (Higham 2002, ch. 4), and the kernel sums at
+# most 256 rows before adding into M2; random-looking data stay at ~1e-15, few-valued (quantised) data far
+# from the origin, where rounding does not average out, come closer to the bound.
+TOL = 3e-14
+
+
+def scaled_error(actual, exact):
+    """max_ij |actual_ij - exact_ij| / sqrt(exact_ii exact_jj); an entry whose scale is 0 (a constant
+    column) counts as inf unless it is exactly right."""
+    actual, exact = np.atleast_2d(actual), np.atleast_2d(exact)
+    d = np.sqrt(np.abs(np.diag(exact)))
+    scale = np.outer(d, d)
+    diff = np.abs(actual - exact)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), np.where(diff > 0, np.inf, 0.0))
+    return float(err.max())
+
+
+def two_pass_scatter(X, w):
+    """Two-pass float64 np.cov (mean first, then the centred products), as a scatter Σ w (x-μ)(x-μ)ᵀ."""
+    W = X.shape[0] if w is None else float(np.sum(w))
+    return np.atleast_2d(np.cov(X.astype(np.float64), rowvar=False, aweights=w, bias=True)) * W
+
+
+@st.composite
+def far_batches(draw):
+    """Batches of one data set: column means ±10^k (k in [0, 15], or 0), std 10^s (s in [-3, 3]), 1 to 8
+    batches of 1 to 300 rows, optional weights, float32 or float64, optionally a drift between batches."""
+    dim = draw(st.integers(1, 4))
+    dtype = draw(st.sampled_from([np.float64, np.float64, np.float32]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    mean = draw(st.sampled_from([0.0, 1.0])) * 10.0 ** draw(st.floats(0, 15))
+    std = 10.0 ** draw(st.floats(-3, 3))
+    col_mean = mean * rng.uniform(0.5, 2, dim) * rng.choice([-1.0, 1.0], dim)
+    col_std = std * rng.uniform(0.5, 2, dim)
+    drift = draw(st.sampled_from([0.0, 0.0, 1.0, 1e3]))
+    weighted = draw(st.booleans())
+    parts = []
+    for b in range(draw(st.integers(1, 8))):
+        n = draw(st.integers(1, 300))
+        Z = rng.standard_normal((n, dim))
+        if dim > 1 and draw(st.booleans()):  # correlated columns
+            Z[:, 1] = 0.6 * Z[:, 0] + 0.8 * Z[:, 1]
+        X = (col_mean + b * drift * std + Z * col_std).astype(dtype)
+        w = rng.choice([0.0, 0.5, 1.0, 3.0], n) if weighted else None
+        parts.append((X, w))
+    if weighted and not any(w.sum() for _, w in parts):
+        parts[0][1][0] = 1.0
+    return parts
+
+
+def accumulate(parts, how):
+    dim = parts[0][0].shape[1]
+    acc = netmirror.CovarianceAccumulator(dim)
+    for k, (X, w) in enumerate(parts):
+        if how == "update" or (how == "mixed" and k % 2 == 0):
+            acc.update(X, weights=w)
+        else:
+            acc.merge(netmirror.CovarianceAccumulator(dim).update(X, weights=w))
+    return acc
+
+
+@given(far_batches(), st.sampled_from(["update", "merge", "mixed"]))
+def test_far_from_origin_within_rounding(parts, how):
+    """Scatter, covariance, mean and second moment against the exact values of the same data: within rounding
+    (TOL) relative to the covariance's scale whatever the mean, so at least as accurate as a two-pass float64
+    computation, which loses ~(ulp(mean) / std)^2 (its mean is rounded to float64)."""
+    X = np.concatenate([p[0] for p in parts])
+    w = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
+    acc = accumulate(parts, how)
+    exact = reference.covariance_exact(X, w)
+    assert acc.count == X.shape[0] and acc.total_weight == exact["total_weight"]
+    assert scaled_error(acc.scatter, exact["scatter"]) <= TOL
+    assert scaled_error(acc.covariance(), exact["scatter"] / exact["total_weight"]) <= TOL
+    std = np.sqrt(np.diag(exact["scatter"]) / exact["total_weight"])
+    assert np.all(np.abs(acc.mean - exact["mean"]) <= 2.3e-16 * np.abs(exact["mean"]) + TOL * std)
+    assert scaled_error(acc.second_moment, exact["second_moment"]) <= TOL
+    np.testing.assert_array_equal(acc.scatter, acc.scatter.T)
+
+
+@pytest.mark.parametrize("how", ["update", "merge"])
+@pytest.mark.parametrize("mean,std", [(1e12, 1e-2), (1e15, 1.0), (-1e15, 1e3), (1e15, 1e-3)])
+def test_large_mean_regression(mean, std, how):
+    """Issue 17: 7 batches at mean 1e12 / std 1e-2 gave 1.9e-5 and at mean 1e15 / std 1 1.4e-3 (two-pass
+    np.cov: 1.2e-4, 2.5e-4): the batches were centred on their mean rounded to float64 (0.06 off at 1e15)."""
+    rng = np.random.default_rng(0)
+    X = mean + std * rng.standard_normal((7000, 5))
+    acc = accumulate([(p, None) for p in np.array_split(X, 7)], how)
+    exact = reference.covariance_exact(X)["scatter"]
+    err = scaled_error(acc.scatter, exact)
+    assert err <= TOL
+    assert err <= max(TOL, scaled_error(two_pass_scatter(X, None), exact))
+
+
+def test_zero_weight_first_row_far_away():
+    """The first batch is shifted by its first row of positive weight: a zero-weight row at 1e15 (data
+    near 0) would otherwise cost the offsets their digits."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((500, 3))
+    X[0] = 1e15
+    w = np.ones(500)
+    w[0] = 0.0
+    acc = netmirror.CovarianceAccumulator(3).update(X, weights=w)
+    exact = reference.covariance_exact(X[1:])
+    assert scaled_error(acc.scatter, exact["scatter"]) <= TOL
+    assert np.abs(acc.mean - exact["mean"]).max() <= TOL
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float32_far_from_origin(dtype):
+    """float32 rows near 1e6 (ulp 0.06) and std 1: their float64 values give the exact covariance."""
+    rng = np.random.default_rng(4)
+    X = (1e6 + rng.standard_normal((3000, 4))).astype(dtype)
+    acc = accumulate([(p, None) for p in np.array_split(X, 5)], "update")
+    exact = reference.covariance_exact(X)
+    assert scaled_error(acc.scatter, exact["scatter"]) <= TOL
+    assert scaled_error(acc.second_moment, exact["second_moment"]) <= TOL
+
+
+def test_exact_reference_on_a_tiny_case():
+    """covariance_exact against fractions written out from the definition."""
+    from fractions import Fraction as F
+    X = np.array([[1e15 + 0.125, -3.0], [1e15, 2.5], [1e15 + 0.5, 1e-3]])
+    w = np.array([1.0, 0.5, 3.0])
+    W = sum(F(v) for v in w)
+    mu = [sum(F(w[k]) * F(X[k, j]) for k in range(3)) / W for j in range(2)]
+    S = [[float(sum(F(w[k]) * (F(X[k, i]) - mu[i]) * (F(X[k, j]) - mu[j]) for k in range(3))) for j in range(2)]
+         for i in range(2)]
+    exact = reference.covariance_exact(X, w)
+    np.testing.assert_array_equal(exact["scatter"], S)
+    np.testing.assert_array_equal(exact["mean"], [float(m) for m in mu])
+
+
+# --------------------------------------------------------------------------------------------------
+# one accumulator shared by threads
+def _run_threads(targets, timeout=60):
+    """Runs the callables in threads started together; re-raises the first error, fails on a hang."""
+    barrier = threading.Barrier(len(targets))
+    pool = ThreadPoolExecutor(len(targets))
+    futures = [pool.submit(lambda fn=fn: (barrier.wait(), fn())) for fn in targets]
+    _, pending = wait(futures, timeout)
+    pool.shutdown(wait=not pending)
+    assert not pending, "deadlock: a thread did not finish"
+    for f in futures:
+        f.result()
+
+
+@pytest.mark.parametrize("dim,updates", [(64, 10), (240, 3)])  # 240: long batches, the watched path
+def test_concurrent_updates_lose_nothing(dim, updates):
+    """Issue 17: 4 threads x 10 updates of 4,000 rows ended with count 40,000 of 160,000. Now every
+    row counts and the result equals one serial accumulation to rounding."""
+    base = np.random.default_rng(7).standard_normal((4000, dim))
+    batches = [[base * (1.0 + 0.1 * k) + (5.0 + t) for k in range(updates)] for t in range(4)]
+    shared = netmirror.CovarianceAccumulator(dim)
+    _run_threads([lambda mine=mine: [shared.update(X) for X in mine] for mine in batches])
+    serial = netmirror.CovarianceAccumulator(dim)
+    for mine in batches:
+        for X in mine:
+            serial.update(X)
+    assert shared.count == serial.count == 4 * updates * 4000
+    assert_close(shared.scatter, serial.scatter, rtol=1e-13)
+    assert_close(shared.mean, serial.mean, rtol=1e-15, scale=8.0)
+
+
+def test_reads_during_updates_see_whole_states():
+    """Every state of an accumulator fed copies of one data set D represents k copies of D: a read (the
+    covariance, a pickle) taken while other threads update must give cov(D), never a torn mix."""
+    rng = np.random.default_rng(8)
+    D = rng.standard_normal((3000, 48)) * 3 + 1e3
+    shared = netmirror.CovarianceAccumulator(48).update(D)
+    expected = shared.covariance()
+    seen = []
+
+    def read():
+        for _ in range(30):
+            seen.append(shared.covariance())
+            seen.append(pickle.loads(pickle.dumps(shared)).covariance())
+
+    _run_threads([lambda: [shared.update(D) for _ in range(8)]] * 2 + [read])
+    assert shared.count == 17 * 3000
+    for C in seen:
+        assert_close(C, expected, rtol=1e-12)
+
+
+def test_concurrent_merges_do_not_deadlock():
+    """a.merge(b) and b.merge(a) at once (each locks both), merges into one target from several threads."""
+    rng = np.random.default_rng(9)
+    D = rng.standard_normal((50, 30)) - 7.0
+    a = netmirror.CovarianceAccumulator(30).update(D)
+    b = netmirror.CovarianceAccumulator(30).update(D)
+    expected = a.covariance()
+    _run_threads([lambda: [a.merge(b) for _ in range(20)], lambda: [b.merge(a) for _ in range(20)]])
+    for acc in (a, b):  # every state is k copies of D
+        assert acc.count % 50 == 0 and acc.total_weight == acc.count
+        assert_close(acc.covariance(), expected, rtol=1e-12)
+    target = netmirror.CovarianceAccumulator(30)
+    parts = [netmirror.CovarianceAccumulator(30).update(rng.standard_normal((40, 30))) for _ in range(40)]
+    _run_threads([lambda k=k: [target.merge(p) for p in parts[k::4]] for k in range(4)])
+    serial = netmirror.CovarianceAccumulator(30)
+    for p in parts:
+        serial.merge(p)
+    assert target.count == serial.count == 1600
+    assert_close(target.scatter, serial.scatter, rtol=1e-13)
+
+
+def test_merge_with_itself_doubles_the_data():
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((100, 5)) + 1e9
+    w = rng.uniform(0, 2, 100)
+    acc = netmirror.CovarianceAccumulator(5).update(X, weights=w)
+    copy = pickle.loads(pickle.dumps(acc))
+    mean, cov = acc.mean.copy(), acc.covariance()
+    assert acc.merge(acc) is acc
+    assert acc.count == 200 and acc.total_weight == 2 * copy.total_weight
+    np.testing.assert_array_equal(acc.mean, mean)
+    np.testing.assert_array_equal(acc.covariance(), cov)
+    copy.merge(pickle.loads(pickle.dumps(copy)))  # the same as merging a copy, bit for bit
+    np.testing.assert_array_equal(acc.scatter, copy.scatter)
+    twice = netmirror.CovarianceAccumulator(5).update(np.concatenate([X, X]), weights=np.concatenate([w, w]))
+    assert_close(acc.scatter, twice.scatter, rtol=1e-13)

@@ -220,6 +220,27 @@ def test_covariance_matches_reference_and_cpu(backend, data):
     assert_array_equal(acc.scatter, acc.scatter.T)
 
 
+@pytest.mark.parametrize("mean,std,drift", [(1e12, 1e-2, 0.0), (1e15, 1.0, 0.0), (0.0, 1.0, 1e3)])
+def test_covariance_far_from_origin(backend, mean, std, drift):
+    """Issue 17 on the device path: 7 batches at mean 1e12 / std 1e-2 and 1e15 / std 1 (the float64 centre
+    is up to 0.06 off the batch mean there), and a drifting stream (the shift far from each batch), against
+    the exact covariance; the first row has weight 0 and lies far away."""
+    rng = np.random.default_rng(1)
+    parts = [mean + k * drift + std * rng.standard_normal((300, 4)) for k in range(7)]
+    parts[0][0] = -1e15
+    weights = [np.ones(300) for _ in parts]
+    weights[0][0] = 0.0
+    acc = netmirror.CovarianceAccumulator(4)
+    with backend.run():
+        for X, w in zip(parts, weights):
+            nc.covariance_update(acc, backend.array(X), backend.array(w))
+    X, w = np.concatenate(parts), np.concatenate(weights)
+    exact = reference.covariance_exact(X, w)
+    d = np.sqrt(np.diag(exact["scatter"]))
+    assert np.abs(acc.scatter - exact["scatter"]).max() / np.outer(d, d).min() <= 3e-14
+    assert np.abs(acc.mean - exact["mean"]).max() <= 2.3e-16 * np.abs(exact["mean"]).max() + 3e-14 * d.min()
+
+
 def test_covariance_bad_input_leaves_state(backend):
     rng = np.random.default_rng(0)
     acc = netmirror.CovarianceAccumulator(5)

@@ -1,13 +1,17 @@
 // Bindings for CovarianceAccumulator: X is read in place (float32/float64, any strides), the GIL is
 // released while the batch is accumulated. Shape, dtype and weights are validated in the Python layer;
 // NaN/inf are detected in C++ during the mean pass (no extra pass over X). With watch=True (long batches,
-// decided in Python) the batch goes into a copy of the state on a watched worker (common.hpp): Ctrl-C then
-// drops the copy, so the accumulator is unchanged, and raises KeyboardInterrupt.
+// decided in Python) the batch runs on a watched worker (common.hpp) into a copy of M2 that replaces it
+// only when complete: Ctrl-C then leaves the accumulator unchanged and raises KeyboardInterrupt.
+//
+// Every method locks the accumulator's mutex (covariance.hpp), always after releasing the GIL: a thread
+// holding the mutex (e.g. a watched update, whose caller wakes up with the GIL) never waits for a thread
+// that holds the GIL while it waits for the mutex.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <atomic>
-#include <memory>
+#include <vector>
 
 #include <netmirror/covariance.hpp>
 
@@ -34,22 +38,30 @@ void update_typed(CovarianceAccumulator& acc, const py::array& X, const double* 
         return;
     }
     std::atomic<bool> stop{false};
-    std::unique_ptr<CovarianceAccumulator> next;
     const bool interrupted = nm_bind::run_watched(
-        [&] {
-            next = std::make_unique<CovarianceAccumulator>(acc);  // replaces the state only when complete
-            next->update(data, rows, rs, cs, weights, netmirror::default_num_threads(), &stop);
-        },
-        stop);
+        [&] { acc.update(data, rows, rs, cs, weights, netmirror::default_num_threads(), &stop); }, stop);
     if (interrupted) nm_bind::raise_keyboard_interrupt();
-    acc = std::move(*next);
 }
 
-py::array_t<double> square(const CovarianceAccumulator& acc, void (CovarianceAccumulator::*fill)(double*) const) {
+// A (dim, dim) matrix filled by `fill` with the GIL released; with_weight: (total weight, matrix), read together.
+template <class Fill>
+py::object square(const CovarianceAccumulator& acc, bool with_weight, Fill fill) {
     const auto d = static_cast<py::ssize_t>(acc.dim());
     py::array_t<double> out({d, d});
-    (acc.*fill)(out.mutable_data());
+    double* p = out.mutable_data();
+    double weight;
+    {
+        py::gil_scoped_release release;
+        weight = fill(p);
+    }
+    if (with_weight) return py::make_tuple(weight, out);
     return out;
+}
+
+template <class R>
+R without_gil(const CovarianceAccumulator& acc, R (CovarianceAccumulator::*get)() const) {
+    py::gil_scoped_release release;
+    return (acc.*get)();
 }
 
 }  // namespace
@@ -80,21 +92,53 @@ void register_covariance(py::module_& m) {
             py::arg("X"), py::arg("weights") = py::none(), py::arg("watch") = false)
         .def("merge", &CovarianceAccumulator::merge, py::arg("other"), py::call_guard<py::gil_scoped_release>())
         .def_property_readonly("dim", &CovarianceAccumulator::dim)
-        .def_property_readonly("count", &CovarianceAccumulator::count)
-        .def_property_readonly("total_weight", &CovarianceAccumulator::total_weight)
-        .def_property_readonly("mean", [](const CovarianceAccumulator& a) { return to_numpy(a.mean()); })
-        .def_property_readonly("mean_hi", [](const CovarianceAccumulator& a) { return to_numpy(a.mean_hi()); })
-        .def_property_readonly("mean_lo", [](const CovarianceAccumulator& a) { return to_numpy(a.mean_lo()); })
-        .def("scatter", [](const CovarianceAccumulator& a) { return square(a, &CovarianceAccumulator::scatter); })
-        .def("second_moment",
-             [](const CovarianceAccumulator& a) { return square(a, &CovarianceAccumulator::second_moment); })
+        .def_property_readonly("count",
+                               [](const CovarianceAccumulator& a) { return without_gil(a, &CovarianceAccumulator::count); })
+        .def_property_readonly(
+            "total_weight", [](const CovarianceAccumulator& a) { return without_gil(a, &CovarianceAccumulator::total_weight); })
+        .def_property_readonly(
+            "mean", [](const CovarianceAccumulator& a) { return to_numpy(without_gil(a, &CovarianceAccumulator::mean)); })
+        .def_property_readonly(
+            "mean_hi", [](const CovarianceAccumulator& a) { return to_numpy(without_gil(a, &CovarianceAccumulator::mean_hi)); })
+        .def_property_readonly(
+            "mean_lo", [](const CovarianceAccumulator& a) { return to_numpy(without_gil(a, &CovarianceAccumulator::mean_lo)); })
+        .def(
+            "scatter",
+            [](const CovarianceAccumulator& a, bool with_weight) {
+                return square(a, with_weight, [&](double* p) { return a.scatter(p); });
+            },
+            py::arg("with_weight") = false)
+        .def(
+            "second_moment",
+            [](const CovarianceAccumulator& a, bool with_weight) {
+                return square(a, with_weight, [&](double* p) { return a.second_moment(p); });
+            },
+            py::arg("with_weight") = false)
+        .def("get_state",
+             [](const CovarianceAccumulator& a) {
+                 const auto d = static_cast<py::ssize_t>(a.dim());
+                 py::array_t<double> hi(d), lo(d), scatter({d, d});
+                 double* ph = hi.mutable_data();
+                 double* pl = lo.mutable_data();
+                 double* ps = scatter.mutable_data();
+                 int64_t count;
+                 double weight;
+                 {
+                     py::gil_scoped_release release;
+                     a.get_state(count, weight, ph, pl, ps);
+                 }
+                 return py::make_tuple(count, weight, hi, lo, scatter);
+             },
+             "(count, total_weight, mean_hi, mean_lo, scatter) read at one instant.")
         .def("set_state",
              [](CovarianceAccumulator& a, int64_t count, double weight, DoubleVector hi, DoubleVector lo,
                 DoubleVector scatter) {
                  const auto d = a.dim();
                  if (hi.size() != d || lo.size() != d || scatter.size() != d * d)
                      throw std::invalid_argument("state arrays do not match dim");
-                 a.set_state(count, weight, hi.data(), lo.data(), scatter.data());
+                 const double *ph = hi.data(), *pl = lo.data(), *ps = scatter.data();
+                 py::gil_scoped_release release;
+                 a.set_state(count, weight, ph, pl, ps);
              });
     m.def("covariance_kernel", [] { return std::string(netmirror::cov_detail::micro_kernel_name()); },
           "Name of the covariance micro-kernel this CPU runs (avx2+fma or portable).");

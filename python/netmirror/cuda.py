@@ -451,10 +451,12 @@ def covariance_update(acc, X, weights=None):
             batch_weight = float(w.sum())
         else:
             batch_weight = float(n)
-        if core.total_weight > 0:
+        core_weight = core.total_weight
+        if core_weight > 0:  # a stale read (another thread updating) only moves the shift
             shift_host = np.asarray(core.mean_hi, dtype=np.float64)
-        else:
-            shift_host = bk.to_host(X[0]).astype(np.float64)
+        else:  # the first row of positive weight (a zero-weight row may lie anywhere)
+            first = int(xp.argmax(w > 0)) if w is not None else 0
+            shift_host = bk.to_host(X[first]).astype(np.float64)
         shift = xp.asarray(shift_host)
         slices = _offset_slices(n, dim)
         partial = xp.empty((slices, dim), dtype=np.float64)
@@ -471,17 +473,31 @@ def covariance_update(acc, X, weights=None):
             tmp.set_state(n, 0.0, zeros, zeros, np.zeros((dim, dim)))
             core.merge(tmp)
             return acc
-        offset = offset / batch_weight
-        center = shift + offset
+        # The batch mean shift + offset as center + residual exactly (TwoSum): the kernel centres on the
+        # float64 center, and the scatter around it exceeds the one around the mean by W r rᵀ (at mean 1e15,
+        # r is up to 0.06), which is subtracted below.
+        offset_host = bk.to_host(offset) / batch_weight
+        center_host = shift_host + offset_host
+        bv = center_host - shift_host
+        residual = (shift_host - (center_host - bv)) + (offset_host - bv)
+        center = xp.asarray(center_host)
         scatter = xp.zeros((dim, dim), dtype=np.float64)
         row_scale = xp.sqrt(w) if w is not None else None
         slices = _scatter_slices(n, dim)
         bk.call("covariance_scatter", bk.ptr(X), f32, n, dim, rs, cs, bk.ptr(center), bk.ptr(row_scale), slices,
                 bk.ptr(scatter))
         scatter_host = bk.to_host(scatter)  # upper triangle, row-major: what set_state reads
-    # mean = shift + offset kept unevaluated (hi, lo), as the CPU update does
-    tmp.set_state(n, batch_weight, shift_host, bk.to_host(offset), np.ascontiguousarray(scatter_host))
-    core.merge(tmp)
+        # As on the CPU: a shift (the running mean) far from the batch compared with its spread leaves the
+        # offset with rounding of order eps |offset|, which Chan's term takes linearly; a second pass then
+        # sums the batch mean - center from deviations of the size of the spread.
+        mean_lo = residual
+        if core_weight > 0 and np.any(16.0 * offset_host**2 > np.diag(scatter_host) / batch_weight):
+            bk.call("covariance_offsets", bk.ptr(X), f32, n, dim, rs, cs, bk.ptr(center), bk.ptr(w),
+                    partial.shape[0], bk.ptr(partial))
+            mean_lo = bk.to_host(partial.sum(axis=0)) / batch_weight
+    scatter_host = scatter_host - batch_weight * np.outer(mean_lo, mean_lo)  # from the center to the mean
+    tmp.set_state(n, batch_weight, center_host, mean_lo, np.ascontiguousarray(scatter_host))
+    core.merge(tmp)  # under the accumulator's lock, like a CPU update
     return acc
 
 

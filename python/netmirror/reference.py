@@ -505,6 +505,48 @@ def covariance_moments(X, weights=None):
             "second_moment": scatter / W + np.outer(mean, mean)}
 
 
+def _as_scaled_integers(values):
+    """(object array of Python ints, exponent e) with values == ints * 2**e exactly (finite floats)."""
+    v = np.asarray(values, dtype=np.float64)
+    mant, expo = np.frexp(v)  # v = mant * 2**expo, 0.5 <= |mant| < 1; mant * 2**53 is an integer
+    nonzero = v != 0
+    e = int(expo[nonzero].min()) - 53 if nonzero.any() else 0
+    ints = np.empty(v.shape, dtype=object)
+    for idx, (m, x) in enumerate(zip(mant.ravel(), expo.ravel())):
+        ints.flat[idx] = int(m * 2.0**53) << (int(x) - 53 - e) if m else 0
+    return ints, e
+
+
+def covariance_exact(X, weights=None):
+    """Exact (rational) weighted mean, scatter Σ w (x-μ)(x-μ)ᵀ and second moment of float32/float64 rows,
+    each rounded once to float64: dict(total_weight, mean, scatter, second_moment).
+
+    Every value is an integer times a power of two, so W Σ w x xᵀ - (Σ w x)(Σ w x)ᵀ is computed in Python
+    integers without any rounding; O(n dim²) big-integer products (tests: n up to a few thousand)."""
+    X = np.asarray(X).astype(np.float64)
+    n, dim = X.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    xi, ex = _as_scaled_integers(X)
+    wi, ew = _as_scaled_integers(w)
+    W = int(sum(wi.tolist()))
+    if W == 0:
+        raise ValueError("total weight is zero")
+    wx = xi * wi[:, None]
+    sx = [int(sum(wx[:, j].tolist())) for j in range(dim)]
+    sxx = np.dot(wx.T, xi)  # object dtype: exact Python integers
+    scale2 = fractions.Fraction(2) ** (2 * ex)
+    mean = np.array([float(fractions.Fraction(sx[j], W) * fractions.Fraction(2) ** ex) for j in range(dim)])
+    scatter = np.empty((dim, dim))
+    moment = np.empty((dim, dim))
+    for i in range(dim):
+        for j in range(dim):
+            sij = int(sxx[i, j])
+            scatter[i, j] = float(fractions.Fraction(W * sij - sx[i] * sx[j], W) * scale2 * fractions.Fraction(2) ** ew)
+            moment[i, j] = float(fractions.Fraction(sij, W) * scale2)
+    return {"total_weight": float(fractions.Fraction(W) * fractions.Fraction(2) ** ew), "mean": mean,
+            "scatter": scatter, "second_moment": moment}
+
+
 def exact_scatter_entries(X, rows, cols, center=True):
     """Selected entries of the scatter of X computed in np.longdouble (80-bit where the platform has it).
 

@@ -5,8 +5,10 @@
 // upper triangle, and the batch is merged with Chan et al.'s pairwise formula
 //     W = Wa + Wb,  delta = mean_b - mean_a,  mean += delta * Wb / W,
 //     M2 = M2a + M2b + delta delta^T * Wa * Wb / W.
-// Centring every batch on its own mean keeps full accuracy for data far from the origin (mean 1e6,
-// std 1): accumulating sum(x x^T) and subtracting n mean mean^T would cancel ~12 digits there.
+// Centring every batch on its own mean keeps full accuracy for data far from the origin (mean 1e15,
+// std 1): accumulating sum(x x^T) and subtracting n mean mean^T would cancel ~30 digits there. The mean
+// is exact to ~106 bits (a float64 pair); the kernel centres on it rounded to float64, and the known
+// rounding's contribution is removed afterwards (see CovarianceAccumulator).
 // The uncentred second moment E[x x^T] = M2 / W + mean mean^T is derived, never accumulated twice.
 //
 // Kernel: rows are taken in blocks of kDepth; each block is converted to float64, centred, scaled by
@@ -21,7 +23,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,6 +47,13 @@ constexpr int64_t kL2Columns = 96;  // A columns kept in L2 while the B panels s
 static_assert(kL2Columns % kTileRows == 0, "A blocks must hold whole micro-tiles");
 
 inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// s + e = a + b exactly, s = fl(a + b) (Knuth's TwoSum; needs no ordering of |a|, |b|).
+inline void two_sum(double a, double b, double& s, double& e) {
+    const double sum = a + b, bv = sum - a;
+    e = (a - (sum - bv)) + (b - bv);
+    s = sum;
+}
 
 // c[jj*ld + r] += sum_k a[k][r] * b[k][jj] for r < 12, jj < 4; a is three packed panels panel_stride apart.
 inline void micro_kernel_portable(int64_t depth, const double* a, int64_t panel_stride, const double* b,
@@ -259,9 +270,20 @@ void add_centered_scatter(const RowsView<T>& x, const double* center, const doub
 
 // Running weighted count, mean and centred scatter M2 = sum_k w_k (x_k - mean)(x_k - mean)^T.
 // Weights are frequency weights: weight 2 on a row equals that row twice.
-// The mean is kept as an unevaluated sum hi + lo (about 106 bits): Chan's correction term needs the
-// difference of two means, and rounding each mean to float64 first would cost digits when the data sit
-// far from the origin (mean 1e6, std 1 leaves only ~6 digits of a float64 mean below the std).
+//
+// Accuracy far from the origin (mean 1e15, std 1): the mean is kept as an unevaluated sum hi + lo (about
+// 106 bits), since Chan's correction term needs the difference of two means and a float64 mean is only
+// good to half an ulp of itself (0.06 at 1e15). The batch mean shift + offset is split exactly (TwoSum,
+// Knuth 1969) into c, its float64 rounding, and r; the kernel centres on c, which adds W r r^T to the
+// batch's scatter (an error of ~1e-3 at mean 1e15 / std 1 if left), and that term is subtracted. The
+// first batch is shifted by its first row of positive weight, later ones by the running mean; when that
+// shift was far from the batch (compared with its spread) a second pass sums the batch mean - c from
+// small deviations, so Chan's delta is accurate to rounding of the spread.
+//
+// Thread safety: every member function locks the accumulator's mutex, so concurrent updates, merges and
+// reads of one accumulator run one after the other (a long update holds it throughout); a.merge(b) and
+// b.merge(a) at once lock both in a deadlock-free order (std::scoped_lock). a.merge(a) doubles the data
+// (as merging a copy would): count, total weight and scatter double, the mean stays.
 class CovarianceAccumulator {
 public:
     explicit CovarianceAccumulator(int64_t dim)
@@ -271,20 +293,47 @@ public:
         if (dim < 1) throw std::invalid_argument("dim must be >= 1");
     }
 
-    int64_t dim() const { return dim_; }
-    int64_t count() const { return count_; }
-    double total_weight() const { return weight_; }
-    const std::vector<double>& mean_hi() const { return mean_hi_; }
-    const std::vector<double>& mean_lo() const { return mean_lo_; }
+    // Copies take the source's lock (a copy is one consistent state); the mutex itself is not copied.
+    CovarianceAccumulator(const CovarianceAccumulator& other) {
+        std::lock_guard<std::mutex> lock(other.mutex_);
+        copy_state(other);
+    }
+    CovarianceAccumulator& operator=(const CovarianceAccumulator& other) {
+        if (this != &other) {
+            std::scoped_lock lock(mutex_, other.mutex_);
+            copy_state(other);
+        }
+        return *this;
+    }
+
+    int64_t dim() const { return dim_; }  // set at construction (or by assignment, not concurrent): no lock
+    int64_t count() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return count_;
+    }
+    double total_weight() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return weight_;
+    }
+    std::vector<double> mean_hi() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return mean_hi_;
+    }
+    std::vector<double> mean_lo() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return mean_lo_;
+    }
     std::vector<double> mean() const {
+        std::lock_guard<std::mutex> lock(mutex_);
         std::vector<double> m(mean_hi_);
         for (int64_t j = 0; j < dim_; ++j) m[j] += mean_lo_[j];
         return m;
     }
 
     // One batch. weights: null or `rows` values, finite and >= 0. Throws std::invalid_argument (and leaves
-    // the state unchanged) on non-finite input. A raised `stop` throws Interrupted: the state is unchanged
-    // if it was raised during the mean pass, else partly updated (update a copy to be able to discard it).
+    // the state unchanged) on non-finite input. With a `stop` flag the scatter is accumulated into a copy
+    // of M2 (ld^2 more memory) that replaces it only when complete: a raised `stop` throws Interrupted
+    // and leaves the state unchanged.
     template <class T>
     void update(const T* data, int64_t rows, int64_t row_stride, int64_t col_stride, const double* weights,
                 int threads = default_num_threads(), const std::atomic<bool>* stop = nullptr) {
@@ -292,54 +341,104 @@ public:
         if (rows == 0) return;
         const cov_detail::RowsView<T> x{data, rows, dim_, row_stride, col_stride};
         double batch_weight = static_cast<double>(rows);
+        int64_t first = 0;  // first row of positive weight (0 when there is none)
         std::vector<double> row_scale;
         if (weights) {
             batch_weight = 0.0;
+            first = -1;
             row_scale.resize(static_cast<size_t>(rows));
             for (int64_t i = 0; i < rows; ++i) {
                 const double w = weights[i];
                 if (!(w >= 0.0) || !std::isfinite(w)) throw std::invalid_argument("weights must be finite and >= 0");
                 batch_weight += w;
                 row_scale[static_cast<size_t>(i)] = std::sqrt(w);
+                if (first < 0 && w > 0.0) first = i;
             }
+            first = std::max<int64_t>(first, 0);
         }
-        // Shift before summing so the batch mean is accurate: the running mean, else the first row.
+        std::lock_guard<std::mutex> lock(mutex_);
+        // Shift before summing so the batch mean is accurate: the running mean, else a row of the batch (a
+        // zero-weight first row may lie anywhere).
         std::vector<double> shift(static_cast<size_t>(dim_));
-        for (int64_t j = 0; j < dim_; ++j) shift[j] = weight_ > 0.0 ? mean_hi_[j] : static_cast<double>(x.at(0, j));
+        for (int64_t j = 0; j < dim_; ++j) shift[j] = weight_ > 0.0 ? mean_hi_[j] : static_cast<double>(x.at(first, j));
         const std::vector<double> offset = weighted_column_offsets(x, weights, batch_weight, shift, threads);
         if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
-        count_ += rows;
-        if (batch_weight == 0.0) return;  // all weights zero: nothing to merge
-        std::vector<double> center(static_cast<size_t>(dim_));
-        for (int64_t j = 0; j < dim_; ++j) center[j] = shift[j] + offset[j];
-        // Centring on the rounded batch mean is exact up to W_b * (rounding)^2: negligible.
-        cov_detail::add_centered_scatter(x, center.data(), weights ? row_scale.data() : nullptr, m2_.data(), ld_,
-                                         threads, stop);
+        if (batch_weight == 0.0) {  // all weights zero: nothing to merge
+            count_ += rows;
+            return;
+        }
+        // The batch mean shift + offset exactly, as center (the float64 nearest to it: the kernel's centre)
+        // + center_lo.
+        std::vector<double> center(static_cast<size_t>(dim_)), center_lo(static_cast<size_t>(dim_));
+        for (int64_t j = 0; j < dim_; ++j) cov_detail::two_sum(shift[j], offset[j], center[j], center_lo[j]);
+        std::vector<double> scratch;
+        if (stop) scratch = m2_;
+        double* target = stop ? scratch.data() : m2_.data();
+        std::vector<double> diag_before(static_cast<size_t>(dim_));
+        for (int64_t j = 0; j < dim_; ++j) diag_before[j] = target[idx(j, j)];
+        cov_detail::add_centered_scatter(x, center.data(), weights ? row_scale.data() : nullptr, target, ld_, threads,
+                                         stop);
         if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
+        // The offset carries rounding e ~ g u (|offset| + spread) (g: summation growth), which Chan's term
+        // factor * delta delta^T takes linearly: 2 factor |delta| e against the kernel's own g u M2. Where
+        // that could exceed a quarter of it (a drifting stream: the shift far from the batch compared with
+        // its spread), a second pass sums the batch mean - center from deviations of the size of the
+        // spread. The first batch has no Chan term: its offset's rounding only moves the mean by g u spread.
+        std::vector<double> batch_lo = center_lo;  // batch mean - center
+        bool refine = false;
         if (weight_ > 0.0) {
-            std::vector<double> delta(static_cast<size_t>(dim_));  // batch mean - running mean
-            for (int64_t j = 0; j < dim_; ++j) delta[j] = offset[j] - mean_lo_[j];
-            merge_moments(batch_weight, delta);
-        } else {
-            for (int64_t j = 0; j < dim_; ++j) {
-                mean_hi_[j] = shift[j];
-                mean_lo_[j] = 0.0;
-                add_to_mean(j, offset[j]);
+            const double factor = weight_ * batch_weight / (weight_ + batch_weight);
+            for (int64_t j = 0; j < dim_ && !refine; ++j) {
+                const double delta = std::abs(offset[j] - mean_lo_[j]);
+                const double spread = std::sqrt(std::max(0.0, target[idx(j, j)] - diag_before[j]) / batch_weight);
+                refine = 8.0 * factor * delta * (std::abs(offset[j]) + spread) > target[idx(j, j)] + factor * delta * delta;
             }
+        }
+        if (refine) {
+            batch_lo = weighted_column_offsets(x, weights, batch_weight, center, threads);
+            if (stop && stop->load(std::memory_order_relaxed)) throw Interrupted();
+        }
+        if (stop) m2_.swap(scratch);
+        count_ += rows;
+        // The kernel centred the batch on center, batch_lo off its mean: its scatter exceeds the one around
+        // the mean by W batch_lo batch_lo^T, removed in the pass of Chan's term. |batch_lo| <= |x_k - mean|
+        // for every row (center is the float64 nearest to the mean), so that term is at most M2 and removing
+        // it costs at most a bit; left in, it was issue 17's error (1.4e-3 at mean 1e15 / std 1).
+        if (weight_ > 0.0) {
+            std::vector<double> delta(static_cast<size_t>(dim_));  // batch mean - running mean (shift = hi)
+            for (int64_t j = 0; j < dim_; ++j) delta[j] = (offset[j] - mean_lo_[j]) + (batch_lo[j] - center_lo[j]);
+            merge_moments(batch_weight, delta, batch_lo.data());
+        } else {
+            for (int64_t j = 0; j < dim_; ++j)
+                for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] -= batch_weight * batch_lo[i] * batch_lo[j];
+            for (int64_t j = 0; j < dim_; ++j) cov_detail::two_sum(center[j], batch_lo[j], mean_hi_[j], mean_lo_[j]);
             weight_ = batch_weight;
         }
     }
 
+    // Adds the data of `other` (Chan et al.'s pairwise formula). merge(*this) doubles the data.
     void merge(const CovarianceAccumulator& other) {
         if (other.dim_ != dim_) throw std::invalid_argument("cannot merge accumulators of different dim");
+        if (&other == this) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            count_ *= 2;
+            weight_ *= 2.0;
+            for (int64_t j = 0; j < dim_; ++j)
+                for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] *= 2.0;
+            return;
+        }
+        std::scoped_lock lock(mutex_, other.mutex_);
         count_ += other.count_;
         if (other.weight_ == 0.0) return;
         for (int64_t j = 0; j < dim_; ++j)
             for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] += other.m2_[idx(i, j)];
         if (weight_ > 0.0) {
-            std::vector<double> delta(static_cast<size_t>(dim_));
-            for (int64_t j = 0; j < dim_; ++j)
-                delta[j] = (other.mean_hi_[j] - mean_hi_[j]) + (other.mean_lo_[j] - mean_lo_[j]);
+            std::vector<double> delta(static_cast<size_t>(dim_));  // (other.hi + other.lo) - (hi + lo)
+            for (int64_t j = 0; j < dim_; ++j) {
+                double s, e;
+                cov_detail::two_sum(other.mean_hi_[j], -mean_hi_[j], s, e);
+                delta[j] = s + (e + (other.mean_lo_[j] - mean_lo_[j]));
+            }
             merge_moments(other.weight_, delta);
         } else {
             mean_hi_ = other.mean_hi_;
@@ -348,27 +447,52 @@ public:
         }
     }
 
-    // Full symmetric M2 into out (dim x dim, row-major = column-major).
-    void scatter(double* out) const {
+    // Full symmetric M2 into out (dim x dim, row-major = column-major); returns the total weight it goes with.
+    double scatter(double* out) const {
+        std::lock_guard<std::mutex> lock(mutex_);
         for (int64_t j = 0; j < dim_; ++j)
             for (int64_t i = 0; i <= j; ++i) out[i * dim_ + j] = out[j * dim_ + i] = m2_[idx(i, j)];
+        return weight_;
     }
 
-    // E[x x^T] = M2 / W + mean mean^T (W > 0).
-    void second_moment(double* out) const {
-        const std::vector<double> m = mean();
+    // E[x x^T] = M2 / W + mean mean^T (W > 0), rounded once: hi_i hi_j exactly (an FMA gives its rounding
+    // error) plus the small terms, so a mean of 1e15 costs nothing beyond the final rounding. Returns W.
+    double second_moment(double* out) const {
+        std::lock_guard<std::mutex> lock(mutex_);
         for (int64_t j = 0; j < dim_; ++j)
-            for (int64_t i = 0; i <= j; ++i)
-                out[i * dim_ + j] = out[j * dim_ + i] = m2_[idx(i, j)] / weight_ + m[i] * m[j];
+            for (int64_t i = 0; i <= j; ++i) {
+                const double hi = mean_hi_[i], hj = mean_hi_[j], li = mean_lo_[i], lj = mean_lo_[j];
+                const double p = hi * hj, e = std::fma(hi, hj, -p);
+                const double small = e + (hi * lj + li * hj + li * lj) + m2_[idx(i, j)] / weight_;
+                out[i * dim_ + j] = out[j * dim_ + i] = p + small;
+            }
+        return weight_;
     }
 
-    // Restores a state read with count() / total_weight() / mean_hi() / mean_lo() / scatter() (pickling).
+    // One consistent snapshot (pickling): count, weight, mean hi and lo (dim each), full scatter (dim x dim).
+    void get_state(int64_t& count, double& weight, double* mean_hi, double* mean_lo, double* scatter) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        count = count_;
+        weight = weight_;
+        std::copy(mean_hi_.begin(), mean_hi_.end(), mean_hi);
+        std::copy(mean_lo_.begin(), mean_lo_.end(), mean_lo);
+        for (int64_t j = 0; j < dim_; ++j)
+            for (int64_t i = 0; i <= j; ++i) scatter[i * dim_ + j] = scatter[j * dim_ + i] = m2_[idx(i, j)];
+    }
+
+    // Restores a state read with get_state (pickling); the upper triangle of scatter is read. The mean is
+    // renormalised (hi = fl(hi + lo)), which leaves a state from get_state as it was.
     void set_state(int64_t count, double weight, const double* mean_hi, const double* mean_lo, const double* scatter) {
-        if (count < 0 || !(weight >= 0.0) || !std::isfinite(weight)) throw std::invalid_argument("invalid accumulator state");
+        bool finite = count >= 0 && weight >= 0.0 && std::isfinite(weight);
+        for (int64_t j = 0; j < dim_ && finite; ++j) {
+            finite = std::isfinite(mean_hi[j]) && std::isfinite(mean_lo[j]);
+            for (int64_t i = 0; i <= j && finite; ++i) finite = std::isfinite(scatter[i * dim_ + j]);
+        }
+        if (!finite) throw std::invalid_argument("invalid accumulator state");
+        std::lock_guard<std::mutex> lock(mutex_);
         count_ = count;
         weight_ = weight;
-        std::copy(mean_hi, mean_hi + dim_, mean_hi_.begin());
-        std::copy(mean_lo, mean_lo + dim_, mean_lo_.begin());
+        for (int64_t j = 0; j < dim_; ++j) cov_detail::two_sum(mean_hi[j], mean_lo[j], mean_hi_[j], mean_lo_[j]);
         std::fill(m2_.begin(), m2_.end(), 0.0);
         for (int64_t j = 0; j < dim_; ++j)
             for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] = scatter[i * dim_ + j];
@@ -377,20 +501,37 @@ public:
 private:
     int64_t idx(int64_t i, int64_t j) const { return j * ld_ + i; }
 
-    // mean_j += v, compensated (TwoSum), so hi + lo keeps the bits hi alone would drop.
-    void add_to_mean(int64_t j, double v) {
-        const double a = mean_hi_[j], s = a + v, bv = s - a;
-        const double err = (a - (s - bv)) + (v - bv);
-        mean_hi_[j] = s;
-        mean_lo_[j] += err;
+    void copy_state(const CovarianceAccumulator& o) {
+        dim_ = o.dim_;
+        ld_ = o.ld_;
+        count_ = o.count_;
+        weight_ = o.weight_;
+        mean_hi_ = o.mean_hi_;
+        mean_lo_ = o.mean_lo_;
+        m2_ = o.m2_;
     }
 
-    // Chan's merge of a part with weight Wb and mean (running mean + delta); its M2 is already in m2_.
-    void merge_moments(double batch_weight, const std::vector<double>& delta) {
+    // (hi + lo) += v as a double-double: TwoSum, then renormalised so that hi = fl(hi + lo) stays the
+    // nearest float64 to the mean (it is the next batch's shift).
+    void add_to_mean(int64_t j, double v) {
+        double s, e;
+        cov_detail::two_sum(mean_hi_[j], v, s, e);
+        cov_detail::two_sum(s, e + mean_lo_[j], mean_hi_[j], mean_lo_[j]);
+    }
+
+    // Chan's merge of a part with weight Wb and mean (running mean + delta); its M2 is already in m2_, as a
+    // scatter around (its mean - offcenter) when offcenter is given (removed here: W_b offcenter offcenter^T).
+    void merge_moments(double batch_weight, const std::vector<double>& delta, const double* offcenter = nullptr) {
         const double total = weight_ + batch_weight;
         const double factor = weight_ * batch_weight / total, share = batch_weight / total;
-        for (int64_t j = 0; j < dim_; ++j)
-            for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] += delta[i] * delta[j] * factor;
+        if (offcenter) {
+            for (int64_t j = 0; j < dim_; ++j)
+                for (int64_t i = 0; i <= j; ++i)
+                    m2_[idx(i, j)] += delta[i] * delta[j] * factor - batch_weight * offcenter[i] * offcenter[j];
+        } else {
+            for (int64_t j = 0; j < dim_; ++j)
+                for (int64_t i = 0; i <= j; ++i) m2_[idx(i, j)] += delta[i] * delta[j] * factor;
+        }
         for (int64_t j = 0; j < dim_; ++j) add_to_mean(j, delta[j] * share);
         weight_ = total;
     }
@@ -443,11 +584,12 @@ private:
         return offset;
     }
 
-    int64_t dim_, ld_;
+    int64_t dim_ = 0, ld_ = 0;
     int64_t count_ = 0;
     double weight_ = 0.0;
     std::vector<double> mean_hi_, mean_lo_;
     std::vector<double> m2_;  // column-major ld_ x ld_, upper triangle (i <= j) valid
+    mutable std::mutex mutex_;
 };
 
 }  // namespace netmirror
