@@ -35,8 +35,8 @@ _AUTO_EXACT_CHAMBERS = 5000
 _AUTO_SAMPLES = 5000
 _MAX_EXACT_CHAMBERS = 2_000_000
 # "exact" is refused when enumerating the chambers costs more than this (operations, _enumeration_work: about
-# 1e8 a second); "auto" then samples.
-_MAX_ENUMERATION_WORK = 2e10
+# 3e8 a second on one core, so some 10 s); "auto" then samples.
+_MAX_ENUMERATION_WORK = 3e9
 # Sampled directions are drawn (in the input coordinates, so that a seed gives the same patterns with and
 # without the rank reduction) and projected on the row space this many values at a time.
 _SAMPLE_CHUNK = 1 << 22

@@ -351,11 +351,7 @@ private:
             for (int64_t a = 0; a < k; ++a)
                 for (int64_t b = 0; b < k; ++b) (a == b ? diag : off) += A[a * k + b] * A[a * k + b];
             if (off <= 1e-30 * diag) break;
-            if (stopped()) {
-                bounded = true;
-                break;
-            }
-            for (int64_t a = 0; a < k; ++a)
+            for (int64_t a = 0; a < k && !(bounded = stopped()); ++a)  // a sweep is 2 k^3 flops
                 for (int64_t b = a + 1; b < k; ++b) {
                     const double apq = A[a * k + b];
                     if (apq == 0.0) continue;
@@ -373,6 +369,7 @@ private:
                         A[b * k + q] = s * x + c * z;
                     }
                 }
+            if (bounded) break;
         }
         double lmax = 0.0;
         for (int64_t a = 0; a < k; ++a) {
