@@ -543,6 +543,8 @@ def test_memory_limit_names_the_estimate_and_a_way_around():
     previous = netmirror.set_memory_limit(2 * 2**20)
     try:
         with pytest.raises(MemoryError, match=r"needs about .*patterns=m with a smaller m"):
+            netmirror.convex_relu(X[:40], y[:40], 0.1, patterns=np.random.default_rng(0).random((6000, 40)) < 0.5)
+        with pytest.raises(MemoryError, match="pattern array .*pass fewer patterns"):
             netmirror.convex_relu(X, y, 0.1, patterns=np.random.default_rng(0).random((6000, 400)) < 0.5)
         with pytest.raises(MemoryError, match="sample fewer directions"):
             netmirror.convex_relu(X, y, 0.1, patterns=200_000)

@@ -347,6 +347,8 @@ def _resolve_patterns(patterns, X, Xa, rs, seed):
                          f"sample), got shape {pats.shape} and dtype {pats.dtype}")
     if pats.dtype.kind != "b" and not np.isin(pats, (0, 1)).all():
         raise ValueError("patterns array must hold only 0/1 (or bool) entries")
+    _memory.check(4.0 * pats.shape[0] * pats.shape[1], f"deduplicating the {pats.shape[0]:,} x {pats.shape[1]:,} "
+                  "pattern array", "pass fewer patterns")
     pats = np.ascontiguousarray(pats, dtype=bool)
     pats = pats[pats.any(axis=1)]
     if pats.shape[0] == 0:
@@ -375,8 +377,8 @@ def convex_relu(X, y, beta, *, patterns="auto", bias=True, seed=0, tol=1e-8, max
     The program is solved in the row space of the design [X, 1] (dimension r <= min(N, d + 1); exact: optimal
     first-layer weights lie there under weight decay), so many features cost no more than N of them.
     Returns :class:`ConvexReluResult`; warns :class:`ConvergenceWarning` (with the gap reached) if not converged.
-    Ctrl-C stops the solve and returns the iterate reached with its certificate (``interrupted=True``).
-    Raises MemoryError, naming the estimate, when a step would need more than netmirror's memory limit.
+    Ctrl-C stops the solve and returns the iterate reached with its certificate (``interrupted=True``); during
+    the pattern enumeration or sampling it raises KeyboardInterrupt. Raises MemoryError, naming the estimate, when a step would need more than netmirror's memory limit.
     """
     X = _check_inputs(X)
     y = np.asarray(y)
