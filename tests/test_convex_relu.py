@@ -3,6 +3,7 @@ certified solver, the rebuilt network, the global certificate against networks t
 (PyTorch, skipped without it), real data and bad input."""
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -400,6 +401,228 @@ def test_diabetes_pca():
     assert res.network_objective == pytest.approx(res.objective, rel=1e-10)
     r2 = 1.0 - float(((res.predict(Z) - t) ** 2).sum()) / float((t ** 2).sum())
     assert 0.0 < r2 < 1.0
+
+
+# --------------------------------------------------------------------------------------------------
+# few samples in many dimensions: the program is solved in the row space of the design (rank r <= N)
+def _unreduced(Xa, y, pats, beta, tol):
+    """The solver on the full design (k = d + bias columns), as convex_relu ran it before the reduction."""
+    return _core.convex_relu_solve(Xa, y, pats, beta, tol, 200, False)
+
+
+def _check_same_solution(res, X, y, beta, bias, rel):
+    """res (reduced) against the unreduced solve on the same patterns and the NumPy reference certificate."""
+    Xa = design(X, bias)
+    p0 = 0.5 * float(y @ y)
+    full = _unreduced(Xa, y, res.patterns, beta, 1e-13)
+    slack = rel * p0 + res.gap + full["gap"]
+    assert abs(res.objective - full["objective"]) <= slack
+    assert abs(res.lower_bound - full["dual_objective"]) <= slack
+    assert res.V.shape == (len(res.patterns), Xa.shape[1]) and res.Vr.shape[1] == res.rank
+    # The groups in the input coordinates: the NumPy reference recomputes objective, feasibility and gap.
+    obj = reference.convex_relu_objective(Xa, y, res.patterns, res.V, res.W, beta)
+    assert obj == pytest.approx(res.objective, rel=1e-10, abs=1e-13 * p0)
+    top = max(np.abs(res.V).max(), np.abs(res.W).max(), 1e-300)
+    assert reference.convex_relu_cone_violation(Xa, res.patterns, res.V, res.W) <= 1e-10 * top * np.abs(Xa).max()
+    gap, _ = reference.convex_relu_dual_gap(Xa, y, res.patterns, res.V, res.W, beta, theta=res.dual)
+    assert gap == pytest.approx(res.gap, abs=1e-10 * p0)
+    assert res.network_objective == pytest.approx(res.objective, rel=1e-10, abs=1e-13 * p0)
+    if res.exact:
+        assert res.global_gap <= res.gap + 1e-10 * p0
+
+
+@pytest.mark.parametrize("n, d, bias", [(5, 8, True), (5, 8, False), (4, 4, True), (6, 17, True)])
+def test_rank_reduction_matches_the_unreduced_solve(n, d, bias):
+    rng = np.random.default_rng(10 * n + d)
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    res = netmirror.convex_relu(X, y, 0.1, patterns="exact", bias=bias, tol=1e-13)
+    assert res.rank == n and res.basis.shape == (d + bias, n)  # rows independent: r = N < k
+    np.testing.assert_allclose(res.basis.T @ res.basis, np.eye(n), atol=1e-14)
+    # Independent rows: every sign vector is a chamber (2^N - 1 patterns without the dead one).
+    assert len(res.patterns) == 2 ** n - 1
+    assert pattern_set(res.patterns) == pattern_set(reference.exact_patterns(design(X, bias))[0])
+    _check_same_solution(res, X, y, 0.1, bias, 1e-10)
+
+
+@st.composite
+def wide_problems(draw):
+    """N <= 6 points in d in [N, 3N] dimensions, sometimes of lower rank (X = A B), with a duplicated point,
+    a scale 10^-3 .. 10^3 and targets of either sign."""
+    n = draw(st.integers(1, 6))
+    d = draw(st.integers(n, 3 * n))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    inner = draw(st.integers(1, n))
+    X = rng.standard_normal((n, inner)) @ rng.standard_normal((inner, d)) if draw(st.booleans()) else \
+        rng.standard_normal((n, d))
+    if n > 1 and draw(st.booleans()):
+        X[-1] = X[0]
+    X *= 10.0 ** draw(st.integers(-3, 3))
+    y = rng.standard_normal(n)
+    return X, y
+
+
+@given(wide_problems(), st.booleans(), st.floats(0.05, 0.9))
+@settings(max_examples=30, deadline=None)
+def test_rank_reduction_hypothesis(problem, bias, frac):
+    X, y = problem
+    Xa = design(X, bias)
+    beta = frac * float(np.abs(Xa.T @ y).max()) + 1e-12
+    res = netmirror.convex_relu(X, y, beta, patterns="exact", bias=bias, tol=1e-12)
+    assert res.rank == np.linalg.matrix_rank(Xa)
+    assert pattern_set(res.patterns) == pattern_set(reference.exact_patterns(Xa)[0])
+    _check_same_solution(res, X, y, beta, bias, 1e-9)
+
+
+def test_rank_reduction_invariant_under_rotation_and_feature_permutation():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((5, 9))
+    y = rng.standard_normal(5)
+    R = np.linalg.qr(rng.standard_normal((9, 9)))[0]
+    base = netmirror.convex_relu(X, y, 0.05, patterns="exact", tol=1e-13)
+    p0 = 0.5 * float(y @ y)
+    for Xt in (X @ R, X[:, rng.permutation(9)]):
+        other = netmirror.convex_relu(Xt, y, 0.05, patterns="exact", tol=1e-13)
+        assert pattern_set(other.patterns) == pattern_set(base.patterns)  # the same chambers
+        for name in ("objective", "lower_bound", "network_objective"):
+            assert abs(getattr(other, name) - getattr(base, name)) <= 1e-10 * p0, name
+        # the optimal fit is unique (strictly convex loss): within sqrt(gap) of each other
+        fit_gap = np.sqrt(8 * (base.gap + other.gap + 1e-13 * p0))
+        assert np.abs(other.predict(Xt) - base.predict(X)).max() <= fit_gap + 1e-9
+
+
+def test_many_features_fast_within_a_small_memory_limit():
+    # 5 x 12,000 ran out of memory (4.5 GB before std::bad_alloc under a 1 GiB limit: a 12,001^2 basis per
+    # level of the chamber recursion and a 12,001^2 Gram per pattern) and 5 x 1,000 took minutes: both are
+    # 5-dimensional problems.
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(5)
+    previous = netmirror.set_memory_limit(64 * 2**20)
+    try:
+        for d in (1000, 12000):
+            X = rng.standard_normal((5, d))
+            res = netmirror.convex_relu(X, y, 0.1)
+            assert res.exact and res.converged and res.rank == 5 and len(res.patterns) == 31
+            assert res.network.weights.shape[1] == d
+            assert res.network_objective == pytest.approx(res.objective, rel=1e-9)
+            assert res.global_gap <= 1e-8 * 0.5 * float(y @ y) + 1e-12
+    finally:
+        netmirror.set_memory_limit(previous)
+
+
+def test_sampled_patterns_unchanged_by_the_reduction():
+    # Directions are drawn in the input coordinates (the same stream as before) and projected on the basis.
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((6, 11))
+    pats = netmirror.relu_patterns(X, samples=3000, seed=5)
+    U = np.random.default_rng(5).standard_normal((3000, 12))
+    np.testing.assert_array_equal(pats, _core.relu_patterns(design(X), U)[0])
+
+
+def test_exact_patterns_for_low_rank_data_in_many_dimensions():
+    # 30 points on a 3-D subspace of R^50: the arrangement lives in the row space of [X, 1] (rank 4), where it
+    # has at most 2 sum_{i<4} C(29, i) chambers; in R^51 the bound was 2^30 and "exact" was refused.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 3)) @ rng.standard_normal((3, 50))
+    pats = netmirror.relu_patterns(X)
+    assert len(pats) == reference.general_position_chambers(30, 4) - 1
+    sampled = netmirror.relu_patterns(X, samples=20000, seed=0)
+    assert pattern_set(sampled) <= pattern_set(pats)
+
+
+def test_exact_refused_when_the_enumeration_is_too_long():
+    # 82,452 chambers at most (under the 2,000,000 cap), but the recursion over the hyperplanes visits
+    # 18!/10! flats: refused up front (it used to run out of memory: 2^8 18!/10! candidate points).
+    X = np.random.default_rng(0).standard_normal((18, 7))
+    with pytest.raises(ValueError, match=r"costs about .*samples=m"):
+        netmirror.relu_patterns(X)
+
+
+def test_memory_limit_names_the_estimate_and_a_way_around():
+    X, y = small_problem(0, n=400, d=3)
+    previous = netmirror.set_memory_limit(2 * 2**20)
+    try:
+        with pytest.raises(MemoryError, match=r"needs about .*patterns=m with a smaller m"):
+            netmirror.convex_relu(X[:40], y[:40], 0.1, patterns=np.random.default_rng(0).random((6000, 40)) < 0.5)
+        with pytest.raises(MemoryError, match="pattern array .*pass fewer patterns"):
+            netmirror.convex_relu(X, y, 0.1, patterns=np.random.default_rng(0).random((6000, 400)) < 0.5)
+        with pytest.raises(MemoryError, match="sample fewer directions"):
+            netmirror.convex_relu(X, y, 0.1, patterns=200_000)
+    finally:
+        netmirror.set_memory_limit(previous)
+
+
+@pytest.mark.skipif(bool(os.environ.get("NETMIRROR_SANITIZED")),
+                    reason="ASan aborts on an impossible allocation instead of throwing std::bad_alloc")
+def test_bad_alloc_is_a_memory_error_that_says_what_to_do():
+    # A C++ allocation failure (here forced by an address-space limit in a child process) reaches Python as a
+    # MemoryError with a message, never as 'std::bad_alloc' (which `netmirror fit` would print as is).
+    import subprocess
+    import sys
+
+    code = """
+import resource, numpy as np
+from netmirror import _core
+X = np.ones((2, 10000)); y = np.ones(2); pats = np.ones((10**6, 2), dtype=bool)
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, hard))
+try:
+    _core.convex_relu_solve(X, y, pats, 0.1, 1e-8, 10, False)
+except MemoryError as err:
+    print("MemoryError:", err)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "NETMIRROR_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+    assert "MemoryError: out of memory" in out.stdout, out.stdout + out.stderr
+    assert "bad_alloc" not in out.stdout and "set_memory_limit" in out.stdout
+
+
+class _Interrupter:
+    """Interrupts the main thread once, `delay` seconds in (as Ctrl-C does); waits for the timer on exit."""
+
+    def __init__(self, delay):
+        import _thread
+        import threading
+
+        self.timer = threading.Timer(delay, _thread.interrupt_main)
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.join()
+        return False
+
+
+def test_ctrl_c_inside_long_steps_of_the_unreduced_solve():
+    # The full 5 x 1,001 design (as convex_relu solved it before the reduction): each 1,001 x 1,001 Jacobi sweep
+    # and Newton polish ran for seconds without looking at the stop flag (Ctrl-C took 137 s). It cannot finish
+    # here (tol = 0); the iterate comes back interrupted with its own certificate.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 1000))
+    y = rng.standard_normal(5)
+    Xa = design(X)
+    pats = netmirror.relu_patterns(X)
+    with _Interrupter(0.3):
+        out = _core.convex_relu_solve(Xa, y, pats, 0.1, 0.0, 10**6, False)
+    assert out["interrupted"] and not out["converged"]
+    obj = reference.convex_relu_objective(Xa, y, pats, out["V"], out["W"], 0.1)
+    assert out["objective"] == pytest.approx(obj, rel=1e-9)
+    gap, _ = reference.convex_relu_dual_gap(Xa, y, pats, out["V"], out["W"], 0.1, theta=out["dual"])
+    assert out["gap"] == pytest.approx(gap, rel=1e-6, abs=1e-12 * obj)
+
+
+def test_ctrl_c_stops_pattern_sampling():
+    # 3,000,000 directions on 128 points: the pattern kernel now watches for Ctrl-C and raises
+    # KeyboardInterrupt without finishing (it used to run to the end first).
+    rng = np.random.default_rng(0)
+    Xa = design(rng.standard_normal((128, 2)))
+    U = rng.standard_normal((3_000_000, 3))
+    result = None
+    with pytest.raises(KeyboardInterrupt), _Interrupter(0.2):
+        result = _core.relu_patterns(Xa, U)
+    assert result is None
 
 
 # --------------------------------------------------------------------------------------------------

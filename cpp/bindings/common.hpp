@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -154,6 +155,25 @@ inline bool run_released(const std::function<void()>& work, std::atomic<bool>& s
     py::gil_scoped_release release;
     work();
     return false;
+}
+
+// std::bad_alloc from any kernel reaches Python as a MemoryError that says what happened and what to do
+// (pybind11's default gives MemoryError('std::bad_alloc'), which `netmirror fit` would print as is). The
+// entry points check their estimates against netmirror's memory limit first, so this is the machine having
+// less free memory than the limit assumes, or an estimate falling short. Registered once, for the module.
+inline void register_error_translators() {
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const std::bad_alloc&) {
+            PyErr_SetString(PyExc_MemoryError,
+                            "out of memory: netmirror's C++ core could not allocate the working memory of this call "
+                            "(the machine has less free memory than netmirror's memory limit allows); free memory or "
+                            "make the problem smaller (fewer samples, features, patterns or library features), and "
+                            "set netmirror.set_memory_limit(nbytes) to the memory really available so that such "
+                            "calls are refused up front with an estimate");
+        }
+    });
 }
 
 // The KeyboardInterrupt a stopped kernel ends with when it has no partial result to return.

@@ -63,31 +63,36 @@ void register_convex_relu(py::module_& m) {
             check_matrix(U, "U");
             if (U.shape(1) != X.shape(1)) throw std::invalid_argument("U must have as many columns as X");
             netmirror::PatternSet s;
-            {
-                py::gil_scoped_release release;
-                s = netmirror::distinct_patterns(X.data(), X.shape(0), X.shape(1), U.data(), U.shape(0));
-            }
+            std::atomic<bool> stop{false};
+            const auto work = [&] {
+                s = netmirror::distinct_patterns(X.data(), X.shape(0), X.shape(1), U.data(), U.shape(0), 0, &stop);
+            };
+            // Watched (Ctrl-C) when long: about m N k multiply-adds.
+            const bool long_call = static_cast<double>(U.shape(0)) * X.shape(0) * X.shape(1) > 5e7;
+            if (nm_bind::run_released(work, stop, long_call)) nm_bind::raise_keyboard_interrupt();
             return patterns_to_numpy(s);
         },
         py::arg("X"), py::arg("U"),
         "Distinct activation patterns 1[X u >= 0] of the directions U (rows), in order of first appearance, "
-        "without the all-zero one: (patterns (P, N) bool, first (P,) index into U).");
+        "without the all-zero one: (patterns (P, N) bool, first (P,) index into U). Ctrl-C raises "
+        "KeyboardInterrupt.");
     m.def(
         "relu_arrangement_points",
         [](DoubleMatrix X, double tol) {
             check_matrix(X, "X");
             std::vector<double> pts;
-            {
-                py::gil_scoped_release release;
-                pts = netmirror::arrangement_points(X.data(), X.shape(0), X.shape(1), tol);
-            }
+            std::atomic<bool> stop{false};
+            const bool interrupted = nm_bind::run_watched(
+                [&] { pts = netmirror::arrangement_points(X.data(), X.shape(0), X.shape(1), tol, 0, &stop); }, stop);
+            if (interrupted) nm_bind::raise_keyboard_interrupt();
             const int64_t k = X.shape(1);
             py::array_t<double> out({static_cast<py::ssize_t>(pts.size() / k), static_cast<py::ssize_t>(k)});
             std::copy(pts.begin(), pts.end(), out.mutable_data());
             return out;
         },
         py::arg("X"), py::arg("tol"),
-        "One interior point per chamber (with repeats) of the hyperplane arrangement {u : x_n^T u = 0}.");
+        "One interior point per chamber (with repeats) of the hyperplane arrangement {u : x_n^T u = 0}; Ctrl-C "
+        "raises KeyboardInterrupt.");
     m.def(
         "relu_cone_project",
         [](DoubleMatrix X, BoolMatrix pattern, DoubleVector z) {
@@ -158,7 +163,7 @@ void register_convex_relu(py::module_& m) {
     m.def(
         "convex_relu_solve",
         [](DoubleMatrix X, DoubleVector y, BoolMatrix patterns, double beta, double tol, int64_t max_iter,
-           bool verbose, py::object init, int64_t max_barrier) {
+           bool verbose, py::object init, int64_t max_barrier, double max_bytes) {
             check_matrix(X, "X");
             const int64_t n = X.shape(0), k = X.shape(1);
             if (y.size() != n) throw std::invalid_argument("y length must equal the rows of X");
@@ -169,6 +174,7 @@ void register_convex_relu(py::module_& m) {
             opt.max_iter = max_iter;
             opt.verbose = verbose;
             opt.max_barrier = max_barrier;
+            opt.max_bytes = max_bytes;
             DoubleMatrix start;
             if (!init.is_none()) {
                 start = DoubleMatrix::ensure(init);
@@ -196,7 +202,8 @@ void register_convex_relu(py::module_& m) {
             return d;
         },
         py::arg("X"), py::arg("y"), py::arg("patterns"), py::arg("beta"), py::arg("tol"), py::arg("max_iter"),
-        py::arg("verbose"), py::arg("init") = py::none(), py::arg("max_barrier") = 3,
+        py::arg("verbose"), py::arg("init") = py::none(), py::arg("max_barrier") = 3, py::arg("max_bytes") = 0.0,
         "Solve the cone-constrained group Lasso of a two-layer ReLU net over the patterns, certified; Ctrl-C "
-        "returns the iterate reached with interrupted=True.");
+        "returns the iterate reached with interrupted=True. max_bytes caps the optional stages' working memory "
+        "(interior point, Newton polish; 0: no cap).");
 }

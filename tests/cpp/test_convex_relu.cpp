@@ -45,6 +45,32 @@ TEST_CASE("every chamber of a general-position arrangement is enumerated once") 
     CHECK(pats.size() == 2 * (1 + (n - 1) + (n - 1) * (n - 2) / 2) - 1);
 }
 
+TEST_CASE("points are handed up once per chamber; independent normals give every sign vector") {
+    // 9 points in R^3: the deduplicated recursion returns exactly one point per chamber (the all-negative one
+    // included), not one per facet.
+    const std::vector<double> X = points_with_bias(9, 3);
+    CHECK(netmirror::arrangement_points(X.data(), 9, 3).size() == 3u * (2 * (1 + 8 + 28)));
+    // 4 independent rows in R^6: 2^4 chambers, each point u with sign(x_n^T u) = its sign vector.
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> g;
+    std::vector<double> H(24);
+    for (double& v : H) v = g(rng);
+    const std::vector<double> pts = netmirror::arrangement_points(H.data(), 4, 6);
+    REQUIRE(pts.size() == 16u * 6u);
+    std::vector<int> seen(16, 0);
+    for (size_t p = 0; p < 16; ++p) {
+        int mask = 0;
+        for (int n = 0; n < 4; ++n) {
+            double s = 0.0;
+            for (int j = 0; j < 6; ++j) s += H[n * 6 + j] * pts[p * 6 + j];
+            CHECK(std::abs(s) > 1e-3);
+            mask |= (s > 0.0) << n;
+        }
+        ++seen[mask];
+    }
+    for (int c : seen) CHECK(c == 1);
+}
+
 TEST_CASE("cone projection: ||p|| bounds the support function and p is feasible") {
     const int64_t n = 7, k = 3;
     const std::vector<double> X = points_with_bias(n, 5);

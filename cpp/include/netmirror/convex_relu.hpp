@@ -21,7 +21,6 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
-#include <unordered_map>
 #include <vector>
 
 #include "convex_relu_barrier.hpp"
@@ -44,6 +43,10 @@ struct ConvexReluOptions {
     int64_t max_barrier = 3;
     double barrier_small_flops = 4e6;
     double barrier_flops = 4e7;
+    // Working memory (bytes) the optional stages (interior-point solves, Newton polish) may take on top of the
+    // solver's own arrays; a stage that would need more is skipped. 0: no cap. (The Python layer checks the
+    // solver's own arrays against the memory limit first and passes what is left.)
+    double max_bytes = 0.0;
     int threads = 0;
     bool verbose = false;
     const std::atomic<bool>* stop = nullptr;
@@ -146,9 +149,10 @@ private:
     std::vector<double> coef_, r_, theta_best_;
     double dual_best_ = 0.0;
     int64_t epochs_ = 0, polishes_ = 0, barriers_ = 0;
-    std::unordered_map<int64_t, std::vector<double>> gram_;  // pattern -> [X^T D X (k x k), its largest eigenvalue]
+    std::vector<double> lipschitz_;  // per pattern: largest eigenvalue of X^T D X (bound), < 0 until computed
 
     bool stopped() const { return opt_.stop && opt_.stop->load(std::memory_order_relaxed); }
+    bool affordable(double bytes) const { return !(opt_.max_bytes > 0.0) || bytes <= opt_.max_bytes; }
     bool nonzero(int64_t g) const {
         for (int64_t j = 0; j < k_; ++j)
             if (coef_[g * k_ + j] != 0.0) return true;
@@ -212,13 +216,14 @@ private:
         GroupBarrier barrier(X_, n_, k, y_.data(), pats_);
         std::vector<int64_t> groups, pattern;
         std::vector<double> sign;
-        double sum_a2 = 0.0;
+        double sum_a = 0.0, sum_a2 = 0.0;
         int64_t fresh = 0;
         for (const auto& pg : prio) {
             const int64_t g = pg.second;
             const double a = static_cast<double>(barrier.active_rows(pattern_of(g)));
             const double f = GroupBarrier::step_flops(n_, k, static_cast<int64_t>(groups.size()) + 1, sum_a2 + a * a);
             if (f > flops || (max_groups > 0 && static_cast<int64_t>(groups.size()) >= max_groups)) break;
+            sum_a += a;
             sum_a2 += a * a;
             groups.push_back(g);
             pattern.push_back(pattern_of(g));
@@ -226,6 +231,9 @@ private:
             fresh += !nonzero(g);
         }
         if (fresh == 0 || (max_groups == 0 && static_cast<int64_t>(groups.size()) < G)) return false;
+        const int64_t used = static_cast<int64_t>(groups.size());
+        if (!affordable(GroupBarrier::working_bytes(n_, k, used, sum_a, sum_a2, threads_) + 8.0 * used * k))
+            return false;
         ++barriers_;
         BarrierOptions bo;
         bo.beta = opt_.beta;
@@ -322,26 +330,28 @@ private:
         return ws;
     }
 
-    // Gram X^T D_p X of pattern p and its largest eigenvalue (cyclic Jacobi on k x k), cached.
-    const std::vector<double>& gram(int64_t p) {
-        auto found = gram_.find(p);
-        if (found != gram_.end()) return found->second;
+    // Largest eigenvalue of the Gram X^T D_p X (cyclic Jacobi on k x k), cached per pattern (only the number:
+    // caching the k x k Grams of every visited pattern took P k^2 doubles). A stop request ends the sweeps
+    // with Gershgorin's bound on the rotated matrix, still >= the largest eigenvalue: steps stay safe.
+    double lipschitz(int64_t p) {
+        if (lipschitz_.empty()) lipschitz_.assign(static_cast<size_t>(P_), -1.0);
+        if (lipschitz_[p] >= 0.0) return lipschitz_[p];
         const int64_t k = k_;
-        std::vector<double> H(static_cast<size_t>(k * k + 1), 0.0);
+        std::vector<double> A(static_cast<size_t>(k * k), 0.0);
         const uint64_t* bits = pats_.row(p);
         for (int64_t i = 0; i < n_; ++i) {
             if (!((bits[i >> 6] >> (i & 63)) & 1u)) continue;
             const double* xi = X_ + i * k;
             for (int64_t a = 0; a < k; ++a)
-                for (int64_t b = 0; b < k; ++b) H[a * k + b] += xi[a] * xi[b];
+                for (int64_t b = 0; b < k; ++b) A[a * k + b] += xi[a] * xi[b];
         }
-        std::vector<double> A(H.begin(), H.begin() + k * k);
+        bool bounded = false;
         for (int sweep = 0; sweep < 60; ++sweep) {
             double off = 0.0, diag = 0.0;
             for (int64_t a = 0; a < k; ++a)
                 for (int64_t b = 0; b < k; ++b) (a == b ? diag : off) += A[a * k + b] * A[a * k + b];
             if (off <= 1e-30 * diag) break;
-            for (int64_t a = 0; a < k; ++a)
+            for (int64_t a = 0; a < k && !(bounded = stopped()); ++a)  // a sweep is 2 k^3 flops
                 for (int64_t b = a + 1; b < k; ++b) {
                     const double apq = A[a * k + b];
                     if (apq == 0.0) continue;
@@ -359,11 +369,18 @@ private:
                         A[b * k + q] = s * x + c * z;
                     }
                 }
+            if (bounded) break;
         }
         double lmax = 0.0;
-        for (int64_t a = 0; a < k; ++a) lmax = std::max(lmax, A[a * k + a]);
-        H[k * k] = lmax * (1.0 + 1e-12);  // a step 1/L never overshoots through the eigenvalue's rounding
-        return gram_.emplace(p, std::move(H)).first->second;
+        for (int64_t a = 0; a < k; ++a) {
+            double row = A[a * k + a];
+            if (bounded)
+                for (int64_t b = 0; b < k; ++b) row += b == a ? 0.0 : std::abs(A[a * k + b]);
+            lmax = std::max(lmax, row);
+        }
+        lmax *= 1.0 + 1e-12;  // a step 1/L never overshoots through the eigenvalue's rounding
+        if (!bounded) lipschitz_[p] = lmax;
+        return lmax;
     }
 
     // Group g (others fixed): f(u) = 1/2 ||b - s D X u||^2 + beta ||u||, u in K: a proximal gradient step
@@ -372,8 +389,7 @@ private:
                       std::vector<double>& p, std::vector<double>& delta) {
         const int64_t q = pattern_of(g), k = k_;
         const double s = sign_of(g);
-        const std::vector<double>& H = gram(q);
-        const double L = H[k * k];
+        const double L = lipschitz(q);
         if (!(L > 0.0)) return;
         double* cur = coef_.data() + g * k;
         masked_tmul(q, r_.data(), c.data());
@@ -422,11 +438,13 @@ private:
     // Newton's method on the face: every nonzero group g moves in the null space Z_g of its tight constraints,
     // v_g = Z_g t_g, where the objective 1/2 ||r||^2 + beta sum ||t_g|| is smooth (Z_g orthonormal). Steps
     // stop at the first other constraint that would turn negative and backtrack on the true objective, so
-    // every accepted step is feasible and lowers P. Returns true if the iterate moved.
+    // every accepted step is feasible and lowers P. Returns true if the iterate moved. Skipped when its n x K
+    // block and K x K systems exceed opt.max_bytes; a stop request ends it between (and inside) steps, at the
+    // last accepted (feasible) point.
     bool polish(const std::vector<int64_t>& ws) {
         const int64_t k = k_;
         bool moved = false;
-        for (int round = 0; round < 20; ++round) {
+        for (int round = 0; round < 20 && !stopped(); ++round) {
             std::vector<int64_t> groups, offset;
             std::vector<std::vector<double>> Z;  // per group: k x kg, column-major
             std::vector<int64_t> tight;
@@ -473,6 +491,8 @@ private:
                 Z.push_back(std::move(z));
             }
             if (groups.empty()) return moved;
+            const double Kd = static_cast<double>(K);
+            if (!affordable(8.0 * (static_cast<double>(n_) * Kd + 3.0 * Kd * Kd + (k + 6.0) * Kd))) return moved;
             // B = [s_g D_g X Z_g] (n x K, column-major), t = Z^T v.
             std::vector<double> B(static_cast<size_t>(n_ * K), 0.0), t(static_cast<size_t>(K));
             for (size_t a = 0; a < groups.size(); ++a) {
@@ -501,11 +521,12 @@ private:
             bool blocked = false;
             std::vector<double> grad(static_cast<size_t>(K)), H(static_cast<size_t>(K * K)), step(static_cast<size_t>(K)),
                 trial(static_cast<size_t>(K));
-            for (int newton = 0; newton < 30; ++newton) {
+            for (int newton = 0; newton < 30 && !stopped(); ++newton) {
                 for (int64_t c = 0; c < K; ++c) grad[c] = -relu_detail::dotk(B.data() + c * n_, r_.data(), n_);
-                for (int64_t a = 0; a < K; ++a)
+                for (int64_t a = 0; a < K && !stopped(); ++a)  // K^2 n / 2: the long part
                     for (int64_t b = 0; b <= a; ++b)
                         H[a * K + b] = H[b * K + a] = relu_detail::dotk(B.data() + a * n_, B.data() + b * n_, n_);
+                if (stopped()) break;
                 for (size_t a = 0; a < groups.size(); ++a) {
                     const int64_t o = offset[a], kg = static_cast<int64_t>(Z[a].size()) / k;
                     const double tn = relu_detail::norm2(t.data() + o, kg);
@@ -596,6 +617,7 @@ private:
         for (int64_t epoch = 1; epoch <= opt_.max_epochs; ++epoch) {
             ++epochs_;
             for (int64_t g : ws) update_group(g, c, u, z, p, delta);
+            if (stopped()) break;
             if (epoch % 10 != 0) continue;
             // Once the face repeats between two checks, solve on it by Newton's method.
             const uint64_t face = face_pattern(ws);

@@ -19,7 +19,8 @@
 //   groups whose cone has no interior are left out (returned as zero).
 // - After each centring: the working set's certified gap (theta = r rescaled) and Gap Safe screening of the
 //   groups, which drops the inactive ones (they dominate nu and the ill-conditioning).
-// - Stop: that gap or nu / tau <= target (nu = sum_g (2 + rows)), a Newton budget, the stop flag, or a
+// - Stop: that gap or nu / tau <= target (nu = sum_g (2 + rows)), a Newton budget, the stop flag (also
+//   polled inside each Newton step's assembly and the direct system's Gram), or a
 //   factorisation that fails (the ill-conditioning near the optimum); every iterate is strictly feasible, so
 //   the last one is returned either way. At a centred point theta = r is dual feasible for the working set with
 //   gap nu / tau.
@@ -73,6 +74,25 @@ public:
         const double woodbury = 0.5 * sum_active2 * k + N * N * N / 3.0;
         const double direct = K * K * K / 3.0 + 2.0 * K * K;
         return std::min(woodbury, direct) + 2.0 * G * N * k * k;
+    }
+    // The Newton systems are solved directly (K x K, K = groups * k) when that costs fewer flops than
+    // Woodbury's N x N form.
+    static bool use_direct(int64_t n, int64_t k, int64_t groups, double sum_active2) {
+        const double N = static_cast<double>(n), K = static_cast<double>(groups) * k;
+        return K * K * K / 3.0 + 2.0 * K * K < 0.5 * sum_active2 * k + N * N * N / 3.0;
+    }
+    // Working memory (bytes) of solve() on `groups` groups with sum_active active rows in all (sum_active2 their
+    // squares): the unit rows and cone projector, per group its rows, slacks and k x k blocks, and the Woodbury
+    // N x N matrices (one per thread and their sum) or the direct K x K Gram and factor with the n x K columns.
+    static double working_bytes(int64_t n, int64_t k, int64_t groups, double sum_active, double sum_active2,
+                                int threads) {
+        const double N = static_cast<double>(n), kd = static_cast<double>(k), G = static_cast<double>(groups);
+        const double K = G * kd;
+        const double base = 8.0 * N * (4.0 * kd + 8.0);
+        const double per_group = 8.0 * (2.0 * N + 6.0 * kd + 2.0 * kd * kd) + 8.0 * N;  // + max-margin scratch
+        const double system = use_direct(n, k, groups, sum_active2) ? 8.0 * (2.0 * K * K + K * N)
+                                                                    : 8.0 * N * N * (std::max(threads, 1) + 1.0);
+        return base + G * per_group + 8.0 * sum_active + system;
     }
     int64_t active_rows(int64_t p) const {
         int64_t c = 0;
@@ -137,8 +157,7 @@ public:
         // than Woodbury's N x N one.
         double sum_a2 = 0.0;
         for (const Group& g : groups_) sum_a2 += static_cast<double>(g.active.size()) * static_cast<double>(g.active.size());
-        const double NN = static_cast<double>(n_), KK = static_cast<double>(G * k);
-        direct_ = KK * KK * KK / 3.0 + 2.0 * KK * KK < 0.5 * sum_a2 * k + NN * NN * NN / 3.0;
+        direct_ = use_direct(n_, k, G, sum_a2);
         if (direct_) gram();
 
         double tau = nu / p0;
@@ -357,7 +376,7 @@ private:
         }
         gram_.assign(static_cast<size_t>(K * K), 0.0);
         parallel_for(0, K, threads_, [&](int64_t lo, int64_t hi) {
-            for (int64_t a = lo; a < hi; ++a)
+            for (int64_t a = lo; a < hi && !stopped(); ++a)  // stopped: solve() returns before using it
                 for (int64_t b = 0; b <= a; ++b)
                     gram_[a * K + b] = relu_detail::dotk(F.data() + a * n_, F.data() + b * n_, n_);
         }, 16);
@@ -409,6 +428,10 @@ private:
             std::vector<double> B(static_cast<size_t>(k * k)), a(static_cast<size_t>(k)), Csum(static_cast<size_t>(k * k), 0.0),
                 XT, Y, row;
             for (int64_t gi = lo; gi < hi; ++gi) {
+                if (stopped()) {  // a stop request: give up the step (the iterate stays the last feasible one)
+                    bad = true;
+                    return;
+                }
                 Group& g = groups_[gi];
                 g.grad.assign(static_cast<size_t>(k), 0.0);
                 std::fill(B.begin(), B.end(), 0.0);

@@ -11,6 +11,7 @@
 //   certificate needs. max_margin_direction() finds a strictly interior point of K by the same NNLS.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -45,15 +46,21 @@ struct PatternSet {
     bool active(int64_t p, int64_t i) const { return (row(p)[i >> 6] >> (i & 63)) & 1u; }
 };
 
+namespace relu_detail {
+inline bool stopped(const std::atomic<bool>* stop) { return stop && stop->load(std::memory_order_relaxed); }
+}  // namespace relu_detail
+
 // Patterns of the m directions U (m, k), each kept once in order of first appearance; the all-zero pattern
-// (a unit dead on every point) is left out. X (n, k) and U are row-major.
+// (a unit dead on every point) is left out. X (n, k) and U are row-major. A raised `stop` ends it early with
+// a partial set (the caller discards it).
 inline PatternSet distinct_patterns(const double* X, int64_t n, int64_t k, const double* U, int64_t m,
-                                    int threads = 0) {
+                                    int threads = 0, const std::atomic<bool>* stop = nullptr) {
     if (threads <= 0) threads = default_num_threads();
     const int64_t words = (n + 63) / 64;
     std::vector<uint64_t> all(static_cast<size_t>(m * words), 0);
     parallel_for(0, m, threads, [&](int64_t lo, int64_t hi) {
         for (int64_t p = lo; p < hi; ++p) {
+            if ((p & 255) == 0 && relu_detail::stopped(stop)) return;
             uint64_t* b = all.data() + p * words;
             for (int64_t i = 0; i < n; ++i)
                 if (relu_detail::dotk(X + i * k, U + p * k, k) >= 0.0) b[i >> 6] |= uint64_t(1) << (i & 63);
@@ -82,6 +89,7 @@ inline PatternSet distinct_patterns(const double* X, int64_t n, int64_t k, const
     out.n = n;
     out.words = words;
     for (int64_t p = 0; p < m; ++p) {
+        if ((p & 4095) == 0 && relu_detail::stopped(stop)) break;
         const uint64_t* b = all.data() + p * words;
         bool any = false;
         for (int64_t w = 0; w < words; ++w) any |= b[w] != 0;
@@ -122,13 +130,61 @@ inline std::vector<double> hyperplane_basis(const double* h, int64_t k) {
     return B;
 }
 
-// Appends to out one interior point per chamber (with repeats) of the central arrangement of the m unit
+// When the m unit normals H (m, k) are linearly independent (m <= k: a full-rank design reduced to its row
+// space, netmirror.convex_relu with few samples), every sign vector s is a chamber: u_s = H^+ s solves
+// H u = s. Appends those 2^m points (one per chamber) and returns true; false (nothing appended) when the
+// normals are dependent, to rounding amplified up to 1e8 (H^+ = Q R^{-T} from a QR of H^T by Gram-Schmidt
+// twice; the signs of H u_s = s +- 1e8 eps are then exact).
+inline bool independent_chambers(const std::vector<double>& H, int64_t m, int64_t k, std::vector<double>& out,
+                                 const std::atomic<bool>* stop) {
+    if (m > k || m > 62) return false;
+    std::vector<double> Q(H), R(static_cast<size_t>(m * m), 0.0);  // rows of Q orthonormal, H = R^T Q
+    for (int64_t j = 0; j < m; ++j) {
+        double* q = Q.data() + j * k;
+        for (int pass = 0; pass < 2; ++pass)
+            for (int64_t i = 0; i < j; ++i) {
+                const double c = dotk(Q.data() + i * k, q, k);
+                R[i * m + j] += c;
+                for (int64_t c2 = 0; c2 < k; ++c2) q[c2] -= c * Q[i * k + c2];
+            }
+        const double nrm = norm2(q, k);
+        if (!(nrm > 1e-8)) return false;
+        R[j * m + j] = nrm;
+        for (int64_t c2 = 0; c2 < k; ++c2) q[c2] /= nrm;
+    }
+    std::vector<double> Wt(static_cast<size_t>(m * k), 0.0), c(static_cast<size_t>(m));  // row j: w_j = H^+ e_j
+    for (int64_t j = 0; j < m; ++j) {
+        for (int64_t i = 0; i < m; ++i) {  // R^T c = e_j, forward substitution
+            double v = i == j ? 1.0 : 0.0;
+            for (int64_t l = 0; l < i; ++l) v -= R[l * m + i] * c[l];
+            c[i] = v / R[i * m + i];
+        }
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t c2 = 0; c2 < k; ++c2) Wt[j * k + c2] += c[i] * Q[i * k + c2];
+    }
+    const uint64_t count = uint64_t(1) << m;
+    out.reserve(out.size() + static_cast<size_t>(count * static_cast<uint64_t>(k)));
+    std::vector<double> u(static_cast<size_t>(k));
+    for (uint64_t mask = 0; mask < count; ++mask) {
+        if ((mask & 4095) == 0 && stopped(stop)) return true;
+        std::fill(u.begin(), u.end(), 0.0);
+        for (int64_t j = 0; j < m; ++j) {
+            const double sj = ((mask >> j) & 1u) ? 1.0 : -1.0;
+            for (int64_t c2 = 0; c2 < k; ++c2) u[c2] += sj * Wt[j * k + c2];
+        }
+        out.insert(out.end(), u.begin(), u.end());
+    }
+    return true;
+}
+
+// Appends to out one interior point per chamber (each chamber once) of the central arrangement of the m unit
 // normals H (m, k). A chamber of a non-empty arrangement has a facet on some hyperplane h_q; that facet is
 // a chamber of the arrangement cut on h_q by the others. So each point u0 found on h_q (recursively, in
 // k - 1 dimensions) is pushed off by +-eps h_q, eps half its distance to the nearest other hyperplane:
-// every other sign is kept, and both chambers on the two sides of the facet are reached.
+// every other sign is kept, and both chambers on the two sides of the facet are reached. A raised `stop`
+// ends it early (partial output).
 inline void arrangement_points_into(const std::vector<double>& H, int64_t k, double tol, std::vector<double>& out,
-                                    int threads) {
+                                    int threads, const std::atomic<bool>* stop = nullptr) {
     const int64_t m = static_cast<int64_t>(H.size()) / k;
     if (m == 0) {
         out.push_back(1.0);
@@ -140,10 +196,11 @@ inline void arrangement_points_into(const std::vector<double>& H, int64_t k, dou
         out.push_back(-1.0);
         return;
     }
+    if (independent_chambers(H, m, k, out, stop)) return;
     std::vector<std::vector<double>> parts(static_cast<size_t>(m));
     parallel_for(0, m, threads, [&](int64_t lo, int64_t hi) {
         std::vector<double> others(static_cast<size_t>((m - 1) * (k - 1))), sub, u0(static_cast<size_t>(k));
-        for (int64_t q = lo; q < hi; ++q) {
+        for (int64_t q = lo; q < hi && !stopped(stop); ++q) {
             const double* hq = H.data() + q * k;
             const std::vector<double> B = hyperplane_basis(hq, k);
             int64_t row = 0;
@@ -158,7 +215,7 @@ inline void arrangement_points_into(const std::vector<double>& H, int64_t k, dou
             }
             const std::vector<double> restricted = arrangement_hyperplanes(others.data(), m - 1, k - 1, tol);
             sub.clear();
-            arrangement_points_into(restricted, k - 1, tol, sub, 1);
+            arrangement_points_into(restricted, k - 1, tol, sub, 1, stop);
             std::vector<double>& part = parts[q];
             for (size_t p = 0; p < sub.size(); p += static_cast<size_t>(k - 1)) {
                 for (int64_t r = 0; r < k; ++r) u0[r] = dotk(B.data() + r * (k - 1), sub.data() + p, k - 1);
@@ -173,18 +230,58 @@ inline void arrangement_points_into(const std::vector<double>& H, int64_t k, dou
             }
         }
     });
-    for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
+    // Chambers with several facets are found once per facet: keep each once (by its sign vector against H,
+    // exact for these interior points), so that a level hands up one point per chamber and the candidates
+    // stay about 2 m (chambers one dimension down) instead of multiplying by m at every level (2^m m! when
+    // k >= m). Each part is already duplicate-free (its points are distinct chambers of the restricted
+    // arrangement, pushed to both sides of h_q).
+    const int64_t words = (m + 63) / 64;
+    std::vector<uint64_t> sigs;
+    struct Hash {
+        const std::vector<uint64_t>* sigs;
+        int64_t words;
+        size_t operator()(int64_t p) const {
+            uint64_t h = 1469598103934665603ull;
+            for (int64_t w = 0; w < words; ++w) h = (h ^ (*sigs)[p * words + w]) * 1099511628211ull;
+            return static_cast<size_t>(h ^ (h >> 29));
+        }
+    };
+    struct Equal {
+        const std::vector<uint64_t>* sigs;
+        int64_t words;
+        bool operator()(int64_t a, int64_t b) const {
+            return std::memcmp(sigs->data() + a * words, sigs->data() + b * words,
+                               static_cast<size_t>(words) * sizeof(uint64_t)) == 0;
+        }
+    };
+    std::unordered_set<int64_t, Hash, Equal> seen(16, Hash{&sigs, words}, Equal{&sigs, words});
+    int64_t kept = 0;
+    for (auto& part : parts) {
+        for (size_t p = 0; p < part.size(); p += static_cast<size_t>(k)) {
+            const double* u = part.data() + p;
+            sigs.resize(static_cast<size_t>((kept + 1) * words), 0);
+            uint64_t* sg = sigs.data() + kept * words;
+            std::fill(sg, sg + words, uint64_t(0));
+            for (int64_t o = 0; o < m; ++o)
+                if (dotk(H.data() + o * k, u, k) > 0.0) sg[o >> 6] |= uint64_t(1) << (o & 63);
+            if (!seen.insert(kept).second) continue;
+            ++kept;
+            out.insert(out.end(), u, u + k);
+        }
+        std::vector<double>().swap(part);  // free as we go: the peak is the parts, not parts + copy
+        if (stopped(stop)) return;
+    }
 }
 
 }  // namespace relu_detail
 
-// One interior point (k doubles) per chamber of the arrangement of the rows of X (n, k), with repeats:
+// One interior point (k doubles) per chamber of the arrangement of the rows of X (n, k), each chamber once:
 // feed them to distinct_patterns() for every chamber pattern exactly once.
 inline std::vector<double> arrangement_points(const double* X, int64_t n, int64_t k, double tol = 1e-12,
-                                              int threads = 0) {
+                                              int threads = 0, const std::atomic<bool>* stop = nullptr) {
     if (threads <= 0) threads = default_num_threads();
     std::vector<double> out;
-    relu_detail::arrangement_points_into(arrangement_hyperplanes(X, n, k, tol), k, tol, out, threads);
+    relu_detail::arrangement_points_into(arrangement_hyperplanes(X, n, k, tol), k, tol, out, threads, stop);
     return out;
 }
 
