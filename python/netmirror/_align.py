@@ -24,9 +24,11 @@ SHORT = {"forward_rga": "fwd RGA", "forward_rwa": "fwd RWA", "forward_gwa": "fwd
 
 
 def add_parser(sub):
+    # bounded integers: one clear line instead of an overflow in PyTorch
+    from .cli import _int_option
+
     p = sub.add_parser("align", help="CRH alignments of a small MLP trained with weight decay (needs PyTorch)",
                        description=__doc__.split("\n\n")[1])
-    from .cli import _int_option  # bounded integers: one clear line instead of an overflow in PyTorch
     p.add_argument("--epochs", type=_int_option(1, 10**6), default=150, help="training epochs (default: 150)")
     p.add_argument("--record-every", type=_int_option(1, 10**6), default=10,
                    help="epochs between recordings (default: 10)")

@@ -433,10 +433,21 @@ def _dedup_advice(lib):
     return _memory.advice(skip, "use fewer points", _shallower(lib.activation, lib.architecture, lib.depth))
 
 
+def _dedup_fits(lib):
+    """Whether deduplicating lib's raw features surely fits the limit and the work cap: its hash table holds at
+    most 32 bytes per raw feature and gets half of what the block buffers leave (Library.__init__)."""
+    n, raw = len(lib.x), lib.raw_size
+    need = _dedup_scratch_bytes(n) + 8 * np.size(lib.x) + 2 * 32 * raw
+    return raw * max(n, 1) <= _MAX_DEDUP_WORK and need <= _memory.get_memory_limit()
+
+
 def _smaller_library(lib):
-    """Advice options for a smaller library (deduplication only when it is off) of a Library or PlaneLibrary."""
-    return (("deduplicate (dedup=True)", "drop --no-dedup") if not lib.dedup else None, "use fewer points",
-            _shallower(lib.activation, lib.architecture, lib.depth))
+    """Advice options for a smaller library of a Library or PlaneLibrary: deduplication when it is off and
+    would fit, fewer points, a shallower net when there is one."""
+    dedup = None
+    if not lib.dedup and (not isinstance(lib, Library) or _dedup_fits(lib)):
+        dedup = ("deduplicate (dedup=True)", "drop --no-dedup")
+    return dedup, "use fewer points", _shallower(lib.activation, lib.architecture, lib.depth)
 
 
 def _dictionary_advice(lib, rows, dtype, training_points):

@@ -114,7 +114,7 @@ def _batches(path):
     with _open_csv(path) as fh:
         while True:
             try:
-                chunk = fh.read(1 << 20)
+                chunk = fh.read(1 << 18)
             except UnicodeDecodeError:
                 raise ValueError(f"{path} is not a UTF-8 text file") from None
             read += len(chunk)
