@@ -465,10 +465,14 @@ def test_real_parameters_accept_numpy_scalars_and_0d_arrays(value, opt_data):
 
 
 def test_integer_scalars_and_0d_arrays_are_integers(opt_data):
-    x, y, lib, A = opt_data
+    x, y, _, A = opt_data
     for v in (np.array(7), np.int8(7), np.uint64(7)):
         assert netmirror.lasso(A, y, 0.25, max_iter=v).n_iter <= 7
         assert len(netmirror.lasso_path(A, y, n_betas=v).betas) == 7
+    for depth in (np.array(3), np.int16(3)):
+        assert netmirror.library(x, "relu", depth).depth == 3
+        assert netmirror.ConvexNet("relu", depth, 0.25).fit(x, y).library_.depth == 3
+    assert netmirror.library(x, "leaky_relu", 2, slope=np.array(0.5)).slope == 0.5
 
 
 @pytest.mark.parametrize("bad", [True, np.bool_(True), np.array(True), np.array([0.25]), "0.25", 1j, None,
@@ -499,7 +503,7 @@ def test_max_iter_beyond_int64_is_one_clear_line(max_iter, opt_data):
 
 
 def test_largest_max_iter_is_accepted(opt_data):
-    x, y, lib, A = opt_data
+    _, y, _, A = opt_data
     assert netmirror.lasso(A, y, 0.25, max_iter=2**63 - 1).converged
 
 

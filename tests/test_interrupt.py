@@ -247,7 +247,7 @@ def test_cli_fit_convex_relu_interrupted_exits_130(tmp_path, capsys, monkeypatch
                 pass
         except KeyboardInterrupt:
             late = True
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert not late and rc == 130, err
     doc = json.loads(js.read_text())
     assert doc["interrupted"] is True and doc["converged"] is False and 0 <= doc["gap"] <= doc["objective"]

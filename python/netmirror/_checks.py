@@ -13,7 +13,7 @@ import numpy as np
 INT64_MAX = 2**63 - 1
 
 
-def _scalar(v):
+def scalar(v):
     """v itself, or the element of a 0-d NumPy array (``np.array(0.1)``); bools stay bools."""
     if isinstance(v, np.ndarray) and v.ndim == 0:
         return v[()]  # a NumPy scalar of the array's dtype
@@ -29,7 +29,7 @@ def real(name, v, *, lo=None, hi=None, lo_open=False, hi_open=False, what=None):
 
     Accepts Python int/float, NumPy integer/floating scalars and 0-d arrays of those; rejects bool, complex,
     strings, arrays with elements. ``what`` names the requirement in the message (default: from the bounds)."""
-    s = _scalar(v)
+    s = scalar(v)
     ok = not _is_bool(s) and isinstance(s, numbers.Real)
     value = math.nan
     if ok:
@@ -69,7 +69,7 @@ def positive(name, v, allow_zero=False):
 def integer(name, v, lo=1, hi=INT64_MAX, what=None):
     """int(v) for an integer lo <= v <= hi (Python int, NumPy integer, 0-d integer array), else ValueError
     with one line. Floats are refused even when integral (2.0): a count is an integer."""
-    s = _scalar(v)
+    s = scalar(v)
     ok = not _is_bool(s) and isinstance(s, numbers.Integral)
     if ok:
         value = int(s)

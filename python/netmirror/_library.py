@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from . import _core, _memory, reference
+from . import _checks, _core, _memory, reference
 
 _ACTIVATION_CODES = {name: i for i, name in enumerate(reference.ACTIVATIONS)}
 _ARCHITECTURE_CODES = {name: i for i, name in enumerate(reference.ARCHITECTURES)}
@@ -88,6 +88,7 @@ def _check_points(x, name="x", allow_2d=False):
 
 
 def _check_family(activation, depth, architecture, slope, widths, input_dim):
+    depth, slope = _checks.scalar(depth), _checks.scalar(slope)  # 0-d arrays (np.array(3)) are their element
     if not isinstance(activation, str):
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(reference.ACTIVATIONS)}")
     if not isinstance(architecture, str):
