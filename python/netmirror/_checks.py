@@ -45,7 +45,7 @@ def real(name, v, *, lo=None, hi=None, lo_open=False, hi_open=False, what=None):
     else:
         ok = False
     if not ok:
-        raise ValueError(f"{name} must be {what or _range_text(lo, hi, lo_open, hi_open)}, got {v!r}")
+        raise ValueError(f"{name} must be {what or _range_text(lo, hi, lo_open, hi_open)}, got {_short(v)}")
     return value
 
 
