@@ -154,3 +154,100 @@ def test_watched_calls_equal_unwatched_ones():
     sub = np.empty((30, 200), order="F")
     lib._family.assemble(np.ascontiguousarray(cols, dtype=np.int64), t, sub)  # short: in place
     np.testing.assert_array_equal(A[:, cols], sub)
+
+
+# --------------------------------------------------------------------------------------------------
+# the command line: Ctrl-C during the solve keeps the iterate reached, records it and exits 130
+def _interrupt_when_solving(monkeypatch, *names, delay=0.3):
+    """Wrap the solvers _core.<names> so that Ctrl-C comes `delay` s after a solve has started (inside the
+    kernel); returns the list of timers started."""
+    timers = []
+
+    def wrap(real):
+        def solve(*args, **kwargs):
+            timer = threading.Timer(delay, _thread.interrupt_main)
+            timers.append(timer)
+            timer.start()
+            return real(*args, **kwargs)
+
+        return solve
+
+    for name in names:
+        monkeypatch.setattr(_core, name, wrap(getattr(_core, name)))
+    return timers
+
+
+@pytest.mark.parametrize("matrix_free", [False, True])
+def test_cli_fit_interrupted_writes_the_iterate_and_exits_130(matrix_free, tmp_path, capsys, monkeypatch):
+    """Ctrl-C during the CLI's Lasso stage exited 0, and the JSON had no `interrupted` field."""
+    import json
+
+    from netmirror.cli import main
+
+    x = np.sort(np.random.default_rng(0).uniform(0, 10, 120))
+    (tmp_path / "d.csv").write_text("x,y\n" + "\n".join(f"{a!r},{float(np.sin(a))!r}" for a in x.tolist()))
+    if matrix_free:  # the dense dictionary does not fit: the command line solves matrix-free
+        lib = netmirror.library(x, "abs", 3)
+        monkeypatch.setenv("NETMIRROR_MAX_BYTES", str(lib.nbytes()))
+    timers = _interrupt_when_solving(monkeypatch, "lasso_solve", "lasso_solve_library")
+    js = tmp_path / "fit.json"
+    late = False
+    try:  # tol = 0 and 10^9 iterations: only Ctrl-C ends the solve
+        rc = main(["fit", str(tmp_path / "d.csv"), "--activation", "abs", "--depth", "3", "--beta", "1e-6",
+                   "--tol", "0", "--max-iter", str(10**9), "--json", str(js)])
+    finally:
+        try:
+            for t in timers:
+                t.join()
+            for _ in range(1000):
+                pass
+        except KeyboardInterrupt:
+            late = True
+    out, err = capsys.readouterr()
+    assert not late and len(timers) == 1, f"Ctrl-C came after the solve (rc {rc}: {err})"
+    assert rc == 130, err
+    assert "INTERRUPTED (Ctrl-C)" in out and f"wrote {js}" in out
+    assert err.splitlines()[-1].startswith("netmirror: interrupted (Ctrl-C)")
+    doc = json.loads(js.read_text())
+    assert doc["interrupted"] is True and doc["converged"] is False and doc["matrix_free"] is matrix_free
+    # the recorded gap certifies the recorded iterate: objective - gap <= optimum <= objective
+    monkeypatch.undo()  # the solver unwrapped, no memory limit
+    lib = netmirror.library(x, "abs", 3)
+    z = np.zeros(len(lib))
+    for c in doc["coef"]:
+        z[c["feature"]] = c["coef"]
+    obj = reference.lasso_objective(lib.matrix(), np.sin(x), z, doc["intercept"], 1e-6)
+    assert doc["objective"] == pytest.approx(obj, rel=1e-9)
+    assert 0 <= doc["gap"] <= doc["objective"]
+    best = netmirror.lasso(lib.matrix(), np.sin(x), 1e-6, tol=1e-12).objective
+    assert doc["objective"] - doc["gap"] <= best * (1 + 1e-9)
+
+
+def test_cli_fit_convex_relu_interrupted_exits_130(tmp_path, capsys, monkeypatch):
+    import json
+
+    from netmirror.cli import main
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 4))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    (tmp_path / "t.csv").write_text("a,b,c,d,y\n" + "\n".join(",".join(repr(v) for v in [*r, t])
+                                                               for r, t in zip(X.tolist(), y.tolist())))
+    timers = _interrupt_when_solving(monkeypatch, "convex_relu_solve", delay=0.5)
+    js = tmp_path / "t.json"
+    late = False
+    try:
+        rc = main(["fit", str(tmp_path / "t.csv"), "--patterns", "3000", "--beta", "0.05", "--tol", "0",
+                   "--max-iter", str(10**6), "--json", str(js)])
+    finally:
+        try:
+            for t in timers:
+                t.join()
+            for _ in range(1000):
+                pass
+        except KeyboardInterrupt:
+            late = True
+    _, err = capsys.readouterr()
+    assert not late and rc == 130, err
+    doc = json.loads(js.read_text())
+    assert doc["interrupted"] is True and doc["converged"] is False and 0 <= doc["gap"] <= doc["objective"]

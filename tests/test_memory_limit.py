@@ -81,7 +81,11 @@ def test_numpy_integer_limit():
 def test_library_dense_matrix(small_limit):
     lib = netmirror.library(np.arange(40.0), "relu", 3, dedup=False)  # 40 x 6400 float64: 2 MB
     text = _refused("dictionary", lib.matrix)
-    assert "matrix-free" in text and "float32" in text
+    # neither float32 (1.02 MB) nor the matrix-free solve (1.08 MB) fits 977 KiB: only what would help is named
+    assert "matrix-free" not in text and "float32" not in text and "fewer points" in text
+    netmirror.set_memory_limit(1_500_000)
+    with pytest.raises(MemoryError, match="matrix-free.*float32"):
+        lib.matrix()
     small = netmirror.library(np.arange(10.0), "relu", 2)
     assert small.matrix().shape == (10, len(small))
 
@@ -98,8 +102,9 @@ def test_library_dedup_scratch(small_limit):
     # deduplication's hash table gets what the block buffers leave: the kernel stops at that budget
     n = 40
     netmirror.set_memory_limit(netmirror._library._dedup_scratch_bytes(n) + 8 * n + 4000)
-    with pytest.raises(MemoryError, match=r"deduplication keeps .* dedup=False.*set_memory_limit"):
+    with pytest.raises(MemoryError, match=r"deduplication keeps .* fewer points.*set_memory_limit") as info:
         netmirror.library(np.arange(float(n)) ** 1.5, "abs", 4)
+    assert "dedup=False" not in str(info.value)  # the raw features would need more than the limit to solve
 
 
 def test_library_switching_table(small_limit):
@@ -115,7 +120,7 @@ def test_dense_lasso(small_limit):
     A = np.asfortranarray(rng.standard_normal((50, 8000)))  # the caller's array; the solver needs ~1.5 MB
     y = rng.standard_normal(50)
     text = _refused("Lasso solve on a 50 x 8,000 dictionary", netmirror.lasso, A, y, 1.0)
-    assert "float32" in text and "matrix-free" in text
+    assert "fewer rows or columns" in text and "float32" not in text  # A's dtype does not change the solver's need
     _refused("Lasso path", netmirror.lasso_path, A, y, n_betas=3)
     small = A[:, :200].copy(order="F")
     assert netmirror.lasso(small, y, 1.0).converged

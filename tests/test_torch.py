@@ -126,5 +126,41 @@ def test_align_cli_bad_options(capsys):
     from netmirror.cli import main
 
     assert main(["align", "--epochs", "0", "--no-plot"]) == 2
-    assert "--epochs must be >= 1" in capsys.readouterr().err
+    assert "argument --epochs: must be an integer from 1 to 1,000,000, got 0" in capsys.readouterr().err
     assert main(["align", "--out", "/nonexistent-folder/x.png"]) == 2
+
+
+def test_layer_called_with_keyword_input_is_recorded():
+    """Recorder crashed (IndexError: tuple index out of range) when a Linear was called as lin(input=x)."""
+    torch.manual_seed(1)
+    X = torch.randn(16, 5)
+    recorded = []
+    for keyword in (False, True):
+        model = make_model(inplace=False)
+        with Recorder(model) as rec:
+            h = model[0](input=X) if keyword else model[0](X)
+            out = model[2](input=model[1](h)) if keyword else model[2](model[1](h))
+            (out**2).sum().backward()
+        recorded.append(rec.matrices())
+    for name in recorded[0]:
+        for key in ("H_a", "G_a", "H_b", "G_b"):
+            np.testing.assert_array_equal(recorded[0][name][key], recorded[1][name][key])
+
+
+@pytest.mark.parametrize("where", ["input", "gradient"])
+def test_non_finite_values_name_the_layer(where):
+    """A NaN activation raised "X contains NaN or infinity" inside the hook, naming no layer."""
+    model = make_model(inplace=False)
+    X = torch.randn(8, 5)
+    with Recorder(model) as rec:
+        if where == "input":
+            X[3, 2] = float("nan")
+            with pytest.raises(ValueError, match=r"layer '0': its input h_a has 1 NaN or infinite value.*row 3"):
+                model(X)
+        else:
+            out = model(X)
+            with pytest.raises(ValueError, match=r"layer '2': its output gradient g_b has .* NaN or infinite"):
+                (out * float("inf")).sum().backward()
+    counts = rec.counts()
+    assert counts["0"]["H_a"] == (0 if where == "input" else 8)  # a refused batch is not recorded
+    assert counts["2"]["G_b"] == 0

@@ -17,25 +17,31 @@ import time
 import numpy as np
 
 from ._metrics import CRH_NAMES
+from ._output import save_figure
 
 SHORT = {"forward_rga": "fwd RGA", "forward_rwa": "fwd RWA", "forward_gwa": "fwd GWA",
          "backward_rga": "bwd RGA", "backward_rwa": "bwd RWA", "backward_gwa": "bwd GWA"}
 
 
 def add_parser(sub):
+    # bounded integers: one clear line instead of an overflow in PyTorch
+    from .cli import _int_option
+
     p = sub.add_parser("align", help="CRH alignments of a small MLP trained with weight decay (needs PyTorch)",
                        description=__doc__.split("\n\n")[1])
-    p.add_argument("--epochs", type=int, default=150, help="training epochs (default: 150)")
-    p.add_argument("--record-every", type=int, default=10, help="epochs between recordings (default: 10)")
-    p.add_argument("--depth", type=int, default=4, help="hidden layers (default: 4)")
-    p.add_argument("--width", type=int, default=48, help="hidden width (default: 48)")
+    p.add_argument("--epochs", type=_int_option(1, 10**6), default=150, help="training epochs (default: 150)")
+    p.add_argument("--record-every", type=_int_option(1, 10**6), default=10,
+                   help="epochs between recordings (default: 10)")
+    p.add_argument("--depth", type=_int_option(1, 64), default=4, help="hidden layers, 1 to 64 (default: 4)")
+    p.add_argument("--width", type=_int_option(1, 2048), default=48, help="hidden width, 1 to 2048 (default: 48)")
     p.add_argument("--weight-decay", type=float, default=5e-3, help="SGD weight decay γ (default: 5e-3)")
     p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: 0.05)")
-    p.add_argument("--batch", type=int, default=64, help="minibatch size (default: 64)")
-    p.add_argument("--n", type=int, default=1024, help="training samples (default: 1024)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--batch", type=_int_option(1, 10**6), default=64, help="minibatch size (default: 64)")
+    p.add_argument("--n", type=_int_option(1, 10**6), default=1024, help="training samples, up to 10^6 (default: 1024)")
+    p.add_argument("--seed", type=_int_option(0), default=0, help="random seed (default: 0)")
     p.add_argument("--threshold", type=float, default=0.9, help="alignment counted as holding (default: 0.9)")
-    p.add_argument("--out", default="netmirror-align.png", help="figure path (default: netmirror-align.png)")
+    p.add_argument("--out", default="netmirror-align.png",
+                   help="figure path, .png/.pdf/.svg/... (default: netmirror-align.png); written once complete")
     p.add_argument("--no-plot", action="store_true", help="skip the figure")
     p.set_defaults(func=run)
     return p
@@ -145,5 +151,5 @@ def _plot(epochs, history, path):
     axes[0][0].set_ylabel("alignment (Pearson)")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)  # atomically: a failure never leaves half a file
     plt.close(fig)

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from . import _core, _memory, reference
-from ._lasso import ConvergenceWarning, _check_positive
+from ._lasso import ConvergenceWarning, _check_max_iter, _check_positive
 
 # Hyperplanes closer than this to parallel (in cosine) are merged when chambers are enumerated.
 _PARALLEL_TOL = 1e-12
@@ -392,10 +392,7 @@ def convex_relu(X, y, beta, *, patterns="auto", bias=True, seed=0, tol=1e-8, max
         raise ValueError(f"y contains NaN or inf (first at index {int(np.argmin(np.isfinite(y)))}); remove those rows")
     beta = _check_positive("beta", beta)
     tol = _check_positive("tol", tol, allow_zero=True)
-    if max_iter is None:
-        max_iter = 200
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    max_iter = _check_max_iter(max_iter, default=200)  # below 2**63: the core's int64
     bias = bool(bias)
     t0 = time.perf_counter()
     Xa = _design(X, bias)

@@ -10,15 +10,13 @@ ValueError, as are NaN and infinite values.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._lasso import _check_target, lasso
-from . import _memory
+from ._lasso import _check_max_iter, _check_positive, _check_target, lasso
+from . import _checks, _memory
 from ._library import library, memory_budget
 from ._network import reconstruct
 
@@ -66,7 +64,8 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         (``library_.nbytes()``) and the solver's working memory exceed :func:`netmirror.get_memory_limit`
         (:func:`netmirror.set_memory_limit`, ``NETMIRROR_MAX_BYTES``, default 80% of available memory).
         Deduplication streams the columns either way, but its hash table holds up to 32 bytes per raw
-        feature and must fit the same limit (else a MemoryError suggests dedup=False).
+        feature and must fit the same limit (else a MemoryError says what fits: fewer points, a shallower net,
+        or dedup=False when the raw features can be solved matrix-free).
         Matrix-free fits show a progress bar on a terminal and stop on Ctrl-C with the best iterate so far
         (``converged_`` False, ConvergenceWarning).
 
@@ -104,11 +103,13 @@ class ConvexNet(RegressorMixin, BaseEstimator):
 
     # -- validation ---------------------------------------------------------------------------------
     def _check_params(self):
-        beta = self.beta
-        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not np.isfinite(beta) or beta <= 0:
-            raise ValueError(f"beta must be a finite positive number, got {beta!r}")
+        """Every scalar parameter, before any work (Python, NumPy scalar or 0-d array values); returns beta."""
+        beta = _checks.positive("beta", self.beta)
+        _check_positive("tol", self.tol, allow_zero=True)
+        _check_max_iter(self.max_iter)
         if not (self.matrix_free is True or self.matrix_free is False or self.matrix_free == "auto"):
             raise ValueError(f"matrix_free must be 'auto', True or False, got {self.matrix_free!r}")
+        return beta
 
     def _check_n_features(self, X):
         d = X.shape[1]
@@ -128,7 +129,7 @@ class ConvexNet(RegressorMixin, BaseEstimator):
     # -- fit / predict ------------------------------------------------------------------------------
     def fit(self, X, y):
         """Build the library on X, solve the Lasso twin on y and reconstruct the network."""
-        self._check_params()
+        beta = self._check_params()
         with np.errstate(all="ignore"):  # scikit-learn's finiteness check sums float16 inf - inf before it raises
             X, y = _validate_data(self, _column_if_1d(X), y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
         self._check_n_features(X)
@@ -136,7 +137,7 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         y = _check_target(y, x.shape[0])  # finite, within the solver's range
         lib = library(x, self.activation, self.depth, architecture=self.architecture, slope=self.slope,
                       widths=self.widths, dedup=self.dedup)
-        beta_t = float(self.beta) * lib.beta_scale
+        beta_t = beta * lib.beta_scale
         # auto: matrix-free when the dense dictionary and the solver's working memory do not fit the limit
         dense_need = lib.nbytes() + _memory.lasso_bytes(len(lib.x), len(lib))
         matrix_free = self.matrix_free is True or (self.matrix_free == "auto" and dense_need > memory_budget())
@@ -161,14 +162,24 @@ class ConvexNet(RegressorMixin, BaseEstimator):
             self.converged_ = bool(res.converged)
         self.library_ = lib
         self.matrix_free_ = bool(matrix_free)
-        self.network_ = reconstruct(lib, self.coef_, self.intercept_, float(self.beta))
+        self.network_ = reconstruct(lib, self.coef_, self.intercept_, beta)
         return self
 
     def _decision(self, x):
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._dictionary_decision(x)
+        bad = ~np.isfinite(out)
+        if bad.any():  # a column times its coefficient overflowed (x near 1e308): the network computes it at scale
+            out[bad] = self.network_.forward(x[bad])
+        return out
+
+    def _dictionary_decision(self, x):
         lib, coef = self.library_, self.coef_
         out = np.full(x.shape[0], self.intercept_, dtype=np.float64)
         if coef.size == 0 or not np.any(coef):
             return out
+        if x.ndim == 2:  # 2-D sign features sign(w·x) are scale-free: rows scaled by powers of two, w·x cannot overflow
+            x = x / np.ldexp(1.0, np.maximum(np.frexp(np.abs(x).max(axis=1))[1] - 1, 0))[:, None]
         if getattr(self, "matrix_free_", False):  # never assemble all columns: only the selected ones
             nz = np.flatnonzero(coef)
             raw = nz.astype(np.int64) if lib.raw_index is None else lib.raw_index[nz]
@@ -186,7 +197,10 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         return out
 
     def predict(self, X):
-        """Network output on X: library_.matrix(X) @ coef_ + intercept_ (in row blocks of at most 64 MiB)."""
+        """Network output on X: library_.matrix(X) @ coef_ + intercept_ (in row blocks of at most 64 MiB).
+
+        Where that product overflows (inputs near the float64 limit) network_.forward computes the output at
+        scale; a ValueError if the output itself is beyond the float64 range."""
         check_is_fitted(self)
         with np.errstate(all="ignore"):  # as in fit
             X = _validate_data(self, _column_if_1d(X), dtype=np.float64, reset=False)
@@ -214,4 +228,4 @@ class ConvexNet(RegressorMixin, BaseEstimator):
         if x is not None:
             self.library_ = library(x, self.activation, self.depth, architecture=self.architecture,
                                     slope=self.slope, widths=self.widths, dedup=self.dedup)
-            self.network_ = reconstruct(self.library_, self.coef_, self.intercept_, float(self.beta))
+            self.network_ = reconstruct(self.library_, self.coef_, self.intercept_, _checks.positive("beta", self.beta))

@@ -19,14 +19,13 @@ Every solve, dense or matrix-free, stops cleanly on Ctrl-C: the best certified i
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import sys
 import time
 import warnings
 
 import numpy as np
 
-from . import _core, _memory
+from . import _checks, _core, _memory
 
 
 class ConvergenceWarning(UserWarning):
@@ -194,32 +193,80 @@ def _check_target(y, n):
     return y
 
 
-_LASSO_HINT = ("use fewer points, a shallower net or dedup=True; a dense dictionary can also be passed as float32 "
-               "or solved matrix-free as a netmirror.Library")
+def _solver_advice(A):
+    """Ways around the solver's working memory (which a float32 or matrix-free dictionary does not shrink)."""
+    if _is_library(A):
+        from ._library import _smaller_library
+        return _memory.advice(*_smaller_library(A))
+    return _memory.advice(("use fewer rows or columns of A", "use fewer points"))
 
 
-def _check_solver_memory(shape, library_input, what="the Lasso solve", extra=0):
+def _check_solver_memory(shape, A, what="the Lasso solve", extra=0):
     n, m = shape
+    library_input = _is_library(A)
     need = _memory.lasso_bytes(n, m) + extra
     if library_input:
         need += _memory.operator_bytes(n, m)
     _memory.check(need, f"{what} on a {n:,} x {m:,} {'matrix-free ' if library_input else ''}dictionary",
-                  _LASSO_HINT)
+                  _solver_advice(A))
 
 
 def _check_positive(name, v, allow_zero=False):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) \
-            or (v < 0 if allow_zero else v <= 0):
-        raise ValueError(f"{name} must be a finite {'non-negative' if allow_zero else 'positive'} number, got {v!r}")
-    return float(v)
+    """float(v) for a finite positive (allow_zero: non-negative) real: Python, NumPy scalar or 0-d array."""
+    return _checks.positive(name, v, allow_zero)
 
 
-def _check_max_iter(max_iter):
+def _check_max_iter(max_iter, default=_DEFAULT_MAX_ITER):
+    """int(max_iter) in [1, 2**63 - 1] (the core's int64), or the default for None."""
     if max_iter is None:
-        return _DEFAULT_MAX_ITER
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    return int(max_iter)
+        return default
+    return _checks.integer("max_iter", max_iter, 1)
+
+
+def _apply(A, z):
+    """A @ z in float64 for a dense A (column blocks: a float32 A is never copied whole) or a library (only
+    the columns where z is nonzero are evaluated, in blocks). Overflow gives inf, without warnings."""
+    nz = np.flatnonzero(z)
+    if _is_library(A):
+        n = len(A.x)
+        points = getattr(A, "_coords", A.x)  # plane libraries evaluate in the coordinates of their affine hull
+        out = np.zeros(n)
+        raw = nz.astype(np.int64) if A.raw_index is None else np.asarray(A.raw_index)[nz]
+        step = max(1, (8 << 20) // (8 * max(n, 1)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for s in range(0, nz.size, step):
+                block = np.empty((n, min(step, nz.size - s)), order="F")
+                A._family.assemble(np.ascontiguousarray(raw[s:s + step]), points, block)
+                out += block @ z[nz[s:s + step]]
+        return out
+    out = np.zeros(A.shape[0])
+    step = max(1, (8 << 20) // (8 * max(A.shape[0], 1)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in range(0, nz.size, step):
+            cols = nz[s:s + step]
+            out += np.asarray(A[:, cols], dtype=np.float64) @ z[cols]
+    return out
+
+
+def _check_warm_start(A, y, coef_init, beta, fit_intercept, m):
+    """The warm start as a float64 vector, refused (ValueError) when the objective there is not finite: the
+    solver would start from inf and return inf as objective and gap."""
+    z0 = np.asarray(coef_init)
+    if z0.dtype.kind not in "biuf":
+        raise TypeError(f"coef_init must be a vector of real numbers, got dtype {z0.dtype}")
+    z0 = np.ascontiguousarray(z0, dtype=np.float64)
+    if z0.shape != (m,) or not np.isfinite(z0).all():
+        raise ValueError(f"coef_init must be a finite vector of length {m}, got shape {np.shape(coef_init)}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        l1 = float(np.sum(np.abs(z0)))
+        r = y - _apply(A, z0)
+        if fit_intercept:
+            r = r - np.mean(r)
+        objective = 0.5 * float(r @ r) + beta * l1
+    if not np.isfinite(objective):
+        raise ValueError(f"coef_init is too large (||coef_init||_1 = {l1:.3g}): the objective at the warm start "
+                         "overflows float64; pass a smaller warm start, or none (coef_init=None)")
+    return z0
 
 
 def beta_max(A, y, fit_intercept=True):
@@ -231,7 +278,7 @@ def beta_max(A, y, fit_intercept=True):
         y = _check_target(y, len(lib.x))
         n, m = len(lib.x), len(lib)
         _memory.check(_memory.operator_bytes(n, m) + 16 * m, f"beta_max of a {n:,} x {m:,} matrix-free dictionary",
-                      "use fewer points, a shallower net or dedup=True")
+                      _solver_advice(lib))
         op = _library_operator(lib, _progress(_show_progress(False), "netmirror.beta_max", len(lib)))
         return float(op.beta_max(y, bool(fit_intercept)))
     A = _check_design(A)
@@ -249,7 +296,9 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     y : (N,) targets.
     beta : penalty (sum units; scikit-learn alpha = beta / N).
     tol : stop when gap <= tol * 1/2 ||y - mean(y)||^2.   max_iter : outer iterations (default 500).
-    coef_init : warm start (M,).   verbose : print one line per outer iteration.
+    coef_init : warm start (M,); a ValueError if the objective there overflows float64.
+    verbose : print one line per outer iteration.
+    beta and tol may be Python, NumPy scalar or 0-d array values; max_iter an integer below 2**63.
     Returns a :class:`LassoResult`; warns :class:`ConvergenceWarning` (stating the gap) if not converged.
     Matrix-free solves show a progress bar (on a terminal, or with verbose). Ctrl-C stops any solve with the
     best certified iterate so far (``interrupted=True``, and a ConvergenceWarning).
@@ -275,15 +324,8 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     beta = _check_positive("beta", beta)
     tol = _check_positive("tol", tol, allow_zero=True)
     max_iter = _check_max_iter(max_iter)
-    z0 = None
-    if coef_init is not None:
-        z0 = np.asarray(coef_init)
-        if z0.dtype.kind not in "biuf":
-            raise TypeError(f"coef_init must be a vector of real numbers, got dtype {z0.dtype}")
-        z0 = np.ascontiguousarray(z0, dtype=np.float64)
-        if z0.shape != (shape[1],) or not np.isfinite(z0).all():
-            raise ValueError(f"coef_init must be a finite vector of length {shape[1]}, got shape {z0.shape}")
-    _check_solver_memory(shape, library_input)
+    _check_solver_memory(shape, A)
+    z0 = None if coef_init is None else _check_warm_start(A, y, coef_init, beta, bool(fit_intercept), shape[1])
     t0 = time.perf_counter()
     if library_input:
         show = _show_progress(verbose)
@@ -326,6 +368,8 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
     """Lasso solutions on a geometric grid from beta_max down to eps * beta_max (or on ``betas``, sorted
     decreasing), warm-started in primal and dual. Warns ConvergenceWarning for any beta not converged.
 
+    n_betas >= 1 and 0 < eps < 1 (the grid decreases; n_betas=1 is beta_max alone, where z = 0).
+
     A may be a :class:`netmirror.Library` (matrix-free; the operator and its column statistics are built
     once for the whole path). Ctrl-C ends a path there: the betas solved so far, the interrupted one included
     with its best iterate, come back with a ConvergenceWarning."""
@@ -341,9 +385,9 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
     tol = _check_positive("tol", tol, allow_zero=True)
     max_iter = _check_max_iter(max_iter)
     if betas is None:
-        if isinstance(n_betas, bool) or not isinstance(n_betas, numbers.Integral) or n_betas < 1:
-            raise ValueError(f"n_betas must be a positive integer, got {n_betas!r}")
-        eps = _check_positive("eps", eps)
+        n_betas = _checks.integer("n_betas", n_betas, 1)
+        eps = _checks.real("eps", eps, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+                           what="a number with 0 < eps < 1 (the grid runs from beta_max down to eps * beta_max)")
     else:
         betas = np.asarray(betas)
         if betas.dtype.kind not in "biuf":
@@ -354,7 +398,7 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
         betas = np.sort(betas)[::-1]
     n_path = len(betas) if betas is not None else int(n_betas)
     # per beta: the grid, five summaries, and at most ~min(M, N + 1) nonzero coefficients (row index + value)
-    _check_solver_memory(shape, library_input, f"a {n_path:,}-beta Lasso path",
+    _check_solver_memory(shape, A, f"a {n_path:,}-beta Lasso path",
                          extra=n_path * (48 + 24 * min(shape[1], shape[0] + 1)))
     if library_input:  # validated: now the one statistics pass of the whole path
         show = _show_progress(False)

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from . import _core, _memory, reference
+from . import _checks, _core, _memory, reference
 
 _ACTIVATION_CODES = {name: i for i, name in enumerate(reference.ACTIVATIONS)}
 _ARCHITECTURE_CODES = {name: i for i, name in enumerate(reference.ARCHITECTURES)}
@@ -28,7 +28,7 @@ SUPPORTED_DEPTHS = {
     ("threshold", "tree"): range(2, 17),
 }
 
-# Work allowed for deduplication (raw columns x points evaluated) before we refuse and suggest dedup=False.
+# Work allowed for deduplication (raw columns x points evaluated) before we refuse it (_dedup_advice says what to do).
 _MAX_DEDUP_WORK = 2 * 10**11
 
 
@@ -106,6 +106,7 @@ def _check_points(x, name="x", allow_2d=False):
 
 
 def _check_family(activation, depth, architecture, slope, widths, input_dim):
+    depth, slope = _checks.scalar(depth), _checks.scalar(slope)  # 0-d arrays (np.array(3)) are their element
     if not isinstance(activation, str):
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(reference.ACTIVATIONS)}")
     if not isinstance(architecture, str):
@@ -206,7 +207,8 @@ class Library:
         fixed = 8 * x.size + (8 * (n_points + 1) * (min(switches, n_points) + 1)
                               if architecture in ("rectangular", "tree") else 0)
         _memory.check(fixed, f"the {activation} {architecture} library on {n_points:,} points",
-                      "use fewer points or smaller widths")
+                      _memory.advice("use fewer points", ("smaller widths", "smaller --widths")
+                                     if architecture in ("rectangular", "tree") else None))
         self._family = _core.Family(self._x_frame, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
                                     depth, 0.0 if slope is None else slope, min(switches, n_points))
         self.raw_size = int(self._family.size)
@@ -217,20 +219,19 @@ class Library:
             if work > _MAX_DEDUP_WORK:
                 raise ValueError(
                     f"deduplicating {self.raw_size:,} raw features on {n_points} points is too much work "
-                    f"({work:.2e} evaluations); pass dedup=False or use fewer points")
+                    f"({work:.2e} evaluations); {_dedup_advice(self)}")
             # The kernel's block buffers, then the kept indices copied out: the hash table and index list
             # get what is left of the limit.
             scratch = _dedup_scratch_bytes(n_points)
-            hint = ("pass dedup=False (the solver then needs ~130 bytes per raw feature matrix-free), "
-                    "use fewer points or a shallower net")
+            hint = _dedup_advice(self)
             limit = _memory.check(fixed + scratch, f"deduplication on {n_points:,} points", hint)
             budget = (limit - fixed - scratch) // 2 * 1.0  # the kept list is copied once into NumPy
             try:  # memory grows with the kept count only; the kernel stops at the budget
                 kept = self._family.deduplicate(self.tolerance, self.fit_intercept, budget)
             except ValueError as err:  # std::length_error
                 raise MemoryError(
-                    f"{err} (the memory limit is {_memory._fmt(limit)}, {_memory._source()}); {hint}, or raise "
-                    "the limit with netmirror.set_memory_limit(nbytes) or NETMIRROR_MAX_BYTES") from None
+                    f"{err} (the memory limit is {_memory._fmt(limit)}, {_memory._source()}); {hint}, or "
+                    f"{_memory.raise_limit_text()}") from None
             kept.flags.writeable = False  # the kernels trust these indices: keep them read-only
             self._raw_index = kept
         self._features = None
@@ -287,7 +288,7 @@ class Library:
         """Raw indices of the kept features (int64 array)."""
         if self._raw_index is None:
             _memory.check(8 * self.raw_size, f"the raw indices of {self.raw_size:,} features",
-                          "use dedup=True, fewer points or a shallower net")
+                          _memory.advice(*_smaller_library(self)))
         return np.arange(self.raw_size, dtype=np.int64) if self._raw_index is None else self._raw_index
 
     # -- assembly ---------------------------------------------------------------------------------
@@ -312,8 +313,7 @@ class Library:
         if out is None:
             _memory.check(shape[0] * shape[1] * dtype.itemsize,
                           f"the {shape[0]:,} x {shape[1]:,} {dtype} dictionary",
-                          "solve matrix-free (netmirror.lasso(lib, y, beta) or ConvexNet(matrix_free=True)), "
-                          "use float32, fewer points, dedup=True or a shallower net")
+                          _dictionary_advice(self, shape[0], dtype, x_eval is None))
             out = np.empty(shape, dtype=dtype, order="F")
         else:
             if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
@@ -331,7 +331,7 @@ class Library:
         if self._features is None:
             # decoded columns (~110 bytes) and the structured row (~160 bytes) per feature, plus raw indices
             _memory.check(300 * len(self), f"the description table of {len(self):,} features",
-                          "use describe(j) for single features, dedup=True, fewer points or a shallower net")
+                          _memory.advice(("use describe(j) for single features", None), *_smaller_library(self)))
             raw = self.raw_indices()
             kind, layers, signs, a1, anchors, index, reflected, midpoint, thresholds, levels, partners, pattern = \
                 self._decode(raw)
@@ -447,6 +447,63 @@ def _describe(lib, kind, layers, signs, a1, anchors, index, reflected, levels, p
         j1, j2 = int(index[0]), int(index[1])
         notes.append(f"reflection 2*x[{j1}] - x[{j2}] = {_num(2 * x[j1] - x[j2])}")
     return e + ("  [" + "; ".join(notes) + "]" if notes else "")
+
+
+# -- memory advice: only ways that exist for the caller (Python keywords, or the command line's flags) and
+# that fit the limit, so that following one piece of advice never leads to its opposite
+def _raw_solve_bytes(n, raw):
+    """Working memory of a matrix-free Lasso solve over raw library columns (operator + solver)."""
+    return _memory.lasso_bytes(n, raw) + _memory.operator_bytes(n, raw)
+
+
+def _shallower(activation, architecture, depth):
+    """"a shallower net" when the family has a smaller supported depth, else None."""
+    depths = SUPPORTED_DEPTHS.get((activation, architecture))
+    return "a shallower net" if depths is not None and depth > depths[0] else None
+
+
+def _dedup_advice(lib):
+    """Ways around deduplication's memory or work: skipping it only if the raw features can then be solved."""
+    n, raw = len(lib.x), lib.raw_size
+    need = _raw_solve_bytes(n, raw)
+    skip = None
+    if need <= _memory.get_memory_limit():
+        python = (f"pass dedup=False (the {raw:,} raw features are then solved matrix-free in about "
+                  f"{_memory._fmt(need)}: ConvexNet(dedup=False), or netmirror.lasso on library(..., dedup=False))")
+        cli = f"pass --no-dedup (the {raw:,} raw features are then solved matrix-free in about {_memory._fmt(need)})"
+        skip = (python, cli)
+    return _memory.advice(skip, "use fewer points", _shallower(lib.activation, lib.architecture, lib.depth))
+
+
+def _dedup_fits(lib):
+    """Whether deduplicating lib's raw features surely fits the limit and the work cap: its hash table holds at
+    most 32 bytes per raw feature and gets half of what the block buffers leave (Library.__init__)."""
+    n, raw = len(lib.x), lib.raw_size
+    need = _dedup_scratch_bytes(n) + 8 * np.size(lib.x) + 2 * 32 * raw
+    return raw * max(n, 1) <= _MAX_DEDUP_WORK and need <= _memory.get_memory_limit()
+
+
+def _smaller_library(lib):
+    """Advice options for a smaller library of a Library or PlaneLibrary: deduplication when it is off and
+    would fit, fewer points, a shallower net when there is one."""
+    dedup = None
+    if not lib.dedup and (not isinstance(lib, Library) or _dedup_fits(lib)):
+        dedup = ("deduplicate (dedup=True)", "drop --no-dedup")
+    return dedup, "use fewer points", _shallower(lib.activation, lib.architecture, lib.depth)
+
+
+def _dictionary_advice(lib, rows, dtype, training_points):
+    """Ways around a dense dictionary that does not fit: the matrix-free solve and float32 when they fit."""
+    limit = _memory.get_memory_limit()
+    n, m = len(lib.x), len(lib)
+    free = None
+    if training_points and _raw_solve_bytes(n, m) <= limit:
+        free = ("solve matrix-free (netmirror.lasso(lib, y, beta) or ConvexNet(matrix_free=True))", None)
+    half = None
+    if np.dtype(dtype) == np.float64 and 4 * rows * m <= limit:
+        half = ("assemble it as float32 (dtype=np.float32)", None)
+    fewer = "evaluate fewer points at a time" if not training_points else None
+    return _memory.advice(free, half, fewer, *_smaller_library(lib))
 
 
 def _check_raw_size(raw):

@@ -7,12 +7,16 @@ the estimate, the limit and ways around it before any large allocation happens.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
 import os
 import threading
 
 _lock = threading.Lock()
 _limit = None  # set_memory_limit's value; None: NETMIRROR_MAX_BYTES, else 80% of available memory
+# True while netmirror.cli runs a command: advice then names its flags, not Python keywords
+_command_line = contextvars.ContextVar("netmirror_command_line", default=False)
 
 
 def _available_bytes():
@@ -89,6 +93,45 @@ def _source():
     return "80% of available memory"
 
 
+@contextlib.contextmanager
+def command_line():
+    """Within this block, advice (:func:`advice`, :func:`check`) names the command line's flags: netmirror.cli
+    runs its commands here, so that nothing suggests a Python keyword the user cannot pass."""
+    token = _command_line.set(True)
+    try:
+        yield
+    finally:
+        _command_line.reset(token)
+
+
+def from_command_line():
+    return _command_line.get()
+
+
+def advice(*options):
+    """Ways around a limit that exist for the caller, joined as "a, b or c".
+
+    Each option is a text, or a pair (Python API text, command-line text); a None text (an option the caller
+    does not have) is left out."""
+    cli = _command_line.get()
+    texts = []
+    for opt in options:
+        if isinstance(opt, tuple):
+            opt = opt[1] if cli else opt[0]
+        if opt:
+            texts.append(opt)
+    if not texts:
+        return ""
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " or " + texts[-1]
+
+
+def raise_limit_text():
+    """How to raise the limit, for the caller at hand."""
+    if _command_line.get():
+        return "raise the limit with NETMIRROR_MAX_BYTES=<bytes>"
+    return "raise the limit with netmirror.set_memory_limit(nbytes) or NETMIRROR_MAX_BYTES"
+
+
 def check(nbytes, what, hint):
     """Raise MemoryError when ``nbytes`` (an estimate, any real >= 0, possibly huge) exceeds the limit.
 
@@ -96,9 +139,10 @@ def check(nbytes, what, hint):
     limit itself (that one is always appended)."""
     limit = get_memory_limit()
     if nbytes > limit:
+        hint = f"{hint}, or " if hint else ""
         raise MemoryError(
             f"{what} needs about {_fmt(nbytes)}, more than the memory limit of {_fmt(limit)} ({_source()}); "
-            f"{hint}, or raise the limit with netmirror.set_memory_limit(nbytes) or NETMIRROR_MAX_BYTES")
+            f"{hint}{raise_limit_text()}")
     return limit
 
 

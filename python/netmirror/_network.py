@@ -9,11 +9,10 @@ training loss is the Lasso objective. docs/reconstruction.md derives each family
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from . import _memory, reference
+from . import _checks, _memory, reference
 from ._library import _KINDS, Library, _check_points
 
 # Elements of the largest intermediate array (points x units x neurons) that forward() materialises.
@@ -124,7 +123,9 @@ class Network:
         return t.reshape(t.shape[0], self.input_dim)
 
     def forward(self, x):
-        """Network output at the points x (1-D array, or shape (n, 2) for 2-D sign nets)."""
+        """Network output at the points x (1-D array, or shape (n, 2) for 2-D sign nets).
+
+        A ValueError if an output is beyond the float64 range; huge inputs whose output is finite are fine."""
         t = self._points(x)
         if self.input_shift != 0.0:
             t = t - self.input_shift
@@ -132,25 +133,43 @@ class Network:
         widest = max((max(max(layer["W"].shape) for layer in u["layers"]) for u in self._units), default=1)
         # a block holds up to _BLOCK_ELEMENTS // (n widest) units (at least one): a few (n, units, widest) arrays
         units = min(len(self._units), max(1, _BLOCK_ELEMENTS // max(1, n * widest)))
-        _memory.check(8 * n + 32 * n * units * max(widest, self.input_dim),
+        _memory.check(8 * n + 40 * n * units * max(widest, self.input_dim),
                       f"the forward pass on {n:,} points", "evaluate fewer points at a time")
-        out = np.full(n, self.intercept, dtype=np.float64)
+        # Each row runs at scale c = 2^k >= 1 with |x / c| < 2: relu, leaky_relu and abs have σ(u / c) = σ(u) / c, so
+        # f(x) = ξ + c F(x / c) where F divides every bias by c; sign and threshold have σ(u / c) = σ(u), so only the
+        # first layer is scaled. Dividing by a power of two is exact: outputs equal the unscaled computation
+        # wherever that one does not overflow, and at inputs like 1e308 no unit's output overflows (units whose
+        # sum is finite cancel instead of giving inf - inf), nor does w·x of a 2-D sign unit.
+        c = np.ldexp(1.0, np.maximum(np.frexp(np.abs(t).max(axis=1))[1] - 1, 0))
+        ts = t / c[:, None]
+        homogeneous = self.activation not in ("sign", "threshold")
+        total = np.zeros(n, dtype=np.float64)
         groups = {}  # units with equal layer shapes run together
         for u in self._units:
             groups.setdefault(tuple(layer["W"].shape for layer in u["layers"]), []).append(u)
-        for shapes, members in groups.items():
-            widest = max(max(s) for s in shapes)
-            step = max(1, _BLOCK_ELEMENTS // max(1, n * widest))
-            for start in range(0, len(members), step):
-                block = members[start:start + step]
-                h = np.broadcast_to(t[:, None, :], (n, len(block), self.input_dim))
-                for li in range(len(shapes)):
-                    W = np.stack([u["layers"][li]["W"] for u in block])
-                    b = np.stack([u["layers"][li]["b"] for u in block])
-                    h = _layer(W, b, h, self.activation, self.slope)
-                amp = np.array([u["amplitude"] for u in block])
-                alpha = np.stack([u["output"] for u in block])
-                out += ((amp[None, :, None] * h) * alpha[None]).sum(axis=(1, 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for shapes, members in groups.items():
+                widest = max(max(s) for s in shapes)
+                step = max(1, _BLOCK_ELEMENTS // max(1, n * widest))
+                for start in range(0, len(members), step):
+                    block = members[start:start + step]
+                    h = np.broadcast_to(ts[:, None, :], (n, len(block), self.input_dim))
+                    for li in range(len(shapes)):
+                        W = np.stack([u["layers"][li]["W"] for u in block])
+                        b = np.stack([u["layers"][li]["b"] for u in block])[None]
+                        if homogeneous or li == 0:
+                            b = b / c[:, None, None]
+                        h = reference.activate(self.activation, _preact(W, h) + b, self.slope)
+                    amp = np.array([u["amplitude"] for u in block])
+                    alpha = np.stack([u["output"] for u in block])
+                    total += ((amp[None, :, None] * h) * alpha[None]).sum(axis=(1, 2))
+            out = self.intercept + (c * total if homogeneous else total)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"the network output at x[{i}] = {t[i] if self.input_dim == 2 else t[i, 0]!r} is beyond "
+                             f"the float64 range (|f| > 1.8e308) at {int(bad.sum())} point(s); evaluate it at smaller "
+                             "inputs")
         return out
 
     __call__ = forward
@@ -379,15 +398,13 @@ def _check_inputs(lib, coef, intercept, beta):
     z = z.astype(np.float64)
     if not np.all(np.isfinite(z)):
         raise ValueError(f"coef contains {int(np.count_nonzero(~np.isfinite(z)))} NaN or infinite value(s)")
-    if isinstance(intercept, bool) or not isinstance(intercept, numbers.Real) or not math.isfinite(intercept):
-        raise ValueError(f"intercept must be a finite real number, got {intercept!r}")
-    if not lib.fit_intercept and float(intercept) != 0.0:
+    xi = _checks.real("intercept", intercept)
+    if not lib.fit_intercept and xi != 0.0:
         raise ValueError(f"this library has no intercept (2-D sign nets have no biases, xi = 0); "
                          f"intercept must be 0, got {intercept!r}")
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not math.isfinite(beta) or beta <= 0:
-        raise ValueError(f"beta must be a positive finite number (the network's weight-penalty strength), "
-                         f"got {beta!r}")
-    return z, float(intercept), float(beta)
+    beta = _checks.real("beta", beta, lo=0.0, lo_open=True,
+                        what="a positive finite number (the network's weight-penalty strength)")
+    return z, xi, beta
 
 
 def reconstruct(lib, coef, intercept, beta):

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from ._output import save_figure
+
 DEMO_POINTS = 40
 # (weight_norm, depth, points): depth-3 libraries grow like n^4 (2n² folds per plane), so they get fewer points
 DEMO_FITS = (("l2", 2, 40), ("l1", 2, 40), ("l2", 3, 14), ("l1", 3, 14))
@@ -121,5 +123,5 @@ def plane_figure(panels, path):
     fig.suptitle("netmirror demo --dims 2: reflection planes of abs nets on diabetes (PCA, d = 2); "
                  "dotted: folds (depth 3)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)  # atomically: a failure never leaves half a file
     plt.close(fig)

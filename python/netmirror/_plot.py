@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._output import save_figure
+
 # colours per depth L (curves and their markers)
 _DEPTH_COLORS = {2: "tab:blue", 3: "tab:orange", 4: "tab:green", 5: "tab:purple"}
 
@@ -206,7 +208,7 @@ def demo_figure(panels, rows, cols, path, suptitle=None):
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97 if suptitle else 1))
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)  # atomically: a failure never leaves half a file
     plt.close(fig)
 
 
@@ -219,5 +221,5 @@ def fit_figure(x, y, fit, path, title):
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

@@ -5,7 +5,9 @@
   netmirror libraries   library sizes (raw and deduplicated) and build times on the embedded data
   netmirror align       CRH alignments per layer of a small MLP trained with weight decay (needs PyTorch)
 
-Errors in the input or options print one line on stderr and exit with status 2.
+Errors in the input or options print one line on stderr and exit with status 2; Ctrl-C exits with 130.
+Output files are checked before any work (never an input file, never two outputs alike) and written
+atomically: a failure leaves any existing file as it was.
 """
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ import warnings
 
 import numpy as np
 
-from . import datasets
+from . import _memory, _output, datasets
+from ._checks import INT64_MAX, integer_text
 from ._library import library
 from ._plot import feature_points, selected_points
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 # -------------------------------------------------------------------------------------------------
 # `netmirror libraries`
@@ -110,12 +114,32 @@ def _warning_text(caught):
     return "; ".join(str(w.message) for w in caught)
 
 
-def _check_out_path(path, what):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CliError(f"cannot write the {what} to {path}: folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise CliError(f"cannot write the {what} to {path}: it is a folder")
+def _check_out_path(path, what, option="--out", inputs=()):
+    """One output path, checked before any work (see netmirror._output.check_outputs)."""
+    _check_outputs([(option, path, what)], inputs)
+
+
+def _check_outputs(outputs, inputs=()):
+    try:
+        _output.check_outputs(outputs, inputs)
+    except _output.OutputError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _int_option(lo, hi=INT64_MAX):
+    """argparse type: an integer lo <= v <= hi, else one line saying so (nothing overflows further on)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(text) from None  # argparse says: invalid int value: 'text'
+        if not lo <= value <= hi:
+            shown = text if len(text) <= 30 else text[:27] + "..."
+            raise argparse.ArgumentTypeError(f"must be {integer_text(lo, hi)}, got {shown}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
 
 
 # -------------------------------------------------------------------------------------------------
@@ -145,10 +169,8 @@ def _cmd_demo(args):
     from ._estimator import ConvexNet
 
     names = args.data or list(DEMO_DATA)
-    if args.out is not None and not args.no_plot:
+    if not args.no_plot:
         _check_out_path(args.out, "figure")
-    if args.top < 0:
-        raise CliError(f"--top must be a non-negative number of features, got {args.top}")
     if args.dims == 2:  # abs nets on 2-D data: reflection planes (docs/libraries.md §6)
         if args.data:
             raise CliError("--data picks 1-D data sets; --dims 2 uses the diabetes data (PCA to 2-D)")
@@ -230,46 +252,69 @@ def _jsonable(obj):
 
 
 def _parse_widths(text):
+    """--widths: comma-separated positive integers (blanks around them allowed), nothing else."""
     if text is None:
         return None
-    try:
-        widths = [int(w) for w in text.replace(" ", "").split(",") if w]
-    except ValueError:
-        raise CliError(f"--widths must be comma-separated positive integers (e.g. 2,2), got {text!r}") from None
-    if not widths:
-        raise CliError(f"--widths must be comma-separated positive integers (e.g. 2,2), got {text!r}")
+    bad = CliError(f"--widths must be comma-separated positive integers below 2**63 (e.g. 2,2), got {text!r}")
+    parts = text.split(",")
+    widths = []
+    for part in parts:
+        part = part.strip()
+        if not part.isdigit() or not part.isascii():  # empty (2,,2 or a trailing comma), signed, or not a number
+            raise bad
+        w = int(part)
+        if not 1 <= w <= INT64_MAX:
+            raise bad
+        widths.append(w)
     return widths
+
+
+def _read_input(path):
+    """("xy", x, y) or ("table", X, y) from the CSV file, errors as one line (bounded read: datasets.read_data)."""
+    try:
+        return datasets.read_data(path)
+    except FileNotFoundError:
+        raise CliError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise CliError(f"{path} is a folder, not a CSV file") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _default_beta(beta, y):
+    scale = float(np.sum((y - y.mean()) ** 2))
+    return beta if beta is not None else (1e-3 * scale if scale > 0 else 1e-3)
+
+
+def _dictionary_route(lib):
+    """False: assemble the dense dictionary; True: solve matrix-free (it does not fit the memory limit, like
+    ConvexNet(matrix_free="auto")). A MemoryError when neither fits, with advice the command line can follow."""
+    n, m = len(lib.x), len(lib)
+    limit = _memory.get_memory_limit()
+    if lib.nbytes() + _memory.lasso_bytes(n, m) <= limit:
+        return False
+    from ._library import _raw_solve_bytes, _smaller_library
+
+    _memory.check(_raw_solve_bytes(n, m), f"the Lasso on {n:,} points and {m:,} features (even matrix-free)",
+                  _memory.advice(*_smaller_library(lib)))
+    return True
 
 
 def _cmd_fit(args):
     from ._lasso import lasso
     from ._network import reconstruct
 
-    for path, what in ((args.json, "JSON"), (args.plot, "figure")):
-        if path is not None:
-            _check_out_path(path, what)
     if args.beta is not None and not (math.isfinite(args.beta) and args.beta > 0):
         raise CliError(f"--beta must be a finite positive number, got {args.beta:g}")
     if not (math.isfinite(args.tol) and args.tol >= 0):
         raise CliError(f"--tol must be a finite non-negative number, got {args.tol:g}")
-    if args.max_iter is not None and args.max_iter < 1:
-        raise CliError(f"--max-iter must be a positive integer, got {args.max_iter}")
-    if args.top < 0:
-        raise CliError(f"--top must be a non-negative number of features, got {args.top}")
     widths = _parse_widths(args.widths)
-    try:
-        table = datasets.read_table(args.csv)
-        if table is not None:  # inputs in d >= 2 dimensions: the convex two-layer ReLU program
-            return _fit_convex_relu(args, *table)
-        x, y = datasets.read_xy(args.csv)
-    except FileNotFoundError:
-        raise CliError(f"no such file: {args.csv}") from None
-    except IsADirectoryError:
-        raise CliError(f"{args.csv} is a folder, not a CSV file") from None
-    except OSError as exc:
-        raise CliError(f"cannot read {args.csv}: {exc.strerror or exc}") from None
-    scale = float(np.sum((y - y.mean()) ** 2))
-    beta = args.beta if args.beta is not None else (1e-3 * scale if scale > 0 else 1e-3)
+    # every output before any work: writable, not the input, not each other, a figure format for --plot
+    _check_outputs([("--json", args.json, "JSON"), ("--plot", args.plot, "figure")], inputs=[args.csv])
+    kind, x, y = _read_input(args.csv)
+    if kind == "table":  # inputs in d >= 2 dimensions: the convex two-layer ReLU program
+        return _fit_convex_relu(args, x, y)
+    beta = _default_beta(args.beta, y)
 
     label = _family_label(args.activation, args.architecture, args.slope)
     caught = []
@@ -284,11 +329,15 @@ def _cmd_fit(args):
         bar.update()
         if len(lib) == 0:
             raise CliError("every feature of this library is constant on the data; use more distinct x values")
-        bar.set_postfix_str(f"dictionary {len(x)} x {len(lib):,}")
-        A = lib.matrix()
-        stages["dictionary"], t = time.perf_counter() - t, time.perf_counter()
+        matrix_free = _dictionary_route(lib)
+        if matrix_free:
+            A = lib
+        else:
+            bar.set_postfix_str(f"dictionary {len(x)} x {len(lib):,}")
+            A = lib.matrix()
+            stages["dictionary"], t = time.perf_counter() - t, time.perf_counter()
         bar.update()
-        bar.set_postfix_str("certified Lasso")
+        bar.set_postfix_str("certified Lasso" + (" (matrix-free)" if matrix_free else ""))
         beta_t = beta * lib.beta_scale
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -317,13 +366,14 @@ def _cmd_fit(args):
     loss = net.loss(x, y)
     print(f"netmirror fit {args.csv}: n = {len(x)} points, x in [{x.min():g}, {x.max():g}]")
     print(f"{label} L = {args.depth}: library {lib.raw_size:,} raw -> {len(lib):,} features"
-          f"{' (deduplicated)' if lib.dedup else ''}")
+          f"{' (deduplicated)' if lib.dedup else ''}"
+          + (f"; solved matrix-free (the dense dictionary needs {_memory._fmt(lib.nbytes())})" if matrix_free else ""))
     default_note = "" if args.beta is not None else " [default: 1e-3 * ||y - mean(y)||^2]"
     print(f"beta = {beta:.6g} (Lasso beta~ = {beta_t:.6g}){default_note}"
           f"; fitted in {_dur(elapsed)} (" + ", ".join(f"{k} {_dur(v)}" for k, v in stages.items())
           + f"), {res.n_iter} solver iteration(s)")
-    print(f"objective {res.objective:.10g}  certified gap {res.gap:.2e} (relative {res.relative_gap:.2e})  "
-          f"{'converged' if res.converged else 'NOT converged'}")
+    status = "INTERRUPTED (Ctrl-C)" if res.interrupted else ("converged" if res.converged else "NOT converged")
+    print(f"objective {res.objective:.10g}  certified gap {res.gap:.2e} (relative {res.relative_gap:.2e})  {status}")
     print(f"intercept {res.intercept:.6g}; {len(selected)} selected feature(s) of {len(lib):,} "
           f"({_reflection_count(lib, coef)} with a reflection breakpoint)")
     for item in selected[: args.top]:
@@ -339,18 +389,17 @@ def _cmd_fit(args):
             "model": {"activation": args.activation, "architecture": args.architecture, "depth": args.depth,
                       "slope": args.slope, "widths": widths, "dedup": lib.dedup},
             "library": {"raw_size": lib.raw_size, "size": len(lib)},
+            "matrix_free": matrix_free,
             "beta": beta, "beta_tilde": beta_t,
             "intercept": res.intercept, "objective": res.objective, "gap": res.gap,
-            "relative_gap": res.relative_gap, "converged": res.converged, "n_iter": res.n_iter,
-            "time_s": elapsed, "stage_time_s": stages,
+            "relative_gap": res.relative_gap, "converged": res.converged, "interrupted": res.interrupted,
+            "n_iter": res.n_iter, "time_s": elapsed, "stage_time_s": stages,
             "coef": selected,
             "breakpoints": bps, "reflection_points": refls,
             "network": {"units": net.weights, "intercept": net.intercept, "penalty": net.penalty(),
                         "loss": loss, "penalty_power": net.penalty_power},
         }
-        with open(args.json, "w") as fh:
-            json.dump(_jsonable(payload), fh, indent=1)
-        print(f"wrote {args.json}")
+        _write_json(args.json, payload)
     if args.plot is not None:
         from ._plot import fit_figure
 
@@ -358,7 +407,22 @@ def _cmd_fit(args):
                    title=f"{os.path.basename(args.csv)}: {label} L = {args.depth}, beta = {beta:.3g}, "
                          f"objective {res.objective:.4g}")
         print(f"wrote {args.plot}")
-    return 0
+    return _interrupted_exit(res)
+
+
+def _write_json(path, payload):
+    _output.write_text(path, json.dumps(_jsonable(payload), indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+def _interrupted_exit(res):
+    """0, or 130 after Ctrl-C stopped the solver: what was printed and written is its best certified iterate
+    so far (JSON "interrupted": true), not the optimum."""
+    if not res.interrupted:
+        return 0
+    print(f"netmirror: interrupted (Ctrl-C): the results are the solver's iterate after {res.n_iter} iteration(s), "
+          f"certified gap {res.gap:.3e} (relative {res.relative_gap:.3e}), not the optimum", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _fit_convex_relu(args, X, y):
@@ -374,12 +438,11 @@ def _fit_convex_relu(args, X, y):
     patterns = args.patterns
     if patterns not in ("auto", "exact"):
         try:
-            patterns = int(patterns)
-        except ValueError:
-            raise CliError(f"--patterns must be auto, exact or a number of sampled directions, got {patterns!r}") \
-                from None
-    scale = float(np.sum((y - y.mean()) ** 2))
-    beta = args.beta if args.beta is not None else (1e-3 * scale if scale > 0 else 1e-3)
+            patterns = _int_option(1)(patterns)
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            why = str(exc) if isinstance(exc, argparse.ArgumentTypeError) else f"got {patterns!r}"
+            raise CliError(f"--patterns must be auto, exact or a number of sampled directions: {why}") from None
+    beta = _default_beta(args.beta, y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = convex_relu(X, y, beta, patterns=patterns, tol=args.tol, max_iter=args.max_iter)
@@ -391,8 +454,8 @@ def _fit_convex_relu(args, X, y):
     print(f"two-layer ReLU, convex program over {len(res.patterns):,} activation patterns ({kind})")
     print(f"beta = {beta:.6g}{'' if args.beta is not None else ' [default: 1e-3 * ||y - mean(y)||^2]'}; "
           f"fitted in {_dur(res.time)}, {res.n_iter} solver iteration(s)")
-    print(f"objective {res.objective:.10g}  certified gap {res.gap:.2e} (relative {res.relative_gap:.2e})  "
-          f"{'converged' if res.converged else 'NOT converged'}")
+    status = "INTERRUPTED (Ctrl-C)" if res.interrupted else ("converged" if res.converged else "NOT converged")
+    print(f"objective {res.objective:.10g}  certified gap {res.gap:.2e} (relative {res.relative_gap:.2e})  {status}")
     if res.exact:
         print(f"global certificate: no ReLU network of any width has a loss below {res.lower_bound:.10g}")
     print(f"network: {net.width} unit(s), penalty {net.penalty():.6g}, training loss {res.network_objective:.10g}")
@@ -401,14 +464,12 @@ def _fit_convex_relu(args, X, y):
                    "model": {"activation": "relu", "depth": 2, "bias": True, "patterns": len(res.patterns),
                              "exact": res.exact},
                    "beta": beta, "objective": res.objective, "gap": res.gap, "relative_gap": res.relative_gap,
-                   "lower_bound": res.lower_bound, "converged": res.converged, "n_iter": res.n_iter,
-                   "time_s": res.time,
+                   "lower_bound": res.lower_bound, "converged": res.converged, "interrupted": res.interrupted,
+                   "n_iter": res.n_iter, "time_s": res.time,
                    "network": {"weights": net.weights, "biases": net.biases, "output": net.output,
                                "penalty": net.penalty(), "loss": res.network_objective}}
-        with open(args.json, "w") as fh:
-            json.dump(_jsonable(payload), fh, indent=1)
-        print(f"wrote {args.json}")
-    return 0
+        _write_json(args.json, payload)
+    return _interrupted_exit(res)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -427,11 +488,12 @@ def _parser():
                        description="Fit the embedded toy data and a noisy regression set with relu, "
                                    "leaky_relu(0.1), abs, sign, threshold at depths 2-4 and symmetrized relu "
                                    "(depth 3); print a table and write a figure.")
-    p.add_argument("--out", default="netmirror-demo.png", help="figure path (default: netmirror-demo.png)")
+    p.add_argument("--out", default="netmirror-demo.png",
+                   help="figure path, .png/.pdf/.svg/... (default: netmirror-demo.png); written once complete")
     p.add_argument("--data", nargs="+", choices=list(DEMO_DATA) + ["sine"], metavar="NAME",
                    help=f"data sets to fit (default: {' '.join(DEMO_DATA)}; also: sine)")
     p.add_argument("--no-plot", action="store_true", help="skip the figure")
-    p.add_argument("--top", type=int, default=2, help="selected features printed per fit (default: 2)")
+    p.add_argument("--top", type=_int_option(0), default=2, help="selected features printed per fit (default: 2)")
     p.add_argument("--dims", type=int, choices=(1, 2), default=1,
                    help="1: the 1-D data above (default); 2: abs nets on 2-D data (diabetes, PCA), "
                         "drawing the learned reflection planes")
@@ -440,12 +502,16 @@ def _parser():
     p = sub.add_parser("fit", help="fit your own 1-D data from a CSV file (x, y)",
                        description="Train a network on 1-D data exactly, via its Lasso twin. The CSV has "
                                    "columns x and y (header optional; with a header the columns named x and y "
-                                   "are used, else the only two columns).")
+                                   "are used, else the only two columns). Files up to "
+                                   f"{datasets.MAX_CSV_BYTES // 2**20} MiB are read (regular files and pipes); "
+                                   "a dictionary that does not fit the memory limit (NETMIRROR_MAX_BYTES) is "
+                                   "solved matrix-free. Ctrl-C during the solve writes the iterate reached "
+                                   "(JSON \"interrupted\": true) and exits with status 130.")
     p.add_argument("csv", help="CSV file with x, y columns (more input columns: a two-layer ReLU net, globally "
                                 "optimal via its convex program; the column named y, or the last, is the target)")
     p.add_argument("--activation", default="relu", help="relu, leaky_relu (needs --slope), abs, sign, threshold "
                                                          "(default: relu)")
-    p.add_argument("--depth", type=int, default=2, help="number of weight layers L (default: 2)")
+    p.add_argument("--depth", type=_int_option(1), default=2, help="number of weight layers L (default: 2)")
     p.add_argument("--beta", type=float, default=None,
                    help="weight-decay strength (default: 1e-3 * ||y - mean(y)||^2)")
     p.add_argument("--architecture", default="deep_narrow",
@@ -453,19 +519,22 @@ def _parser():
     p.add_argument("--slope", type=float, default=None, help="negative-side slope of leaky_relu")
     p.add_argument("--widths", default=None, help="hidden widths of rectangular/tree nets, e.g. 2,2")
     p.add_argument("--tol", type=float, default=1e-10, help="relative duality-gap tolerance (default: 1e-10)")
-    p.add_argument("--max-iter", type=int, default=None, help="solver outer iterations (default: 500)")
+    p.add_argument("--max-iter", type=_int_option(1), default=None,
+                   help="solver outer iterations, below 2**63 (default: 500; 200 for multi-column input)")
     p.add_argument("--no-dedup", action="store_true", help="keep duplicate library columns")
     p.add_argument("--patterns", default="auto",
                    help="multi-column input: activation patterns, auto | exact | number of sampled directions")
-    p.add_argument("--top", type=int, default=10, help="selected features printed (default: 10)")
-    p.add_argument("--plot", default=None, metavar="PNG", help="write a figure of the fit")
-    p.add_argument("--json", default=None, metavar="JSON", help="write the fit (features, weights) as JSON")
+    p.add_argument("--top", type=_int_option(0), default=10, help="selected features printed (default: 10)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="write a figure of the fit (.png, .pdf, .svg, ...; never the input file)")
+    p.add_argument("--json", default=None, metavar="JSON",
+                   help="write the fit (features, weights) as JSON (never the input file; written once complete)")
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("libraries", help="library sizes (raw and deduplicated) and build times on toy data")
     p.add_argument("--data", default="opt", choices=sorted(datasets.TOY) + ["sine"],
                    help="embedded data set (default: opt, x = 0 4 5 7 10 11)")
-    p.add_argument("--n", type=int, default=12, help="points for --data sine")
+    p.add_argument("--n", type=_int_option(2, 1000), default=12, help="points for --data sine (2 to 1000)")
     p.set_defaults(func=_cmd_libraries)
 
     from ._align import add_parser as add_align_parser  # CRH alignments of a small MLP (needs PyTorch)
@@ -488,7 +557,8 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
     try:
-        return args.func(args)
+        with _memory.command_line():  # advice names this command line's flags, not Python keywords
+            return args.func(args)
     except BrokenPipeError:  # stdout closed early (e.g. `| head`): stop quietly, like other Unix tools
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -498,9 +568,9 @@ def main(argv=None):
     except (CliError, ValueError, TypeError, MemoryError, OSError) as exc:
         print(f"netmirror: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("netmirror: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # outside a solve (which returns its iterate): nothing was written
+        print("netmirror: interrupted (Ctrl-C); no output written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: still one line, but say so
         if os.environ.get("NETMIRROR_DEBUG"):
             raise

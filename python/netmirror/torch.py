@@ -58,6 +58,15 @@ def _rows(t, normalize):
     return a
 
 
+def _check_finite(name, what, rows, advice):
+    """A ValueError naming the layer when a recorded batch has NaN or inf (nothing of the batch is recorded)."""
+    ok = np.isfinite(rows)
+    if not ok.all():
+        r, c = (int(v) for v in np.argwhere(~ok)[0])
+        raise ValueError(f"layer {name!r}: its {what} has {int(ok.size - np.count_nonzero(ok))} NaN or infinite "
+                         f"value(s) (first at row {r}, feature {c}); {advice}, or record only finite passes")
+
+
 class Recorder:
     """Context manager recording H_a, H_b, G_a, G_b of linear layers (see the module docstring)."""
 
@@ -104,8 +113,8 @@ class Recorder:
     def __enter__(self):
         if self._handles:
             raise RuntimeError("Recorder is already active")
-        for name, module in self.layers.items():
-            self._handles.append(module.register_forward_hook(self._forward_hook(name)))
+        for name, module in self.layers.items():  # with_kwargs: a layer called as lin(input=x) is seen too
+            self._handles.append(module.register_forward_hook(self._forward_hook(name), with_kwargs=True))
         return self
 
     def __exit__(self, *exc):
@@ -119,10 +128,17 @@ class Recorder:
         self._handles = []
 
     def _forward_hook(self, name):
-        def hook(module, inputs, output):
+        def hook(module, args, kwargs, output):
+            x = args[0] if args else kwargs.get("input")
+            if x is None:  # pragma: no cover - nn.Linear.forward has one argument, named input
+                raise TypeError(f"layer {name!r} was called without its input tensor; the recorder reads "
+                                "nn.Linear(input)")
+            h_a, h_b = _rows(x, self.normalize), _rows(output, self.normalize)
+            _check_finite(name, "input h_a", h_a, "check the data and the layers before it")
+            _check_finite(name, "output h_b", h_b, "check the data and the layers before it")
             accs = self.accumulators[name]  # looked up per call: reset() replaces the dict
-            accs["H_a"].update(_rows(inputs[0], self.normalize))
-            accs["H_b"].update(_rows(output, self.normalize))
+            accs["H_a"].update(h_a)
+            accs["H_b"].update(h_b)
             if torch.is_grad_enabled() and output.requires_grad:
                 output.register_hook(self._gradient_hook(name, module))
 
@@ -135,9 +151,13 @@ class Recorder:
             scale = g.shape[0] if self.loss_reduction == "mean" else 1
             g_b = -g.to(torch.float64) * scale
             g_a = g_b @ module.weight.detach().to(torch.float64)  # per row: Wᵀ g_b
+            g_b, g_a = _rows(g_b, self.normalize), _rows(g_a, self.normalize)
+            advice = "the loss or the weights are not finite: lower the learning rate or check the loss"
+            _check_finite(name, "output gradient g_b", g_b, advice)
+            _check_finite(name, "input gradient g_a", g_a, advice)
             accs = self.accumulators[name]
-            accs["G_b"].update(_rows(g_b, self.normalize))
-            accs["G_a"].update(_rows(g_a, self.normalize))
+            accs["G_b"].update(g_b)
+            accs["G_a"].update(g_a)
             return None  # leave the gradient unchanged
 
         return hook
