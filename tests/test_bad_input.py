@@ -4,12 +4,11 @@ from __future__ import annotations
 import warnings
 from fractions import Fraction
 
+import netmirror
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-import netmirror
 
 X = np.array([0.0, 4.0, 5.0, 7.0, 10.0])
 
@@ -664,3 +663,23 @@ def test_two_d_sign_nets_at_huge_inputs(point):
         scaled = p / 2.0**1000  # sign features are scale-free: the same output
         np.testing.assert_array_equal(model.predict(p), model.predict(scaled))
         np.testing.assert_array_equal(model.network_.forward(p), model.network_.forward(scaled))
+
+
+def test_metric_parameters_accept_numpy_scalars_and_0d_arrays():
+    """sigma, power, tol, rtol and ddof take np.array(0.5)-style values like every other real parameter."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((12, 3)), rng.standard_normal((12, 2))
+    assert netmirror.cka(X, Y, kernel="rbf", sigma=np.array(0.5)) == netmirror.cka(X, Y, kernel="rbf", sigma=0.5)
+    W, agop = rng.standard_normal((4, 3)), np.cov(rng.standard_normal((3, 30)))
+    assert netmirror.nfa_correlation(W, agop, power=np.float32(0.5)) == pytest.approx(
+        netmirror.nfa_correlation(W, agop, power=0.5))
+    assert netmirror.effective_rank(X, method="threshold", tol=np.array(0.1)) == netmirror.effective_rank(
+        X, method="threshold", tol=0.1)
+    acc = netmirror.CovarianceAccumulator(3).update(X)
+    np.testing.assert_array_equal(acc.covariance(ddof=np.array(1)), acc.covariance(ddof=1))
+    H = rng.standard_normal((3, 3))
+    Z = H @ H.T + 3 * np.eye(3)
+    assert netmirror.pah_exponents(Z, Z, Z, rtol=np.array(1e-10)).alpha == pytest.approx(1.0)
+    for bad in (True, np.array([0.5]), "0.5", np.nan):
+        with pytest.raises(ValueError, match="sigma must be"):
+            netmirror.cka(X, Y, kernel="rbf", sigma=bad)

@@ -9,17 +9,25 @@ from __future__ import annotations
 import contextlib
 import warnings
 
-import numpy as np
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from numpy.testing import assert_array_equal
-
 import netmirror
 import netmirror.cuda as nc
+import numpy as np
+import pytest
+from conftest import (
+    FAMILY_CASES,
+    case_id,
+    eval_points,
+    family_params,
+    half_plane_points,
+    max_n,
+    ref_matrix,
+    ref_size,
+    x_arrays,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from netmirror import reference
-
-from conftest import FAMILY_CASES, case_id, eval_points, family_params, half_plane_points, max_n, ref_matrix, ref_size, x_arrays
+from numpy.testing import assert_array_equal
 
 BUILT = nc._cuda is not None
 
@@ -356,9 +364,8 @@ def test_import_and_availability_without_gpu():
 def test_emulation_needs_numpy_arrays(backend):
     if backend.name != "emulated":
         pytest.skip("emulation only")
-    with nc.emulation():
-        with pytest.raises(TypeError, match="NumPy"):
-            nc.correlation([[1.0]], np.ones(1))
+    with nc.emulation(), pytest.raises(TypeError, match="NumPy"):
+        nc.correlation([[1.0]], np.ones(1))
 
 
 def test_lasso_device_keyword(backend):
@@ -378,3 +385,23 @@ def test_lasso_device_keyword(backend):
     for res in (dense, free):
         assert res.converged
         assert abs(res.objective - cpu.objective) <= res.gap + cpu.gap + 1e-12 * max(1.0, cpu.objective)
+
+
+def test_lasso_far_from_the_origin_is_certified(backend):
+    """A column of tiny spread against its mean (1e8 + 1e-6 t) is a real column on the GPU path too: the
+    correlations shift each column by its mean inside the sums (before: z = 0 returned as converged)."""
+    t = np.arange(20.0)
+    A = np.asfortranarray(np.column_stack([1e8 + 1e-6 * t, np.full(20, 3.0)]))
+    p_star, z_star = reference.lasso_exact(A, t, 1e-8)
+    with backend.run():
+        res = nc.lasso(backend.array(A, order="F"), backend.array(t), 1e-8)
+    assert res.converged and res.coef[1] == 0.0
+    assert res.coef[0] == pytest.approx(float(z_star[0]), rel=1e-9)
+    assert res.objective == pytest.approx(float(p_star), rel=1e-9)
+    assert res.objective - res.gap <= float(p_star) * (1 + 1e-12)
+
+
+def test_lasso_warm_start_that_overflows_is_refused(backend):
+    A = np.asfortranarray(np.random.default_rng(0).standard_normal((6, 3)))
+    with backend.run(), pytest.raises(ValueError, match="coef_init is too large"):
+        nc.lasso(backend.array(A, order="F"), backend.array(np.arange(6.0)), 0.1, coef_init=np.full(3, 1e300))

@@ -26,7 +26,7 @@ import numbers
 
 import numpy as np
 
-from . import _core, _memory
+from . import _checks, _core, _memory
 
 __all__ = ["CovarianceAccumulator"]
 
@@ -196,8 +196,7 @@ class CovarianceAccumulator:
     def covariance(self, ddof=0):
         """Covariance divided by ``total_weight - ddof``; centred or not according to ``center``."""
         self._require_data()
-        if isinstance(ddof, bool) or not isinstance(ddof, numbers.Real) or not np.isfinite(ddof):
-            raise ValueError(f"ddof must be a finite number (0 or 1, usually), got {ddof!r}")
+        ddof = _checks.real("ddof", ddof, what="a finite number (0 or 1, usually)")
         if not self.total_weight - ddof > 0:
             raise ValueError(f"total_weight - ddof = {self.total_weight - ddof} must be > 0")
         _check_square(self.dim, 2, "the covariance")

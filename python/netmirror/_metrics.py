@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
-from . import _memory
+from . import _checks, _memory
 from ._covariance import CovarianceAccumulator
 
 __all__ = [
@@ -263,8 +263,7 @@ def pah_exponents(H, G, Z, *, rtol=1e-10):
     """
     # a positive scale of H, G or Z shifts its log-spectrum only: the fitted slopes do not change
     mats = [_matrix(M, name, square=True, scale_free=True) for M, name in ((H, "H"), (G, "G"), (Z, "Z"))]
-    if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not 0 <= rtol < 1:
-        raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
+    rtol = _checks.real("rtol", rtol, lo=0.0, hi=1.0, hi_open=True)
     if len({M.shape for M in mats}) != 1:
         raise ValueError(f"H, G, Z must have the same shape, got {[M.shape for M in mats]}")
     H_, G_, Z_ = mats
@@ -444,9 +443,9 @@ def cka(X, Y, *, kernel="linear", sigma=None, debiased=False):
         raise ValueError(f"kernel must be 'linear' or 'rbf', got {kernel!r}")
     if kernel == "linear" and sigma is not None:
         raise ValueError("sigma applies only to kernel='rbf'")
-    if kernel == "rbf" and sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, numbers.Real)
-                                                  or not math.isfinite(sigma) or not sigma > 0):
-        raise ValueError(f"sigma must be a finite number > 0 (a fraction of the median distance), got {sigma!r}")
+    if kernel == "rbf" and sigma is not None:
+        sigma = _checks.real("sigma", sigma, lo=0.0, lo_open=True,
+                             what="a finite number > 0 (a fraction of the median distance)")
     p, q = X.shape[1], Y.shape[1]
     est = "debiased " if debiased else ""
     if kernel == "linear":
@@ -725,8 +724,7 @@ def nfa_correlation(W, agop, *, power=1.0):
     AGOP's square root, as Radhakrishnan et al. also report (negative eigenvalues from rounding are
     clipped to 0 before the power). Same degenerate-input rules as :func:`alignment`.
     """
-    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not math.isfinite(power) or power <= 0:
-        raise ValueError(f"power must be a finite number > 0 (1 or 0.5, usually), got {power!r}")
+    power = _checks.real("power", power, lo=0.0, lo_open=True, what="a finite number > 0 (1 or 0.5, usually)")
     W = _matrix(W, "W", scale_free=True)  # the Pearson correlation is invariant to positive scales
     agop = _matrix(agop, "agop", square=True, scale_free=True)
     if agop.shape[0] != W.shape[1]:
@@ -806,9 +804,9 @@ def effective_rank(M, *, method="entropy", tol=1e-3):
     """
     if method not in ("entropy", "stable", "participation", "threshold"):
         raise ValueError(f"method must be 'entropy', 'stable', 'participation' or 'threshold', got {method!r}")
-    if method == "threshold" and (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
-                                  or not 0 <= tol < 1):
-        raise ValueError(f"tol must be a number in [0, 1) (relative to the largest singular value), got {tol!r}")
+    if method == "threshold":
+        tol = _checks.real("tol", tol, lo=0.0, hi=1.0, hi_open=True,
+                           what="a number in [0, 1) (relative to the largest singular value)")
     s = _real(M, "M")
     if s.ndim == 0:
         raise ValueError("effective_rank needs a matrix or a 1-D array of singular values, got a scalar")

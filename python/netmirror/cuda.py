@@ -517,7 +517,7 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     dual and gap are computed in float64 from scratch; the gap covers every column. No screening.
     Returns a :class:`netmirror.LassoResult` with NumPy arrays; warns ConvergenceWarning if not converged.
     """
-    from . import _core
+    from . import _checks, _core
     from ._lasso import ConvergenceWarning, LassoResult, _check_max_iter, _check_positive, _check_target
 
     t0 = time.perf_counter()
@@ -529,13 +529,22 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     beta = _check_positive("beta", beta)
     tol = _check_positive("tol", tol, allow_zero=True)
     max_iter = _check_max_iter(max_iter)
-    if isinstance(ws_start, bool) or not isinstance(ws_start, numbers.Integral) or ws_start < 1:
-        raise ValueError(f"ws_start must be a positive integer, got {ws_start!r}")
+    ws_start = _checks.integer("ws_start", ws_start)
     fit_intercept = bool(fit_intercept)
     if coef_init is not None:
         coef_init = np.array(bk.to_host(coef_init) if is_device_array(coef_init) else coef_init, dtype=np.float64)
         if coef_init.shape != (m,) or not np.isfinite(coef_init).all():
             raise ValueError(f"coef_init must be a finite vector of length {m}, got shape {coef_init.shape}")
+        support0 = np.flatnonzero(coef_init)
+        with np.errstate(over="ignore", invalid="ignore"):  # as netmirror.lasso: never start from inf
+            r0 = y_host - design.gather(support0) @ coef_init[support0]
+            if fit_intercept:
+                r0 = r0 - r0.mean()
+            l1 = float(np.abs(coef_init).sum())
+            objective0 = 0.5 * float(r0 @ r0) + beta * l1
+        if not np.isfinite(objective0):
+            raise ValueError(f"coef_init is too large (||coef_init||_1 = {l1:.3g}): the objective at the warm start "
+                             "overflows float64; pass a smaller warm start, or none (coef_init=None)")
     xp = bk.xp
 
     ybar, yc = 0.0, y_host.copy()
