@@ -158,6 +158,22 @@ def test_watched_calls_equal_unwatched_ones():
 
 # --------------------------------------------------------------------------------------------------
 # the command line: Ctrl-C during the solve keeps the iterate reached, records it and exits 130
+def _main_until_interrupted(main, timers, argv):
+    """(exit status, whether the Ctrl-C came only after main returned) of the CLI run with argv."""
+    late = False
+    try:
+        rc = main(argv)
+    finally:
+        try:
+            for t in timers:
+                t.join()
+            for _ in range(1000):
+                pass
+        except KeyboardInterrupt:
+            late = True
+    return rc, late
+
+
 def _interrupt_when_solving(monkeypatch, *names, delay=0.3):
     """Wrap the solvers _core.<names> so that Ctrl-C comes `delay` s after a solve has started (inside the
     kernel); returns the list of timers started."""
@@ -191,18 +207,10 @@ def test_cli_fit_interrupted_writes_the_iterate_and_exits_130(matrix_free, tmp_p
         monkeypatch.setenv("NETMIRROR_MAX_BYTES", str(lib.nbytes()))
     timers = _interrupt_when_solving(monkeypatch, "lasso_solve", "lasso_solve_library")
     js = tmp_path / "fit.json"
-    late = False
-    try:  # tol = 0 and 10^9 iterations: only Ctrl-C ends the solve
-        rc = main(["fit", str(tmp_path / "d.csv"), "--activation", "abs", "--depth", "3", "--beta", "1e-6",
-                   "--tol", "0", "--max-iter", str(10**9), "--json", str(js)])
-    finally:
-        try:
-            for t in timers:
-                t.join()
-            for _ in range(1000):
-                pass
-        except KeyboardInterrupt:
-            late = True
+    # tol = 0 and 10^9 iterations: only Ctrl-C ends the solve
+    rc, late = _main_until_interrupted(main, timers, ["fit", str(tmp_path / "d.csv"), "--activation", "abs",
+                                                      "--depth", "3", "--beta", "1e-6", "--tol", "0",
+                                                      "--max-iter", str(10**9), "--json", str(js)])
     out, err = capsys.readouterr()
     assert not late and len(timers) == 1, f"Ctrl-C came after the solve (rc {rc}: {err})"
     assert rc == 130, err
@@ -235,18 +243,9 @@ def test_cli_fit_convex_relu_interrupted_exits_130(tmp_path, capsys, monkeypatch
                                                                for r, t in zip(X.tolist(), y.tolist())))
     timers = _interrupt_when_solving(monkeypatch, "convex_relu_solve", delay=0.5)
     js = tmp_path / "t.json"
-    late = False
-    try:
-        rc = main(["fit", str(tmp_path / "t.csv"), "--patterns", "3000", "--beta", "0.05", "--tol", "0",
-                   "--max-iter", str(10**6), "--json", str(js)])
-    finally:
-        try:
-            for t in timers:
-                t.join()
-            for _ in range(1000):
-                pass
-        except KeyboardInterrupt:
-            late = True
+    rc, late = _main_until_interrupted(main, timers, ["fit", str(tmp_path / "t.csv"), "--patterns", "3000",
+                                                      "--beta", "0.05", "--tol", "0", "--max-iter", str(10**6),
+                                                      "--json", str(js)])
     _, err = capsys.readouterr()
     assert not late and rc == 130, err
     doc = json.loads(js.read_text())

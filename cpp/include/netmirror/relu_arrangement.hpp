@@ -33,6 +33,26 @@ inline double dotk(const double* a, const double* b, int64_t k) {
 
 inline double norm2(const double* a, int64_t k) { return std::sqrt(dotk(a, a, k)); }
 
+// Hash and equality of rows of `words` 64-bit words stored back to back in *bits, by row index: sets of
+// distinct sign vectors (patterns, chamber signatures) without copying the rows.
+struct BitRowsHash {
+    const std::vector<uint64_t>* bits;
+    int64_t words;
+    size_t operator()(int64_t p) const {
+        uint64_t h = 1469598103934665603ull;
+        for (int64_t w = 0; w < words; ++w) h = (h ^ (*bits)[p * words + w]) * 1099511628211ull;
+        return static_cast<size_t>(h ^ (h >> 29));
+    }
+};
+struct BitRowsEqual {
+    const std::vector<uint64_t>* bits;
+    int64_t words;
+    bool operator()(int64_t a, int64_t b) const {
+        return std::memcmp(bits->data() + a * words, bits->data() + b * words,
+                           static_cast<size_t>(words) * sizeof(uint64_t)) == 0;
+    }
+};
+
 }  // namespace relu_detail
 
 // Distinct activation patterns, one bitset of N bits each: bit n of pattern p is 1[x_n^T u_p >= 0].
@@ -66,25 +86,9 @@ inline PatternSet distinct_patterns(const double* X, int64_t n, int64_t k, const
                 if (relu_detail::dotk(X + i * k, U + p * k, k) >= 0.0) b[i >> 6] |= uint64_t(1) << (i & 63);
         }
     }, 256);
-    struct Hash {
-        const std::vector<uint64_t>* bits;
-        int64_t words;
-        size_t operator()(int64_t p) const {
-            uint64_t h = 1469598103934665603ull;
-            for (int64_t w = 0; w < words; ++w) h = (h ^ (*bits)[p * words + w]) * 1099511628211ull;
-            return static_cast<size_t>(h ^ (h >> 29));
-        }
-    };
-    struct Equal {
-        const std::vector<uint64_t>* bits;
-        int64_t words;
-        bool operator()(int64_t a, int64_t b) const {
-            return std::memcmp(bits->data() + a * words, bits->data() + b * words,
-                               static_cast<size_t>(words) * sizeof(uint64_t)) == 0;
-        }
-    };
-    std::unordered_set<int64_t, Hash, Equal> seen(static_cast<size_t>(std::min<int64_t>(m, 1 << 20)) + 16,
-                                                  Hash{&all, words}, Equal{&all, words});
+    std::unordered_set<int64_t, relu_detail::BitRowsHash, relu_detail::BitRowsEqual> seen(
+        static_cast<size_t>(std::min<int64_t>(m, 1 << 20)) + 16, relu_detail::BitRowsHash{&all, words},
+        relu_detail::BitRowsEqual{&all, words});
     PatternSet out;
     out.n = n;
     out.words = words;
@@ -237,24 +241,8 @@ inline void arrangement_points_into(const std::vector<double>& H, int64_t k, dou
     // arrangement, pushed to both sides of h_q).
     const int64_t words = (m + 63) / 64;
     std::vector<uint64_t> sigs;
-    struct Hash {
-        const std::vector<uint64_t>* sigs;
-        int64_t words;
-        size_t operator()(int64_t p) const {
-            uint64_t h = 1469598103934665603ull;
-            for (int64_t w = 0; w < words; ++w) h = (h ^ (*sigs)[p * words + w]) * 1099511628211ull;
-            return static_cast<size_t>(h ^ (h >> 29));
-        }
-    };
-    struct Equal {
-        const std::vector<uint64_t>* sigs;
-        int64_t words;
-        bool operator()(int64_t a, int64_t b) const {
-            return std::memcmp(sigs->data() + a * words, sigs->data() + b * words,
-                               static_cast<size_t>(words) * sizeof(uint64_t)) == 0;
-        }
-    };
-    std::unordered_set<int64_t, Hash, Equal> seen(16, Hash{&sigs, words}, Equal{&sigs, words});
+    std::unordered_set<int64_t, BitRowsHash, BitRowsEqual> seen(16, BitRowsHash{&sigs, words},
+                                                                  BitRowsEqual{&sigs, words});
     int64_t kept = 0;
     for (auto& part : parts) {
         for (size_t p = 0; p < part.size(); p += static_cast<size_t>(k)) {
