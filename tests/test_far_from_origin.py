@@ -218,3 +218,16 @@ def test_constant_target_far_from_the_origin_is_fitted():
     y = 1e12 + 1e-3 * t
     res = netmirror.lasso(A, y, 1e-9)
     assert res.coef[0] == pytest.approx(1e-3, rel=1e-3)
+
+
+@pytest.mark.parametrize("make", [lambda c: netmirror.library(c + np.array([0.0, 4, 5, 7, 10, 11]), "abs", 3),
+                                  lambda c: netmirror.library(c + np.array([[0.0, 1], [2, 0], [1, 3], [4, 4]]), "abs",
+                                                              2)])
+def test_warm_start_check_evaluates_the_library_in_its_frame(make):
+    """The warm-start check computes A z from the library's kernel coordinates: the same as lib.matrix() @ z,
+    also when the library works in a shifted frame."""
+    from netmirror._lasso import _apply
+    lib = make(1e12)
+    assert np.any(lib.frame_shift)
+    z = np.random.default_rng(0).standard_normal(len(lib))
+    np.testing.assert_allclose(_apply(lib, z), lib.matrix() @ z, rtol=1e-12, atol=1e-12)

@@ -8,7 +8,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _bash_blocks(text):
-    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)]
 
 
 def test_readme_has_the_install_and_test_commands():
@@ -31,8 +31,8 @@ def test_ci_runs_exactly_the_readme_test_command_in_a_fresh_venv():
 def test_test_extra_provides_what_the_suite_builds_with():
     """scripts/sanitize.sh builds with --no-build-isolation: its build backend must come from the test extra."""
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    extra = re.search(r"^test = \[(.*?)\]", pyproject, flags=re.M).group(1)
-    build = re.search(r"^requires = \[(.*?)\]", pyproject, flags=re.M).group(1)
+    extra = re.search(r"^test = \[(.*?)\]", pyproject, flags=re.MULTILINE).group(1)
+    build = re.search(r"^requires = \[(.*?)\]", pyproject, flags=re.MULTILINE).group(1)
     for req in re.findall(r'"([A-Za-z0-9_.-]+)', build):
         assert req in extra, f"{req} (a build requirement) is missing from the test extra"
     assert "--no-build-isolation" in (ROOT / "scripts" / "sanitize.sh").read_text(encoding="utf-8")

@@ -229,7 +229,7 @@ def _apply(A, z):
     nz = np.flatnonzero(z)
     if _is_library(A):
         n = len(A.x)
-        points = getattr(A, "_coords", A.x)  # plane libraries evaluate in the coordinates of their affine hull
+        points = A._coords  # the library's kernel coordinates (its frame; the affine hull's for flat planes)
         out = np.zeros(n)
         raw = nz.astype(np.int64) if A.raw_index is None else np.asarray(A.raw_index)[nz]
         step = max(1, (8 << 20) // (8 * max(n, 1)))
@@ -258,15 +258,21 @@ def _check_warm_start(A, y, coef_init, beta, fit_intercept, m):
     if z0.shape != (m,) or not np.isfinite(z0).all():
         raise ValueError(f"coef_init must be a finite vector of length {m}, got shape {np.shape(coef_init)}")
     with np.errstate(over="ignore", invalid="ignore"):
-        l1 = float(np.sum(np.abs(z0)))
-        r = y - _apply(A, z0)
+        _refuse_overflowing_warm_start(y - _apply(A, z0), z0, beta, fit_intercept)
+    return z0
+
+
+def _refuse_overflowing_warm_start(r, z0, beta, fit_intercept):
+    """ValueError when the objective at a warm start z0 with residual r = y - A z0 is not finite (the solver would
+    start from inf and return inf as objective and gap); shared with the GPU path."""
+    with np.errstate(over="ignore", invalid="ignore"):
         if fit_intercept:
             r = r - np.mean(r)
+        l1 = float(np.sum(np.abs(z0)))
         objective = 0.5 * float(r @ r) + beta * l1
     if not np.isfinite(objective):
         raise ValueError(f"coef_init is too large (||coef_init||_1 = {l1:.3g}): the objective at the warm start "
                          "overflows float64; pass a smaller warm start, or none (coef_init=None)")
-    return z0
 
 
 def beta_max(A, y, fit_intercept=True):

@@ -201,7 +201,7 @@ class Library:
         self.input_dim = 1 if x.ndim == 1 else 2
         self.fit_intercept = self.input_dim == 1  # 2-D sign nets have no biases and xi = 0 (Theorem C.3)
         self.frame_shift = frame_origin(x, activation)
-        self._x_frame = self._frame(x)
+        self._coords = self._frame(x)  # the points the kernels see (as PlaneLibrary._coords)
         n_points = x.shape[0]
         # The family copies x; switching families also keep a binomial table of (n + 1) x (switches + 1) entries.
         fixed = 8 * x.size + (8 * (n_points + 1) * (min(switches, n_points) + 1)
@@ -209,7 +209,7 @@ class Library:
         _memory.check(fixed, f"the {activation} {architecture} library on {n_points:,} points",
                       _memory.advice("use fewer points", ("smaller widths", "smaller --widths")
                                      if architecture in ("rectangular", "tree") else None))
-        self._family = _core.Family(self._x_frame, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
+        self._family = _core.Family(self._coords, _ACTIVATION_CODES[activation], _ARCHITECTURE_CODES[architecture],
                                     depth, 0.0 if slope is None else slope, min(switches, n_points))
         self.raw_size = int(self._family.size)
         self._raw_index = None  # None: every raw feature is kept, in raw order

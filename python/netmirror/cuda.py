@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import numbers
 import time
 import warnings
 import weakref
@@ -203,13 +202,13 @@ class _Columns:
         if lib.architecture in ("rectangular", "tree"):
             switches = min(reference.switch_budget(lib.architecture, lib.depth, lib.widths), len(lib.x))
         params, offsets, thresholds, kind, layers, slope = _cuda.pack_library(
-            lib._x_frame, _ACTIVATION_CODES[lib.activation], _ARCHITECTURE_CODES[lib.architecture], lib.depth,
+            lib._coords, _ACTIVATION_CODES[lib.activation], _ARCHITECTURE_CODES[lib.architecture], lib.depth,
             0.0 if lib.slope is None else lib.slope, switches, lib.raw_index)
         self.cols = params.shape[0]
         self.params = bk.asarray(params)
         self.offsets = bk.asarray(offsets)
         self.thresholds = bk.asarray(thresholds)
-        self.x = bk.asarray(np.ascontiguousarray(lib._x_frame, dtype=np.float64))
+        self.x = bk.asarray(np.ascontiguousarray(lib._coords, dtype=np.float64))
         self.kind, self.layers, self.slope = kind, layers, slope
         self.activation = _ACTIVATION_CODES[lib.activation]
 
@@ -341,7 +340,7 @@ class _Design:
             return out
         if self.library:
             raw = idx if self.lib.raw_index is None else self.lib.raw_index[idx]
-            self.lib._family.assemble(np.ascontiguousarray(raw, dtype=np.int64), self.lib._x_frame, out)
+            self.lib._family.assemble(np.ascontiguousarray(raw, dtype=np.int64), self.lib._coords, out)
         else:
             with self.bk.on_device():
                 sub = self.A[:, self.bk.xp.asarray(idx)]
@@ -518,7 +517,8 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     Returns a :class:`netmirror.LassoResult` with NumPy arrays; warns ConvergenceWarning if not converged.
     """
     from . import _checks, _core
-    from ._lasso import ConvergenceWarning, LassoResult, _check_max_iter, _check_positive, _check_target
+    from ._lasso import (ConvergenceWarning, LassoResult, _check_max_iter, _check_positive, _check_target,
+                         _refuse_overflowing_warm_start)
 
     t0 = time.perf_counter()
     bk = _backend()
@@ -537,14 +537,8 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
             raise ValueError(f"coef_init must be a finite vector of length {m}, got shape {coef_init.shape}")
         support0 = np.flatnonzero(coef_init)
         with np.errstate(over="ignore", invalid="ignore"):  # as netmirror.lasso: never start from inf
-            r0 = y_host - design.gather(support0) @ coef_init[support0]
-            if fit_intercept:
-                r0 = r0 - r0.mean()
-            l1 = float(np.abs(coef_init).sum())
-            objective0 = 0.5 * float(r0 @ r0) + beta * l1
-        if not np.isfinite(objective0):
-            raise ValueError(f"coef_init is too large (||coef_init||_1 = {l1:.3g}): the objective at the warm start "
-                             "overflows float64; pass a smaller warm start, or none (coef_init=None)")
+            _refuse_overflowing_warm_start(y_host - design.gather(support0) @ coef_init[support0], coef_init, beta,
+                                          fit_intercept)
     xp = bk.xp
 
     ybar, yc = 0.0, y_host.copy()

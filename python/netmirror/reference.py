@@ -391,7 +391,7 @@ def lasso_cd(A, y, beta, fit_intercept=True, tol=1e-10, max_epochs=100000, z0=No
     """
     A = np.asarray(A, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    n, m = A.shape
+    m = A.shape[1]
     beta = float(beta)
     abar = A.mean(axis=0) if fit_intercept else np.zeros(m)
     yc = y - y.mean() if fit_intercept else y.copy()
