@@ -475,7 +475,7 @@ def test_integer_scalars_and_0d_arrays_are_integers(opt_data):
 
 
 @pytest.mark.parametrize("bad", [True, np.bool_(True), np.array(True), np.array([0.25]), "0.25", 1j, None,
-                                 float("nan"), float("inf"), 10**400, -0.25, 0])
+                                 float("nan"), float("inf"), 10**400, -0.25, -1])
 def test_bad_beta_is_one_clear_line(bad, opt_data):
     x, y, lib, A = opt_data
     for call in (lambda: netmirror.lasso(A, y, bad), lambda: netmirror.ConvexNet("relu", 3, beta=bad).fit(x, y),

@@ -659,7 +659,7 @@ BAD_LASSO = [
     ("y object", dict(y=np.array([1.0, None, 2, 3, 4, 5], dtype=object)), TypeError, "y"),
     ("y strings", dict(y=np.array(list("abcdef"))), TypeError, "y"),
     ("beta negative", dict(beta=-1.0), ValueError, "beta"),
-    ("beta zero", dict(beta=0.0), ValueError, "beta"),
+    ("beta negative", dict(beta=-1e-3), ValueError, "beta"),
     ("beta nan", dict(beta=float("nan")), ValueError, "beta"),
     ("beta inf", dict(beta=float("inf")), ValueError, "beta"),
     ("beta string", dict(beta="1"), (ValueError, TypeError), "beta"),

@@ -288,7 +288,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         netmirror.lasso(lib, np.where(x > 0.5, np.nan, y), 0.1)
     with pytest.raises(ValueError, match="beta"):
-        netmirror.lasso(lib, y, 0.0)
+        netmirror.lasso(lib, y, -0.1)
     with pytest.raises(ValueError, match="coef_init"):
         netmirror.lasso(lib, y, 0.1, coef_init=np.zeros(3))
     with pytest.raises(ValueError, match="no features"):

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 
+#include <netmirror/homotopy.hpp>
 #include <netmirror/lasso.hpp>
 
 #include "common.hpp"
@@ -56,6 +57,58 @@ void register_lasso(py::module_& m) {
         py::arg("A"), py::arg("y"), py::arg("beta"), py::arg("fit_intercept"), py::arg("tol"), py::arg("max_iter"),
         py::arg("coef_init"), py::arg("dual_init"), py::arg("verbose"),
         "Solve min 1/2||A z + xi 1 - y||^2 + beta ||z||_1 (sum units) to a certified relative gap tol.");
+    m.def(
+        "lasso_limit",
+        [](const py::array& A, DoubleVector y, py::object w, double beta, bool fit_intercept, double tol_abs,
+           double lp_tol, int64_t max_passes) {
+            auto mat = view(A);
+            const int64_t n = mat->rows();
+            if (y.size() != n) throw std::invalid_argument("y length must equal the rows of A");
+            DoubleVector wv;
+            const double* wp = nullptr;
+            if (!w.is_none()) {
+                wv = DoubleVector::ensure(w);
+                if (!wv || wv.size() != n) throw std::invalid_argument("weights length must equal the rows of A");
+                wp = wv.data();
+            }
+            std::atomic<bool> stop{false};
+            netmirror::BasisPursuitOptions opt;
+            opt.tol = lp_tol;
+            opt.max_passes = max_passes;
+            opt.stop = &stop;
+            netmirror::SparseLimitOutput out;
+            const double* yp = y.data();
+            const bool interrupted = nm_bind::run_watched(
+                [&] { out = netmirror::lasso_from_limit(*mat, yp, wp, fit_intercept, beta, tol_abs, opt); }, stop);
+            py::dict d;
+            d["lp_coef"] = nm_bind::to_numpy(out.limit.coef);
+            d["lp_dual"] = nm_bind::to_numpy(out.limit.dual);
+            d["lp_l1"] = out.limit.l1;
+            d["lp_dual_value"] = out.limit.dual_value;
+            d["lp_gap"] = out.limit.gap;
+            d["lp_converged"] = out.limit.converged;
+            d["lp_infeasibility"] = out.limit.infeasibility;
+            d["lp_residual_norm2"] = out.limit.residual_norm2;
+            d["rank"] = out.limit.rank;
+            d["pivots"] = out.limit.pivots;
+            d["degenerate_pivots"] = out.limit.degenerate_pivots;
+            d["lp_passes"] = out.limit.passes;
+            d["target"] = nm_bind::to_numpy(out.target);
+            d["coef"] = nm_bind::to_numpy(out.path.coef);
+            d["dual"] = nm_bind::to_numpy(out.path.dual);
+            d["objective"] = out.path.objective;
+            d["gap"] = out.path.gap;
+            d["kinks"] = out.path.kinks;
+            d["ties"] = out.path.ties;
+            d["passes"] = out.path.passes;
+            d["converged"] = out.path.converged;
+            d["interrupted"] = interrupted;
+            return d;
+        },
+        py::arg("A"), py::arg("y"), py::arg("weights"), py::arg("beta"), py::arg("fit_intercept"), py::arg("tol_abs"),
+        py::arg("lp_tol"), py::arg("max_passes"),
+        "The Lasso's beta -> 0+ limit (basis pursuit, basic solution, LP certificate) and, for beta > 0, the path "
+        "followed up from it; rows weighted by w (merged duplicates).");
     m.def(
         "lasso_beta_max",
         [](const py::array& A, DoubleVector y, bool fit_intercept) {

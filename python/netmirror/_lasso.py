@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from . import _checks, _core, _memory
+from . import _checks, _core, _limit, _memory
 
 
 class ConvergenceWarning(UserWarning):
@@ -327,12 +327,28 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
         A = _check_design(A)
         shape = A.shape
     y = _check_target(y, shape[0])
-    beta = _check_positive("beta", beta)
+    beta = _check_positive("beta", beta, allow_zero=True)
     tol = _check_positive("tol", tol, allow_zero=True)
     max_iter = _check_max_iter(max_iter)
     _check_solver_memory(shape, A)
     z0 = None if coef_init is None else _check_warm_start(A, y, coef_init, beta, bool(fit_intercept), shape[1])
     t0 = time.perf_counter()
+    if beta == 0.0:
+        res = _solve_limit(A, y, bool(fit_intercept), tol, library_input, t0)
+        return _warn_unconverged(res, tol)
+    start = _start_from_limit(A, y, beta, bool(fit_intercept), tol, library_input, z0)
+    if start is not None:
+        z0, dual0 = start
+        if library_input:
+            show = _show_progress(verbose)
+            op = _library_operator(A, _progress(show, "netmirror.lasso: column statistics", shape[1]))
+            out = _solve_library(op, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose), show)
+        else:
+            out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose))
+        res = _result(out, beta, 0.0)
+        _to_basic(A, y, res, bool(fit_intercept), library_input)
+        res.time = time.perf_counter() - t0
+        return _warn_unconverged(res, tol)
     if library_input:
         show = _show_progress(verbose)
         op = _library_operator(A, _progress(show, "netmirror.lasso: column statistics", shape[1]))
@@ -340,15 +356,131 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     else:
         out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, None, bool(verbose))
     res = _result(out, beta, time.perf_counter() - t0)
+    _to_basic(A, y, res, bool(fit_intercept), library_input)
+    res.time = time.perf_counter() - t0
+    return _warn_unconverged(res, tol)
+
+
+def _warn_unconverged(res, tol):
     if res.interrupted:
         warnings.warn(f"Lasso interrupted (Ctrl-C) after {res.n_iter} iterations: returning the best iterate so "
                       f"far, certified duality gap {res.gap:.3e} (relative {res.relative_gap:.3e})",
-                      ConvergenceWarning, stacklevel=2)
+                      ConvergenceWarning, stacklevel=3)
     elif not res.converged:
         warnings.warn(f"Lasso did not converge in {res.n_iter} iterations: duality gap {res.gap:.3e} "
                       f"(relative {res.relative_gap:.3e}) > tol {tol:.1e}; raise max_iter or tol", ConvergenceWarning,
-                      stacklevel=2)
+                      stacklevel=3)
     return res
+
+
+# The limit solver works on the dense dictionary (a library is assembled for it) up to this many entries.
+_LIMIT_MAX_ENTRIES = 1 << 27
+
+
+def _dense(A, library_input):
+    """(dense float64 Fortran A, row key for merging) for the limit solver, or None when it is too large."""
+    n, m = (len(A.x), len(A)) if library_input else A.shape
+    if n * m > _LIMIT_MAX_ENTRIES:
+        return None
+    _memory.check(8 * n * m + _memory.lasso_bytes(n, min(m, 4 * n)), f"the beta -> 0 solve on a {n:,} x {m:,} dictionary",
+                  _solver_advice(A))
+    if library_input:
+        return np.asfortranarray(A.matrix()), A.x
+    return np.asfortranarray(A, dtype=np.float64), None
+
+
+def _solve_limit(A, y, fit_intercept, tol, library_input, t0):
+    """beta = 0: the minimum-l1 least-squares fit (basic solution) with its LP duality certificate."""
+    dense = _dense(A, library_input)
+    if dense is None:
+        n, m = (len(A.x), len(A)) if library_input else A.shape
+        raise ValueError(f"beta = 0 needs the dense {n:,} x {m:,} dictionary, above {_LIMIT_MAX_ENTRIES:,} entries; "
+                         "use a small beta > 0 (e.g. 1e-8 * beta_max) or a smaller library")
+    D, key = dense
+    out = _limit.solve(D, y, 0.0, fit_intercept, tol, key)
+    z = out["lp_coef"]
+    r = y - _apply(D, z)
+    intercept = float(np.mean(r)) if fit_intercept else 0.0
+    r = r - intercept
+    merged = _limit.merge_rows(D, y, key)
+    u = out["lp_dual"]
+    if merged is not None:
+        _, group, counts = merged
+        u = u[group] / np.sqrt(counts[group])
+    l1 = float(out["lp_l1"])
+    gap = float(out["lp_gap"])
+    return LassoResult(coef=z, intercept=intercept, objective=0.5 * float(r @ r), gap=gap,
+                       relative_gap=gap / l1 if l1 > 0 else 0.0, n_iter=int(out["lp_passes"]),
+                       n_epochs=int(out["pivots"]), converged=bool(out["lp_converged"]), beta=0.0, dual=u,
+                       time=time.perf_counter() - t0, interrupted=bool(out["interrupted"]))
+
+
+def _start_from_limit(A, y, beta, fit_intercept, tol, library_input, z0):
+    """For beta < SMALL_BETA * beta_max (no warm start given): the path's end point from the limit, in primal and
+    dual, as the warm start of the certified solver; None otherwise."""
+    if z0 is not None:
+        return None
+    n, m = (len(A.x), len(A)) if library_input else A.shape
+    if n * m > _LIMIT_MAX_ENTRIES:
+        return None
+    if 8 * n * m + _memory.lasso_bytes(n, min(m, 4 * n)) > _memory.get_memory_limit():
+        return None  # an optional route: never the reason for a refusal
+    if n > _limit.FEW_ROWS:  # decide before assembling or copying anything
+        bmax = beta_max(A, y, fit_intercept) if library_input else float(_core.lasso_beta_max(A, y, fit_intercept))
+        if not beta < _limit.SMALL_BETA * bmax:
+            return None
+    D, key = _dense(A, library_input)
+    out = _limit.solve(D, y, beta, fit_intercept, tol, key)
+    z = out["coef"]
+    r = y - _apply(D, z)
+    if fit_intercept:
+        r = r - r.mean()
+    if out["converged"] and _limit.merge_rows(D, y, key) is None:
+        return z, out["dual"]  # certified dual point: the solver's first pass confirms it
+    return z, r  # the residual: the solver rescales it into the dual-feasible set
+
+
+def _support_columns(A, nz, library_input):
+    if library_input:
+        n = len(A.x)
+        raw = nz.astype(np.int64) if A.raw_index is None else np.asarray(A.raw_index)[nz]
+        block = np.empty((n, nz.size), order="F")
+        A._family.assemble(np.ascontiguousarray(raw), A._coords, block)
+        return block
+    return np.asarray(A[:, nz], dtype=np.float64)
+
+
+_BASIC_MAX_SUPPORT = 4000
+
+
+def _to_basic(A, y, res, fit_intercept, library_input):
+    """Replace res.coef by a basic solution (linearly independent support columns) of the same objective: moves
+    along null-space directions of the support (Caratheodory), kept only if the objective does not rise beyond
+    rounding; the dual point and so the certificate stay valid."""
+    nz = np.flatnonzero(res.coef)
+    n = len(A.x) if library_input else A.shape[0]
+    if nz.size <= 1 or nz.size > _BASIC_MAX_SUPPORT:
+        return
+    X = _support_columns(A, nz, library_input)
+    if fit_intercept:
+        X = X - X.mean(axis=0)
+    if nz.size < min(n, X.shape[1] + 1) and np.linalg.matrix_rank(X) == nz.size:
+        return
+    znew = _limit.basic_solution(X, res.coef[nz])
+    if np.count_nonzero(znew) >= nz.size:
+        return
+    z = np.zeros_like(res.coef)
+    z[nz] = znew
+    r = y - _apply(A, z)
+    intercept = float(np.mean(r)) if fit_intercept else 0.0
+    r = r - intercept
+    objective = 0.5 * float(r @ r) + res.beta * float(np.abs(z).sum())
+    p0 = res.gap / res.relative_gap if res.relative_gap > 0 else 0.5 * float(np.sum((y - y.mean()) ** 2))
+    if not objective <= res.objective + 1e-13 * max(p0, abs(res.objective)):
+        return
+    res.gap = max(0.0, res.gap + objective - res.objective)
+    res.relative_gap = res.gap / p0 if p0 > 0 else 0.0
+    res.coef, res.intercept, res.objective = z, intercept, objective
 
 
 def _result(out, beta, elapsed):
