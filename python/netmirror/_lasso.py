@@ -336,7 +336,10 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     if beta == 0.0:
         res = _solve_limit(A, y, bool(fit_intercept), tol, library_input, t0)
         return _warn_unconverged(res, tol)
-    start = _start_from_limit(A, y, beta, bool(fit_intercept), tol, library_input, z0)
+    try:
+        start = _start_from_limit(A, y, beta, bool(fit_intercept), tol, library_input, z0)
+    except _LimitInterrupted as stop:
+        start, max_iter = (stop.coef, None), 0  # one certifying pass over the iterate reached
     if start is not None:
         z0, dual0 = start
         if library_input:
@@ -346,6 +349,7 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
         else:
             out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose))
         res = _result(out, beta, 0.0)
+        res.interrupted = res.interrupted or max_iter == 0
         _to_basic(A, y, res, bool(fit_intercept), library_input)
         res.time = time.perf_counter() - t0
         return _warn_unconverged(res, tol)
@@ -371,6 +375,12 @@ def _warn_unconverged(res, tol):
                       f"(relative {res.relative_gap:.3e}) > tol {tol:.1e}; raise max_iter or tol", ConvergenceWarning,
                       stacklevel=3)
     return res
+
+
+class _LimitInterrupted(Exception):
+    def __init__(self, coef):
+        super().__init__("interrupted")
+        self.coef = coef
 
 
 # The limit solver works on the dense dictionary (a library is assembled for it) up to this many entries.
@@ -431,6 +441,8 @@ def _start_from_limit(A, y, beta, fit_intercept, tol, library_input, z0):
             return None
     D, key = _dense(A, library_input)
     out = _limit.solve(D, y, beta, fit_intercept, tol, key)
+    if out["interrupted"]:  # Ctrl-C during the limit: certify what the path reached, nothing more
+        raise _LimitInterrupted(out["coef"])
     z = out["coef"]
     r = y - _apply(D, z)
     if fit_intercept:
