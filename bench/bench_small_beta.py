@@ -9,11 +9,10 @@ import argparse
 import time
 import warnings
 
-import numpy as np
-from scipy.optimize import linprog
-
 import netmirror as nm
+import numpy as np
 from netmirror import _core
+from scipy.optimize import linprog
 
 
 def main():

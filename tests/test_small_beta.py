@@ -3,13 +3,13 @@ duplicates, tied rows and data spread over many orders of magnitude (_limit.py, 
 homotopy.hpp)."""
 import warnings
 
+import netmirror as nm
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-from scipy.optimize import linprog
-
-import netmirror as nm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from netmirror import _limit
+from scipy.optimize import linprog
 
 
 def highs_basis_pursuit(A, y):
