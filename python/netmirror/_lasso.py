@@ -340,26 +340,17 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
         start = _start_from_limit(A, y, beta, bool(fit_intercept), tol, library_input, z0)
     except _LimitInterrupted as stop:
         start, max_iter = (stop.coef, None), 0  # one certifying pass over the iterate reached
-    if start is not None:
+    dual0 = None
+    if start is not None:  # warm start from the beta -> 0 limit, in primal and dual
         z0, dual0 = start
-        if library_input:
-            show = _show_progress(verbose)
-            op = _library_operator(A, _progress(show, "netmirror.lasso: column statistics", shape[1]))
-            out = _solve_library(op, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose), show)
-        else:
-            out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose))
-        res = _result(out, beta, 0.0)
-        res.interrupted = res.interrupted or max_iter == 0
-        _to_basic(A, y, res, bool(fit_intercept), library_input)
-        res.time = time.perf_counter() - t0
-        return _warn_unconverged(res, tol)
     if library_input:
         show = _show_progress(verbose)
         op = _library_operator(A, _progress(show, "netmirror.lasso: column statistics", shape[1]))
-        out = _solve_library(op, y, beta, bool(fit_intercept), tol, max_iter, z0, None, bool(verbose), show)
+        out = _solve_library(op, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose), show)
     else:
-        out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, None, bool(verbose))
+        out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose))
     res = _result(out, beta, time.perf_counter() - t0)
+    res.interrupted = res.interrupted or max_iter == 0
     _to_basic(A, y, res, bool(fit_intercept), library_input)
     res.time = time.perf_counter() - t0
     return _warn_unconverged(res, tol)
@@ -412,7 +403,7 @@ def _solve_limit(A, y, fit_intercept, tol, library_input, t0):
     r = y - _apply(D, z)
     intercept = float(np.mean(r)) if fit_intercept else 0.0
     r = r - intercept
-    merged = _limit.merge_rows(D, y, key)
+    merged = out["merged"]
     u = out["lp_dual"]
     if merged is not None:
         _, group, counts = merged
@@ -447,7 +438,7 @@ def _start_from_limit(A, y, beta, fit_intercept, tol, library_input, z0):
     r = y - _apply(D, z)
     if fit_intercept:
         r = r - r.mean()
-    if out["converged"] and _limit.merge_rows(D, y, key) is None:
+    if out["converged"] and out["merged"] is None:
         return z, out["dual"]  # certified dual point: the solver's first pass confirms it
     return z, r  # the residual: the solver rescales it into the dual-feasible set
 
