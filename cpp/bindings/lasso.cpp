@@ -6,7 +6,7 @@
 #include <atomic>
 #include <memory>
 
-#include <netmirror/homotopy.hpp>
+#include <netmirror/dual_active_set.hpp>
 #include <netmirror/lasso.hpp>
 
 #include "common.hpp"
@@ -94,21 +94,21 @@ void register_lasso(py::module_& m) {
             d["degenerate_pivots"] = out.limit.degenerate_pivots;
             d["lp_passes"] = out.limit.passes;
             d["target"] = nm_bind::to_numpy(out.target);
-            d["coef"] = nm_bind::to_numpy(out.path.coef);
-            d["dual"] = nm_bind::to_numpy(out.path.dual);
-            d["objective"] = out.path.objective;
-            d["gap"] = out.path.gap;
-            d["kinks"] = out.path.kinks;
-            d["ties"] = out.path.ties;
-            d["passes"] = out.path.passes;
-            d["converged"] = out.path.converged;
+            d["coef"] = nm_bind::to_numpy(out.lasso.coef);
+            d["dual"] = nm_bind::to_numpy(out.lasso.dual);
+            d["objective"] = out.lasso.objective;
+            d["gap"] = out.lasso.gap;
+            d["steps"] = out.lasso.steps;
+            d["drops"] = out.lasso.drops;
+            d["passes"] = out.lasso.passes;
+            d["converged"] = out.lasso.converged;
             d["interrupted"] = interrupted;
             return d;
         },
         py::arg("A"), py::arg("y"), py::arg("weights"), py::arg("beta"), py::arg("fit_intercept"), py::arg("tol_abs"),
         py::arg("lp_tol"), py::arg("max_passes"),
         "The Lasso's beta -> 0+ limit (basis pursuit, basic solution, LP certificate) and, for beta > 0, the path "
-        "followed up from it; rows weighted by w (merged duplicates).");
+        "solved from it by a dual active-set method; rows weighted by w (merged duplicates).");
     m.def(
         "lasso_beta_max",
         [](const py::array& A, DoubleVector y, bool fit_intercept) {

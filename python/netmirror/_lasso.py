@@ -432,8 +432,8 @@ def _start_from_limit(A, y, beta, fit_intercept, tol, library_input, z0):
             return None
     D, key = _dense(A, library_input)
     out = _limit.solve(D, y, beta, fit_intercept, tol, key)
-    if out["interrupted"]:  # Ctrl-C during the limit: certify what the path reached, nothing more
-        raise _LimitInterrupted(out["coef"])
+    if out["interrupted"]:  # Ctrl-C during the limit: certify the iterate reached, nothing more
+        raise _LimitInterrupted(out["coef"] if out["coef"].size else out["lp_coef"])
     z = out["coef"]
     r = y - _apply(D, z)
     if fit_intercept:
@@ -457,20 +457,18 @@ _BASIC_MAX_SUPPORT = 4000
 
 
 def _to_basic(A, y, res, fit_intercept, library_input):
-    """Replace res.coef by a basic solution (linearly independent support columns) of the same objective: moves
-    along null-space directions of the support (Caratheodory), kept only if the objective does not rise beyond
-    rounding; the dual point and so the certificate stay valid."""
+    """Replace res.coef by a basic solution (linearly independent support columns) of the same objective: the
+    basis pursuit of its fit over its support (_limit.basic_solution), kept only if the objective does not rise
+    beyond rounding; the dual point and so the certificate stay valid."""
     nz = np.flatnonzero(res.coef)
     n = len(A.x) if library_input else A.shape[0]
     if nz.size <= 1 or nz.size > _BASIC_MAX_SUPPORT:
         return
     X = _support_columns(A, nz, library_input)
-    if fit_intercept:
-        X = X - X.mean(axis=0)
-    if nz.size < min(n, X.shape[1] + 1) and np.linalg.matrix_rank(X) == nz.size:
+    if nz.size < n and np.linalg.matrix_rank(X - X.mean(axis=0) if fit_intercept else X) == nz.size:
         return
-    znew = _limit.basic_solution(X, res.coef[nz])
-    if np.count_nonzero(znew) >= nz.size:
+    znew = _limit.basic_solution(X, res.coef[nz], fit_intercept)
+    if znew is None or np.count_nonzero(znew) >= nz.size:
         return
     z = np.zeros_like(res.coef)
     z[nz] = znew

@@ -68,56 +68,18 @@ def solve(A, y, beta, fit_intercept, tol, key=None):
     return out
 
 
-def basic_solution(X, z, rtol=1e-10):
-    """Coefficients with the same fit and l1 norm as z whose support columns are linearly independent.
+def basic_solution(X, z, fit_intercept):
+    """Coefficients with the same fit as z and no larger l1 norm whose support columns are linearly independent.
 
-    X: the support's columns (n, k), centred when there is an intercept; z: their coefficients (k,). Moves along
-    null-space directions of X (Caratheodory), which keep X z and, at an optimum, ||z||_1 constant, until
-    coordinates vanish: at most rank(X) nonzeros remain."""
-    import scipy.linalg
-
-    z = np.array(z, dtype=np.float64)
-    k = z.size
-    if k <= 1:
-        return z
-    _, R, piv = scipy.linalg.qr(X, mode="economic", pivoting=True)
-    d = np.abs(np.diag(R))
-    rank = int(np.sum(d > rtol * d[0])) if d.size and d[0] > 0 else 0
-    if rank >= k:
-        return z
-    # null basis: columns piv[rank:] expressed through piv[:rank]
-    W = scipy.linalg.solve_triangular(R[:rank, :rank], R[:rank, rank:]) if rank else np.zeros((0, k - rank))
-    N = np.zeros((k, k - rank))
-    N[piv[:rank]] = -W
-    N[piv[rank:], np.arange(k - rank)] = 1.0
-    s = np.sign(z)
-    fit_tol = 1e-12 * max(np.linalg.norm(X @ z), np.finfo(float).tiny)
-    for c in range(k - rank):
-        dvec = N[:, c]
-        nz = np.flatnonzero((dvec != 0) & (z != 0))
-        if nz.size == 0:
-            continue
-        ratio = -z[nz] / dvec[nz]
-        # the direction that does not raise ||z||_1 (flat at an optimum: s^T d = 0)
-        slope = float(s @ dvec)
-        pos, neg = ratio[ratio > 0], ratio[ratio < 0]
-        if slope < 0 and pos.size:
-            choose = pos.min()
-        elif slope > 0 and neg.size:
-            choose = neg.max()
-        else:
-            cand = [v for v in (pos.min() if pos.size else None, neg.max() if neg.size else None) if v is not None]
-            choose = min(cand, key=abs)
-        i = nz[np.argmin(np.abs(ratio - choose))]
-        # near-dependent columns give approximate null directions: take the step only if the fit stays put
-        if abs(choose) * np.linalg.norm(X @ dvec) > fit_tol:
-            continue
-        z = z + choose * dvec
-        z[i] = 0.0
-        s = np.sign(z)
-        # keep the other null directions from reviving coordinate i
-        for c2 in range(c + 1, k - rank):
-            if N[i, c2] != 0.0:
-                N[:, c2] -= N[i, c2] / dvec[i] * dvec
-                N[i, c2] = 0.0
-    return z
+    X: the support's columns (n, k), as given (the intercept is handled here); z: their coefficients (k,). At a
+    Lasso optimum every z' with the fit X z' = X z has ||z'||_1 >= ||z||_1, so the basis pursuit of the fit over
+    these columns (the simplex of basis_pursuit.hpp) returns the same l1 norm at a vertex: at most rank(P X)
+    nonzeros (Caratheodory). None when the simplex does not certify it."""
+    X = np.asfortranarray(X, dtype=np.float64)
+    f = X @ np.asarray(z, dtype=np.float64)
+    if fit_intercept:
+        f = f - f.mean()
+    out = _core.lasso_limit(X, f, None, 0.0, bool(fit_intercept), 0.0, 1e-12, 200)
+    if not out["lp_converged"] or out["lp_residual_norm2"] > 0.0:
+        return None
+    return out["lp_coef"]

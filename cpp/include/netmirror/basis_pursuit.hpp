@@ -282,6 +282,10 @@ private:
     std::vector<int64_t> ws_index_;     // column -> position in ws_ (-1)
     int64_t since_refactor_ = 0;
     static constexpr double kPriceTol = 1e-10, kRankTol = 1e-10;  // pricing: the dual value loses up to this, relatively
+    // A column this close (relative to its norm) to the span of the crash basis adds no direction: far above the
+    // rounding of the projections (1e-15), far below the relative size of real directions in data spread over
+    // ten orders of magnitude (x = 0, 1, 1e10: 1e-10).
+    static constexpr double kSpanTol = 1e-12;
 
     bool stopped() const { return opt_.stop && opt_.stop->load(std::memory_order_relaxed); }
 
@@ -347,7 +351,7 @@ private:
                     const double d = std::sqrt(dot(R.data() + k * n_, R.data() + k * n_, n_)) / nrm[k];
                     if (d > bestv) bestv = d, best = k;
                 }
-                if (best < 0 || !(bestv > kRankTol * 1e2)) break;
+                if (best < 0 || !(bestv > kSpanTol)) break;
                 taken[best] = 1;
                 std::vector<double> q(R.data() + best * n_, R.data() + (best + 1) * n_);
                 for (int pass = 0; pass < 2; ++pass)

@@ -96,6 +96,15 @@ public:
     void qt(const double* b, double* out) const {
         for (int64_t k = 0; k < f_; ++k) out[k] = dot4(q_.data() + k * n_, b, n_);
     }
+    // out = Q c (c of length f).
+    void q_mul(const double* c, double* out) const {
+        std::fill_n(out, n_, 0.0);
+        for (int64_t k = 0; k < f_; ++k) {
+            const double* qk = q_.data() + k * n_;
+            const double ck = c[k];
+            for (int64_t i = 0; i < n_; ++i) out[i] += ck * qk[i];
+        }
+    }
     // x <- R^{-T} x (forward substitution).
     void solve_rt(double* x) const {
         for (int64_t i = 0; i < f_; ++i) {

@@ -1,10 +1,12 @@
 // Umbrella header of the netmirror C++ core.
 #pragma once
 #include "activation.hpp"
+#include "basis_pursuit.hpp"
 #include "convex_relu.hpp"
 #include "covariance.hpp"
 #include "dedup.hpp"
 #include "dictionary.hpp"
+#include "dual_active_set.hpp"
 #include "implicit.hpp"
 #include "lasso.hpp"
 #include "libraries.hpp"
