@@ -417,8 +417,8 @@ def _solve_limit(A, y, fit_intercept, tol, library_input, t0):
 
 
 def _start_from_limit(A, y, beta, fit_intercept, tol, library_input, z0):
-    """For beta < SMALL_BETA * beta_max (no warm start given): the path's end point from the limit, in primal and
-    dual, as the warm start of the certified solver; None otherwise."""
+    """For beta < SMALL_BETA * beta_max (no warm start given): the solution from the limit (basis pursuit, then
+    the dual active-set method), in primal and dual, as the warm start of the certified solver; None otherwise."""
     if z0 is not None:
         return None
     n, m = (len(A.x), len(A)) if library_input else A.shape
@@ -507,7 +507,9 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
     """Lasso solutions on a geometric grid from beta_max down to eps * beta_max (or on ``betas``, sorted
     decreasing), warm-started in primal and dual. Warns ConvergenceWarning for any beta not converged.
 
-    n_betas >= 1 and 0 < eps < 1 (the grid decreases; n_betas=1 is beta_max alone, where z = 0).
+    n_betas >= 1 and 0 < eps < 1 (the grid decreases; n_betas=1 is beta_max alone, where z = 0). ``betas`` may
+    end at 0: the beta -> 0 limit of :func:`lasso` (its ``gap`` is the LP gap). Betas below 1e-5 beta_max start
+    from that limit as :func:`lasso` does, not from the previous beta.
 
     A may be a :class:`netmirror.Library` (matrix-free; the operator and its column statistics are built
     once for the whole path). Ctrl-C ends a path there: the betas solved so far, the interrupted one included
@@ -532,13 +534,15 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
         if betas.dtype.kind not in "biuf":
             raise TypeError(f"betas must be real numbers, got dtype {betas.dtype}")
         betas = betas.astype(np.float64).reshape(-1)
-        if betas.size == 0 or not np.isfinite(betas).all() or (betas <= 0).any():
-            raise ValueError("betas must be a non-empty vector of finite positive numbers")
+        if betas.size == 0 or not np.isfinite(betas).all() or (betas < 0).any():
+            raise ValueError("betas must be a non-empty vector of finite non-negative numbers (0: the beta -> 0 "
+                             "limit, the minimum-l1 least-squares fit)")
         betas = np.sort(betas)[::-1]
     n_path = len(betas) if betas is not None else int(n_betas)
     # per beta: the grid, five summaries, and at most ~min(M, N + 1) nonzero coefficients (row index + value)
     _check_solver_memory(shape, A, f"a {n_path:,}-beta Lasso path",
                          extra=n_path * (48 + 24 * min(shape[1], shape[0] + 1)))
+    given = A  # the validated input: the beta -> 0 limit works on it (dense, or a library it assembles)
     if library_input:  # validated: now the one statistics pass of the whole path
         show = _show_progress(False)
         A = _library_operator(A, _progress(show, "netmirror.lasso_path: column statistics", shape[1]))
@@ -554,11 +558,30 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
     z = None
     dual = None
     interrupted = False
+    small = None  # SMALL_BETA * beta_max: below it a beta starts from the limit, as in lasso()
     for k, beta in enumerate(betas):
-        if library_input:
-            out = _solve_library(A, y, float(beta), bool(fit_intercept), tol, max_iter, z, dual, False, show)
+        if beta == 0.0:
+            res = _solve_limit(given, y, bool(fit_intercept), tol, library_input, time.perf_counter())
+            out = {"coef": res.coef, "dual": res.dual, "intercept": res.intercept, "objective": res.objective,
+                   "gap": res.gap, "n_iter": res.n_iter, "converged": res.converged, "interrupted": res.interrupted}
         else:
-            out = _core.lasso_solve(A, y, float(beta), bool(fit_intercept), tol, max_iter, z, dual, False)
+            if small is None and beta < betas[0]:
+                bmax = float(A.beta_max(y, bool(fit_intercept)) if library_input
+                             else _core.lasso_beta_max(A, y, bool(fit_intercept)))
+                small = _limit.SMALL_BETA * bmax
+            iters, stopped = max_iter, False
+            if small is not None and beta < small:
+                try:
+                    start = _start_from_limit(given, y, float(beta), bool(fit_intercept), tol, library_input, None)
+                except _LimitInterrupted as stop:  # Ctrl-C: certify the iterate reached, end the path there
+                    start, iters, stopped = (stop.coef, None), 0, True
+                if start is not None:
+                    z, dual = start
+            if library_input:
+                out = _solve_library(A, y, float(beta), bool(fit_intercept), tol, iters, z, dual, False, show)
+            else:
+                out = _core.lasso_solve(A, y, float(beta), bool(fit_intercept), tol, iters, z, dual, False)
+            out["interrupted"] = out.get("interrupted", False) or stopped
         z, dual = out["coef"], out["dual"]
         nz = np.flatnonzero(z)
         rows.append(nz)

@@ -1,11 +1,11 @@
-"""The Lasso at beta = 0 and at tiny beta, from its beta -> 0+ limit (C++: basis_pursuit.hpp, homotopy.hpp).
+"""The Lasso at beta = 0 and at tiny beta, from its beta -> 0+ limit (C++: basis_pursuit.hpp, dual_active_set.hpp).
 
 beta = 0 means the limit beta -> 0+: among the least-squares fits (the interpolants when the columns span the
 data), the coefficients of minimum l1 norm. It is a linear program, solved by a simplex with column generation
 that returns a basic solution (at most rank(P A) <= N - 1 nonzeros, linearly independent columns) with its LP
-duality certificate. For 0 < beta small, the path is followed up from that basic solution, and the existing
-certified solver polishes the end point (warm-started in primal and dual) when the path alone does not reach
-``tol``.
+duality certificate. For 0 < beta small, a dual active-set method (Goldfarb & Idnani 1983) on the Lasso's dual
+starts from that basis, and the certified coordinate-descent solver confirms the end point (warm-started in
+primal and dual), or polishes it when it does not reach ``tol``.
 
 Rows of A that are equal (tied x in a library) carry the same feature values: they are merged, exactly, into one
 row of weight w (the group's size) and target the group's mean; the within-group scatter is a constant of the
@@ -20,7 +20,7 @@ from . import _core
 # Below this fraction of beta_max a solve starts from the limit (the coordinate-descent solver's epochs grow
 # as beta shrinks; the limit's cost does not depend on beta).
 SMALL_BETA = 1e-5
-# With this few rows the path up from the limit has few kinks at any beta: take it always (it is exact where
+# With this few rows the active-set method has few steps at any beta: take it always (it is exact where
 # coordinate descent crawls, e.g. on data spread over many orders of magnitude).
 FEW_ROWS = 16
 
@@ -52,8 +52,9 @@ def merge_rows(A, y, key=None):
 
 
 def solve(A, y, beta, fit_intercept, tol, key=None):
-    """The limit (beta = 0) or the path up from it (beta > 0) on a dense A, rows merged; returns a dict with the
-    coefficients, the intercept, the LP certificate and, for beta > 0, the path's end point."""
+    """The limit (beta = 0) and, for beta > 0, the dual active-set solve from it, on a dense A with equal rows
+    merged; returns the kernel's dict (LP solution and certificate; for beta > 0 the Lasso point, its dual and
+    gap) with "merged" added."""
     merged = merge_rows(A, y, key)
     if merged is not None:
         first, group, counts = merged
