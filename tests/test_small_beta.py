@@ -244,8 +244,8 @@ def test_lasso_path_ends_at_zero_and_starts_tiny_betas_from_the_limit():
     A = lib.matrix()
     bmax = nm.beta_max(lib, y)
     betas = np.r_[bmax * np.logspace(0, -10, 6), 0.0]
-    for given in (lib, A):
-        path = nm.lasso_path(given, y, betas=betas)
+    for design in (lib, A):
+        path = nm.lasso_path(design, y, betas=betas)
         assert path.converged.all()
         assert path.betas[-1] == 0.0
         last = path.coefs[:, [-1]].toarray().ravel()
