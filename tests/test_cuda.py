@@ -272,7 +272,7 @@ def test_covariance_bad_input_leaves_state(backend):
 
 
 # ==================================================================================================
-# (4) Lasso: GPU correlation passes + CPU coordinate descent, certified
+# (4) Lasso: the C++ solver over a device-backed matrix (GPU passes, host coordinate descent), certified
 def _check_certificate(A, y, res, beta, fit_intercept, tol):
     """The result's objective and gap, recomputed by the reference: a valid lower bound on the optimum."""
     obj = reference.lasso_objective(A, y, res.coef, res.intercept, beta)
@@ -316,6 +316,29 @@ def test_lasso_library_matrix_free_matches_cpu(backend, case):
     cpu = netmirror.lasso(lib, y, beta, tol=1e-12)
     _check_certificate(lib.matrix(), y, res, beta, True, 1e-12)
     assert abs(res.objective - cpu.objective) <= res.gap + cpu.gap + 1e-12 * max(1.0, cpu.objective)
+
+
+def test_lasso_screens_and_warm_starts_like_the_cpu_solver(backend, capfd):
+    """The GPU Lasso is the C++ solver over a device-backed matrix: Gap Safe screening drops columns (the later
+    passes correlate an index subset on the device, the final certificate all of them again), and a warm start
+    from the previous beta converges; both certified and equal to the CPU optimum within the gaps."""
+    rng = np.random.default_rng(0)
+    x = np.sort(rng.uniform(-2, 2, 40))
+    y = np.sin(2 * x) + 0.1 * rng.standard_normal(40)
+    lib = netmirror.library(x, "relu", 3)
+    A = lib.matrix()
+    beta = 1e-2 * netmirror.beta_max(A, y)
+    with backend.run():
+        free = nc.lasso(lib, y, beta, tol=1e-12, verbose=True)
+        dense = nc.lasso(backend.array(A, order="F"), backend.array(y), beta, tol=1e-12)
+        warm = nc.lasso(lib, y, 0.8 * beta, tol=1e-12, coef_init=free.coef)
+    active = [int(line.rsplit("active", 1)[1]) for line in capfd.readouterr().err.splitlines() if "active" in line]
+    assert active[0] == len(lib) and active[-1] < active[0]
+    for res, b in ((free, beta), (dense, beta), (warm, 0.8 * beta)):
+        _check_certificate(A, y, res, b, True, 1e-12)
+        assert not res.interrupted
+        cpu = netmirror.lasso(A, y, b, tol=1e-12)
+        assert abs(res.objective - cpu.objective) <= res.gap + cpu.gap + 1e-12 * max(1.0, cpu.objective)
 
 
 def test_lasso_constant_target_and_bad_input(backend):

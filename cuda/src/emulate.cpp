@@ -14,12 +14,19 @@ namespace emulate {
 namespace {
 
 template <class Source>
-void correlation_grid(const Source& src, int64_t m, int64_t cols, const double* v, const double* shift, double* out) {
+void correlation_grid(const Source& src, int64_t m, int64_t cols, const double* v, const double* shift, double* out,
+                      const int64_t* idx) {
     for (int64_t col = 0; col < cols; ++col) {
         double part[kWarp];
-        for (int lane = 0; lane < kWarp; ++lane) part[lane] = lane_dot(src, col, m, v, lane, shift);
+        for (int lane = 0; lane < kWarp; ++lane) part[lane] = lane_dot(src, column_of(idx, col), m, v, lane, shift);
         out[col] = warp_butterfly_sum(part);
     }
+}
+
+template <class Source>
+void gather_grid(const Source& src, int64_t m, const int64_t* idx, int64_t count, double* out) {
+    const int64_t total = m * count;
+    for (int64_t e = 0; e < total; ++e) gather_element(src, idx, m, e, out);
 }
 
 template <class Source>
@@ -85,12 +92,22 @@ void assemble(const LibraryColumns& lib, int64_t cols, void* out, bool out_float
     }
 }
 
-void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, const double* shift, double* out) {
-    correlation_grid(LibrarySource{lib}, lib.m, cols, v, shift, out);
+void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, const double* shift, double* out,
+                         const int64_t* idx) {
+    correlation_grid(LibrarySource{lib}, lib.m, cols, v, shift, out, idx);
 }
 
-void correlation_dense(const DenseArg& a, int64_t cols, const double* v, const double* shift, double* out) {
-    with_dense(a, [&](const auto& src) { correlation_grid(src, a.m, cols, v, shift, out); });
+void correlation_dense(const DenseArg& a, int64_t cols, const double* v, const double* shift, double* out,
+                       const int64_t* idx) {
+    with_dense(a, [&](const auto& src) { correlation_grid(src, a.m, cols, v, shift, out, idx); });
+}
+
+void gather_library(const LibraryColumns& lib, const int64_t* idx, int64_t count, double* out) {
+    gather_grid(LibrarySource{lib}, lib.m, idx, count, out);
+}
+
+void gather_dense(const DenseArg& a, const int64_t* idx, int64_t count, double* out) {
+    with_dense(a, [&](const auto& src) { gather_grid(src, a.m, idx, count, out); });
 }
 
 void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean, double* centered_sq) {

@@ -1,5 +1,6 @@
-// Library assembly, correlations A^T v and column statistics on the GPU (per-thread arithmetic in
-// cuda/include/netmirror/cuda/{features,reduce}.cuh, shared with the host emulation).
+// Library assembly, correlations A^T v, column statistics and column gathers on the GPU (per-thread arithmetic
+// in cuda/include/netmirror/cuda/{features,reduce}.cuh, shared with the host emulation), and the device memory
+// of the device-backed matrix (device_matrix.hpp).
 #include <netmirror/cuda/launch.hpp>
 #include <netmirror/cuda/reduce.cuh>
 
@@ -33,12 +34,19 @@ __device__ inline int64_t column_stride() { return static_cast<int64_t>(gridDim.
 
 template <class Source>
 __global__ void correlation_kernel(Source src, int64_t m, int64_t cols, const double* v, const double* shift,
-                                   double* out) {
+                                   double* out, const int64_t* idx) {
     const int lane = threadIdx.x % kWarp;
     for (int64_t col = first_column(); col < cols; col += column_stride()) {
-        const double s = warp_sum(lane_dot(src, col, m, v, lane, shift));
+        const double s = warp_sum(lane_dot(src, column_of(idx, col), m, v, lane, shift));
         if (lane == 0) out[col] = s;
     }
+}
+
+template <class Source>
+__global__ void gather_kernel(Source src, int64_t m, const int64_t* idx, int64_t total, double* out) {
+    const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride)
+        gather_element(src, idx, m, e, out);
 }
 
 template <class Source>
@@ -60,11 +68,22 @@ void check_launch(const char* what) { check(cudaGetLastError(), what); }
 
 template <class Source>
 void launch_correlation(const Source& src, int64_t m, int64_t cols, const double* v, const double* shift,
-                        double* out, int device, uintptr_t stream) {
+                        double* out, int device, uintptr_t stream, const int64_t* idx) {
     if (cols <= 0) return;
     DeviceGuard guard(device);
-    correlation_kernel<<<grid_for(cols, kWarpsPerBlock), kBlock, 0, as_stream(stream)>>>(src, m, cols, v, shift, out);
+    correlation_kernel<<<grid_for(cols, kWarpsPerBlock), kBlock, 0, as_stream(stream)>>>(src, m, cols, v, shift, out,
+                                                                                         idx);
     check_launch("correlation kernel launch");
+}
+
+template <class Source>
+void launch_gather(const Source& src, int64_t m, const int64_t* idx, int64_t count, double* out, int device,
+                   uintptr_t stream) {
+    const int64_t total = m * count;
+    if (total <= 0) return;
+    DeviceGuard guard(device);
+    gather_kernel<<<grid_for(total, kBlock), kBlock, 0, as_stream(stream)>>>(src, m, idx, total, out);
+    check_launch("gather kernel launch");
 }
 
 template <class Source>
@@ -111,13 +130,22 @@ void assemble(const LibraryColumns& lib, int64_t cols, void* out, bool out_float
 }
 
 void correlation_library(const LibraryColumns& lib, int64_t cols, const double* v, const double* shift, double* out,
-                         int device, uintptr_t stream) {
-    launch_correlation(LibrarySource{lib}, lib.m, cols, v, shift, out, device, stream);
+                         int device, uintptr_t stream, const int64_t* idx) {
+    launch_correlation(LibrarySource{lib}, lib.m, cols, v, shift, out, device, stream, idx);
 }
 
 void correlation_dense(const DenseArg& a, int64_t cols, const double* v, const double* shift, double* out, int device,
-                       uintptr_t stream) {
-    with_dense(a, [&](const auto& src) { launch_correlation(src, a.m, cols, v, shift, out, device, stream); });
+                       uintptr_t stream, const int64_t* idx) {
+    with_dense(a, [&](const auto& src) { launch_correlation(src, a.m, cols, v, shift, out, device, stream, idx); });
+}
+
+void gather_library(const LibraryColumns& lib, const int64_t* idx, int64_t count, double* out, int device,
+                    uintptr_t stream) {
+    launch_gather(LibrarySource{lib}, lib.m, idx, count, out, device, stream);
+}
+
+void gather_dense(const DenseArg& a, const int64_t* idx, int64_t count, double* out, int device, uintptr_t stream) {
+    with_dense(a, [&](const auto& src) { launch_gather(src, a.m, idx, count, out, device, stream); });
 }
 
 void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean, double* centered_sq, int device,
@@ -128,6 +156,36 @@ void column_stats_library(const LibraryColumns& lib, int64_t cols, double* mean,
 void column_stats_dense(const DenseArg& a, int64_t cols, double* mean, double* centered_sq, int device,
                         uintptr_t stream) {
     with_dense(a, [&](const auto& src) { launch_stats(src, a.m, cols, mean, centered_sq, device, stream); });
+}
+
+void* device_alloc(size_t bytes, int device) {
+    if (bytes == 0) return nullptr;
+    DeviceGuard guard(device);
+    void* p = nullptr;
+    check(cudaMalloc(&p, bytes), "cudaMalloc");
+    return p;
+}
+
+void device_free(void* p, int device) noexcept {
+    if (!p) return;
+    int previous = 0;
+    if (cudaGetDevice(&previous) != cudaSuccess) previous = device;
+    if (previous != device) cudaSetDevice(device);
+    cudaFree(p);
+    if (previous != device) cudaSetDevice(previous);
+}
+
+void copy_to_device(void* dst, const void* src, size_t bytes, int device, uintptr_t stream) {
+    if (bytes == 0) return;
+    DeviceGuard guard(device);
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, as_stream(stream)), "cudaMemcpyAsync to the device");
+}
+
+void copy_to_host(void* dst, const void* src, size_t bytes, int device, uintptr_t stream) {
+    if (bytes == 0) return;
+    DeviceGuard guard(device);
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, as_stream(stream)), "cudaMemcpyAsync to the host");
+    check(cudaStreamSynchronize(as_stream(stream)), "cudaStreamSynchronize");
 }
 
 }  // namespace gpu

@@ -1,16 +1,23 @@
-// netmirror._cuda: launchers of the CUDA kernels, their host emulation and the host-side packing of library
-// columns. Arrays cross as raw pointers (integers): netmirror/cuda.py allocates and validates them (CuPy on
-// the device, NumPy for the emulation) and keeps them alive during the call.
+// netmirror._cuda: launchers of the CUDA kernels, their host emulation, the host-side packing of library
+// columns and the Lasso over a device-backed matrix (the C++ LassoSolver, device_matrix.hpp). Arrays cross as
+// raw pointers (integers): netmirror/cuda.py allocates and validates them (CuPy on the device, NumPy for the
+// emulation) and keeps them alive during the call.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
+#include <netmirror/cuda/device_matrix.hpp>
 #include <netmirror/cuda/launch.hpp>
+#include <netmirror/lasso.hpp>
 #include <netmirror/libraries.hpp>
 #include <netmirror/parallel.hpp>
+
+#include "bindings/common.hpp"  // the Lasso options, warm start, result dict and Ctrl-C watcher of netmirror._core
 
 namespace py = pybind11;
 namespace gpu = netmirror::gpu;
@@ -129,6 +136,26 @@ py::tuple pack_library(DoubleArray x, int activation, int architecture, int dept
     return py::make_tuple(params, offsets, thr, static_cast<int>(kind), family.layers(), eff_slope);
 }
 
+// The CPU Lasso solver (lasso.hpp) over a device-backed matrix, watched for Ctrl-C like netmirror._core's
+// solves; returns the same dict as _core.lasso_solve.
+py::dict device_lasso(const netmirror::DesignMatrix& A, const DoubleArray& y, double beta, bool fit_intercept,
+                      double tol, int64_t max_iter, int64_t ws_start, const py::object& coef_init, bool verbose) {
+    if (y.size() != A.rows()) throw std::invalid_argument("y length must equal the rows of A");
+    const nm_bind::WarmStart warm(coef_init, py::none(), A.rows(), A.cols(),
+                                  "coef_init length must equal the columns of A", "dual length must equal the rows");
+    std::atomic<bool> stop{false};
+    netmirror::LassoOptions opt = nm_bind::lasso_options(beta, fit_intercept, tol, max_iter, verbose);
+    opt.ws_start = ws_start;
+    opt.stop = &stop;
+    netmirror::LassoOutput out;
+    const double* yp = y.data();
+    const bool interrupted =
+        nm_bind::run_watched([&] { out = netmirror::lasso(A, yp, opt, warm.coef_ptr, nullptr); }, stop);
+    py::dict d = nm_bind::lasso_result(out);
+    d["interrupted"] = interrupted;
+    return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cuda, m) {
@@ -179,7 +206,34 @@ PYBIND11_MODULE(_cuda, m) {
                                 slices, ptr<double>(out), device, stream);
     }, Release());
 
+    // The Lasso over the device-backed matrix: (design..., y, beta, fit_intercept, tol, max_iter, ws_start,
+    // coef_init, verbose[, device, stream]); y and coef_init are host arrays.
+    m.def("lasso_library", [](py::tuple lib, int64_t cols, DoubleArray y, double beta, bool fit_intercept, double tol,
+                              int64_t max_iter, int64_t ws_start, py::object coef_init, bool verbose, int device,
+                              P stream) {
+        const gpu::DeviceMatrix A(library_columns(lib), cols, gpu::Where{false, device, stream});
+        return device_lasso(A, y, beta, fit_intercept, tol, max_iter, ws_start, coef_init, verbose);
+    });
+    m.def("lasso_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, DoubleArray y, double beta,
+                            bool fit_intercept, double tol, int64_t max_iter, int64_t ws_start, py::object coef_init,
+                            bool verbose, int device, P stream) {
+        const gpu::DeviceMatrix A(dense(a, f32, n, ld), cols, gpu::Where{false, device, stream});
+        return device_lasso(A, y, beta, fit_intercept, tol, max_iter, ws_start, coef_init, verbose);
+    });
+
     // Host emulation: the same signatures without device and stream; pointers are host (NumPy) pointers.
+    m.def("emulate_lasso_library", [](py::tuple lib, int64_t cols, DoubleArray y, double beta, bool fit_intercept,
+                                      double tol, int64_t max_iter, int64_t ws_start, py::object coef_init,
+                                      bool verbose) {
+        const gpu::DeviceMatrix A(library_columns(lib), cols, gpu::Where{true, 0, 0});
+        return device_lasso(A, y, beta, fit_intercept, tol, max_iter, ws_start, coef_init, verbose);
+    });
+    m.def("emulate_lasso_dense", [](P a, bool f32, int64_t n, int64_t ld, int64_t cols, DoubleArray y, double beta,
+                                    bool fit_intercept, double tol, int64_t max_iter, int64_t ws_start,
+                                    py::object coef_init, bool verbose) {
+        const gpu::DeviceMatrix A(dense(a, f32, n, ld), cols, gpu::Where{true, 0, 0});
+        return device_lasso(A, y, beta, fit_intercept, tol, max_iter, ws_start, coef_init, verbose);
+    });
     m.def("emulate_assemble", [](py::tuple lib, int64_t cols, P out, bool f32) {
         const auto L = library_columns(lib);
         py::gil_scoped_release release;

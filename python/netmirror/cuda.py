@@ -15,9 +15,10 @@ Outputs are allocated by CuPy, so they come from its memory pool.
 - :func:`column_stats`: column means and centred squared norms, the statistics the Lasso needs.
 - :func:`covariance_update` (``CovarianceAccumulator.update`` with a device array): float32 or float64 rows,
   float64 arithmetic (a tiled SYRK-like kernel), merged into the accumulator exactly like a CPU batch.
-- :func:`lasso` (``netmirror.lasso(..., device="cuda")``): the full correlation passes (dual point, duality
-  gap, working-set scores) on the GPU, the CPU coordinate descent on the working set. The certificate is the
-  CPU solver's: ``objective - gap`` is a lower bound on the optimum, the gap in float64 over every column.
+- :func:`lasso` (``netmirror.lasso(..., device="cuda")``): the C++ Lasso solver of the CPU path over a
+  device-backed matrix: its full correlation passes, column statistics and working-set gathers are kernel
+  launches, its coordinate descent runs on the host. The certificate is the CPU solver's: ``objective - gap``
+  is a lower bound on the optimum, the gap in float64 over every column.
 
 :func:`is_available` says whether the kernels were built (nvcc found at install time) and a GPU is present.
 Without a GPU, ``with netmirror.cuda.emulation():`` runs the same per-thread kernel code over the whole grid
@@ -28,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-import warnings
 import weakref
 
 import numpy as np
@@ -311,11 +311,11 @@ class _Design:
         bk = self.bk
         if self.library:
             c = self.cols_
-            bk.call(name + "_library", c.args(bk, c.x, self.shape[0]), self.shape[1], *tail, **kwargs)
-        else:
-            A = self.A
-            ld = A.strides[1] // A.itemsize if A.shape[1] > 1 else A.shape[0]
-            bk.call(name + "_dense", bk.ptr(A), A.dtype == np.float32, A.shape[0], ld, self.shape[1], *tail, **kwargs)
+            return bk.call(name + "_library", c.args(bk, c.x, self.shape[0]), self.shape[1], *tail, **kwargs)
+        A = self.A
+        ld = A.strides[1] // A.itemsize if A.shape[1] > 1 else A.shape[0]
+        return bk.call(name + "_dense", bk.ptr(A), A.dtype == np.float32, A.shape[0], ld, self.shape[1], *tail,
+                       **kwargs)
 
     def correlation(self, v, shift=None):
         """Aᵀv, or (A - 1 shiftᵀ)ᵀv with a device vector of per-column shifts (the column means)."""
@@ -332,8 +332,13 @@ class _Design:
             self._launch("column_stats", self.bk.ptr(mean), self.bk.ptr(csq))
         return mean, csq
 
+    def lasso(self, y, *args):
+        """The C++ Lasso solver over this matrix on its device (netmirror._cuda.lasso_dense / lasso_library)."""
+        with self.bk.on_device():
+            return self._launch("lasso", y, *args)
+
     def gather(self, idx):
-        """Columns idx as a host float64 Fortran matrix (for the CPU coordinate descent)."""
+        """Columns idx as a host float64 Fortran matrix (the warm-start check)."""
         n = self.shape[0]
         out = np.empty((n, len(idx)), dtype=np.float64, order="F")
         if len(idx) == 0:
@@ -501,7 +506,7 @@ def covariance_update(acc, X, weights=None):
 
 
 # --------------------------------------------------------------------------------------------------
-# Lasso: GPU correlation passes, CPU coordinate descent on the working set
+# Lasso: the C++ solver over a device-backed matrix
 def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init=None, ws_start=16, verbose=False):
     """Solve ``min 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1`` to a certified relative duality gap ``tol``.
 
@@ -510,15 +515,17 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     y : (N,) targets (host or device).  beta, tol, max_iter, coef_init : as :func:`netmirror.lasso`.
     ws_start : first working-set size.
 
-    Each outer iteration runs one correlation pass over all M columns on the GPU (dual point, certified gap,
-    working-set priorities; only the working-set indices leave the device), then the CPU coordinate descent
-    of :func:`netmirror.lasso` on the working set's columns (gathered to the host). The residual, primal,
-    dual and gap are computed in float64 from scratch; the gap covers every column. No screening.
+    The solver is the C++ one of :func:`netmirror.lasso` (the same working-set driver, screening, coordinate
+    descent, exact finish and certificate) over a matrix whose columns stay on the GPU: each full correlation
+    pass over the M columns, the column statistics and the gathers of the working set's columns are one kernel
+    launch each, on CuPy's current stream; the coordinate descent runs on the host on the gathered columns.
+    The residual, primal, dual and gap are computed in float64 from scratch; the gap covers every column.
+    Ctrl-C stops it with the best certified iterate (``interrupted=True``).
     Returns a :class:`netmirror.LassoResult` with NumPy arrays; warns ConvergenceWarning if not converged.
     """
-    from . import _checks, _core
-    from ._lasso import (ConvergenceWarning, LassoResult, _check_max_iter, _check_positive, _check_target,
-                         _refuse_overflowing_warm_start)
+    from . import _checks, _memory
+    from ._lasso import (_check_max_iter, _check_positive, _check_target, _refuse_overflowing_warm_start, _result,
+                         _solver_advice, _warn_unconverged)
 
     t0 = time.perf_counter()
     bk = _backend()
@@ -539,119 +546,9 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
         with np.errstate(over="ignore", invalid="ignore"):  # as netmirror.lasso: never start from inf
             _refuse_overflowing_warm_start(y_host - design.gather(support0) @ coef_init[support0], coef_init, beta,
                                           fit_intercept)
-    xp = bk.xp
-
-    ybar, yc = 0.0, y_host.copy()
-    if fit_intercept:  # corrected two-pass centring, exactly 0 for a constant y (as the CPU solver)
-        if np.all(y_host == y_host[0]):
-            ybar, yc = float(y_host[0]), np.zeros(n)
-        else:
-            ybar = float(y_host.mean())
-            yc = y_host - ybar
-            ybar += float(yc.mean())
-            yc -= yc.mean()
-    p0 = 0.5 * float(yc @ yc)
-    z = np.zeros(m)
-    if p0 == 0.0:
-        return LassoResult(coef=z, intercept=ybar, objective=0.0, gap=0.0, relative_gap=0.0, n_iter=0, n_epochs=0,
-                           converged=True, beta=beta, dual=np.zeros(n), time=time.perf_counter() - t0)
-
-    with bk.on_device():
-        mean, csq = design.column_stats()
-        if fit_intercept:
-            norm2 = csq
-        else:
-            norm2 = csq + n * mean * mean
-            mean = xp.zeros_like(mean)
-        norm = xp.sqrt(norm2)
-        # exactly constant columns (centred norm exactly 0) are absorbed by the intercept (the CPU solver's rule)
-        usable = norm2 > 0
-        n_usable = int(usable.sum())
-        mean_host = np.asarray(bk.to_host(mean), dtype=np.float64)
-        inv_norm = xp.where(usable, 1.0 / xp.where(usable, norm, 1.0), 0.0)
-
-    def scored_correlation(v):
-        """(P a_j)ᵀ v over usable columns (0 elsewhere), on the device."""
-        with bk.on_device():
-            v_dev = xp.asarray(np.ascontiguousarray(v))
-            # v is centred: columns shifted by their means inside the sums keep their digits far from 0
-            corr = design.correlation(v_dev, shift=mean) if fit_intercept else design.correlation(v_dev)
-            return xp.where(usable, corr, 0.0)
-
-    tol_abs = tol * p0
-    dual_best, theta_best = 0.0, np.zeros(n)  # theta = 0 is always feasible with D(0) = 0
-    extra = None
-    ws_size, prev_gap, gap, primal = ws_start, np.inf, np.inf, 0.0
-    epochs, converged, it = 0, False, 0
-    if coef_init is not None:  # warm start on the usable columns, as the CPU solver
-        z[:] = np.where(bk.to_host(usable), coef_init, 0.0)
-    support = np.flatnonzero(z)
-    X_support = design.gather(support)
-    while True:
-        # residual of (z, xi) from the support's columns on the host: r = P y - (P A_S) z_S, the columns centred
-        # (twice: accurate far from the origin) before the product, as the CPU solver
-        if support.size and fit_intercept:
-            Xc = X_support - mean_host[support]
-            Xc -= Xc.mean(axis=0)
-            r = yc - Xc @ z[support]
-            xi = ybar - float(mean_host[support] @ z[support])
-        elif fit_intercept:  # no support yet
-            r, xi = yc.copy(), ybar
-        else:
-            r = y_host - X_support @ z[support] if support.size else y_host.copy()
-            xi = 0.0
-        primal = 0.5 * float(r @ r) + beta * float(np.abs(z).sum())
-        corr_r = None
-        for v in (r, extra):
-            if v is None:
-                continue
-            v = v - v.mean() if fit_intercept else v
-            corr = scored_correlation(v)
-            scale = max(1.0, float(xp.abs(corr).max()) / beta)
-            theta = v / scale
-            d = float(theta @ yc) - 0.5 * float(theta @ theta)
-            if d > dual_best:
-                dual_best, theta_best = d, theta
-            if corr_r is None:
-                corr_r, scale_r = corr, scale
-        extra = None
-        gap = primal - dual_best
-        if verbose:
-            print(f"netmirror.cuda.lasso: iter {it}  primal {primal:.12e}  gap {gap:.3e}  (rel {gap / p0:.3e})  "
-                  f"support {support.size}")
-        if gap <= tol_abs:
-            converged = True
-            break
-        if it == max_iter:
-            break
-        nnz = int(np.count_nonzero(z))
-        ws_size = max(ws_start, 2 * nnz, 2 * ws_size if it > 0 and gap > 0.9 * prev_gap else 0)
-        ws_size = min(ws_size, n_usable)
-        if ws_size == 0:  # every column is constant: z = 0 is optimal and the gap above certifies it
-            break
-        prev_gap = gap
-        with bk.on_device():
-            prio = (beta - xp.abs(corr_r) / scale_r) * inv_norm
-            prio = xp.where(usable, prio, xp.inf)
-            if nnz:
-                prio[xp.asarray(np.flatnonzero(z))] = -xp.inf
-            ws = xp.argpartition(prio, ws_size - 1)[:ws_size] if ws_size < m else xp.arange(m)
-            ws = np.sort(bk.to_host(ws).astype(np.int64))
-        X_ws = design.gather(ws)
-        sub = _core.lasso_solve(X_ws, y_host, beta, fit_intercept, max(0.3 * gap, 0.5 * tol_abs) / p0, 500, z[ws],
-                                None, False)
-        epochs += int(sub["n_epochs"])
-        z[:] = 0.0
-        z[ws] = sub["coef"]
-        extra = np.asarray(sub["dual"])
-        keep = np.flatnonzero(z[ws])
-        support, X_support = ws[keep], np.asfortranarray(X_ws[:, keep])
-        it += 1
-    res = LassoResult(coef=z, intercept=xi if fit_intercept else 0.0, objective=primal, gap=max(gap, 0.0),
-                      relative_gap=max(gap, 0.0) / p0, n_iter=it, n_epochs=epochs, converged=converged, beta=beta,
-                      dual=theta_best, time=time.perf_counter() - t0)
-    if not converged:
-        warnings.warn(f"Lasso did not converge in {it} iterations: duality gap {res.gap:.3e} (relative "
-                      f"{res.relative_gap:.3e}) > tol {tol:.1e}; raise max_iter or tol", ConvergenceWarning,
-                      stacklevel=2)
-    return res
+    # the solver's own arrays live on the host, as for a CPU solve (the device holds A and a few M-vectors)
+    _memory.check(_memory.lasso_bytes(n, m), f"the GPU Lasso solve on a {n:,} x {m:,} dictionary (host memory)",
+                  _solver_advice(A))
+    out = design.lasso(np.ascontiguousarray(y_host, dtype=np.float64), beta, fit_intercept, tol, max_iter, ws_start,
+                       coef_init, bool(verbose))
+    return _warn_unconverged(_result(out, beta, time.perf_counter() - t0), tol)

@@ -9,9 +9,9 @@
 //
 // - Solver: a primal barrier method on a working set of groups finds the optimal face (when its Newton
 //   systems are affordable); block coordinate descent (one proximal step per group, step 1/lambda_max of its
-//   k x k Gram) and Newton's method on the face finish it. One full pass per outer iteration gives the dual
-//   point (residual rescaled so that ||Proj_{K_i}(+-X^T D_i theta)|| <= beta for every pattern), the gap and
-//   the next working set.
+//   k x k Gram) and Newton's method on the face finish it. The outer loop is the working-set driver of
+//   working_set.hpp: one full pass per outer iteration gives the dual point (residual rescaled so that
+//   ||Proj_{K_i}(+-X^T D_i theta)|| <= beta for every pattern), the gap and the next working set.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -21,12 +21,14 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "convex_relu_barrier.hpp"
 #include "linalg.hpp"
 #include "parallel.hpp"
 #include "relu_arrangement.hpp"
+#include "working_set.hpp"
 
 namespace netmirror {
 
@@ -91,49 +93,16 @@ public:
             residual_from_scratch();
             return finish(out, primal_value(), 0.0, true, 0);
         }
-        const double tol_abs = opt_.tol * p0_;
-        std::vector<double> score(static_cast<size_t>(G));
-        double gap = std::numeric_limits<double>::infinity(), prev_gap = gap, primal = 0.0;
-        int64_t ws_size = opt_.ws_start, it = 0;
-        bool converged = false;
-        std::vector<double> history;  // gap per outer iteration
-        for (;; ++it) {
-            residual_from_scratch();
-            primal = primal_value();
-            // Dual candidate: the residual, rescaled by its largest group dual norm over all patterns.
-            const double bound = full_pass(r_, score);
-            consider_dual(r_, bound);
-            gap = primal - dual_best_;
-            if (opt_.verbose)
-                std::fprintf(stderr, "netmirror.convex_relu: iter %lld  primal %.12e  gap %.3e (rel %.3e)\n",
-                             static_cast<long long>(it), primal, gap, gap / p0_);
-            if (gap <= tol_abs) {
-                converged = true;
-                break;
-            }
-            if (it == opt_.max_iter || stopped()) break;
-            int64_t nnz = 0;
-            for (int64_t g = 0; g < G; ++g) nnz += nonzero(g);
-            // The barrier finds the optimal face first, and again when block CD stalls on it.
-            history.push_back(gap);
-            const bool stalled = it >= 3 && gap > 0.5 * history[it - 3];
-            if (barriers_ < opt_.max_barrier && (it == 0 || stalled) &&
-                barrier_solve(score, tol_abs, it == 0 ? 0 : std::max<int64_t>(4 * ws_size, 64),
-                              it == 0 ? opt_.barrier_small_flops : opt_.barrier_flops)) {
-                prev_gap = gap;
-                continue;
-            }
-            ws_size = std::max<int64_t>({opt_.ws_start, 2 * nnz, it > 0 && gap > 0.9 * prev_gap ? 2 * ws_size : 0});
-            ws_size = std::min(ws_size, G);
-            prev_gap = gap;
-            const int64_t e0 = epochs_, p0 = polishes_;
-            inner_solve(working_set(score, ws_size), std::max(0.3 * gap, 0.5 * tol_abs));
-            if (opt_.verbose)
-                std::fprintf(stderr, "netmirror.convex_relu:   %lld nonzero groups, working set %lld, %lld epochs, %lld polishes\n",
-                             static_cast<long long>(nnz), static_cast<long long>(ws_size),
-                             static_cast<long long>(epochs_ - e0), static_cast<long long>(polishes_ - p0));
-        }
-        return finish(out, primal, std::max(gap, 0.0), converged, it);
+        score_.assign(static_cast<size_t>(G), 0.0);
+        history_.clear();
+        WorkingSetOptions wo;
+        wo.tol_abs = opt_.tol * p0_;
+        wo.max_iter = opt_.max_iter;
+        wo.ws_start = opt_.ws_start;
+        wo.verbose = opt_.verbose;
+        wo.stop = opt_.stop;
+        const WorkingSetResult res = run_working_set(*this, wo);
+        return finish(out, res.primal, std::max(res.gap, 0.0), res.converged, res.n_iter);
     }
 
 private:
@@ -147,6 +116,8 @@ private:
     int threads_ = 1;
     double p0_ = 0.0;
     std::vector<double> coef_, r_, theta_best_;
+    std::vector<double> score_;    // per group: this pass's dual norm bound (working-set priorities)
+    std::vector<double> history_;  // certified gap per outer iteration
     double dual_best_ = 0.0;
     int64_t epochs_ = 0, polishes_ = 0, barriers_ = 0;
     std::vector<double> lipschitz_;  // per pattern: largest eigenvalue of X^T D X (bound), < 0 until computed
@@ -199,6 +170,60 @@ private:
         double pen = 0.0;
         for (int64_t g = 0; g < 2 * P_; ++g) pen += relu_detail::norm2(coef_.data() + g * k_, k_);
         return 0.5 * relu_detail::dotk(r_.data(), r_.data(), n_) + opt_.beta * pen;
+    }
+
+    // ---- the working-set driver's hooks (working_set.hpp) ----
+    template <class Problem>
+    friend WorkingSetResult run_working_set(Problem&, const WorkingSetOptions&);
+
+    // Dual candidate: the residual, rescaled by its largest group dual norm over all patterns.
+    WorkingSetPass full_pass() {
+        residual_from_scratch();
+        const double primal = primal_value();
+        const double bound = full_pass(r_, score_);
+        consider_dual(r_, bound);
+        return {primal, dual_best_};
+    }
+
+    void report(int64_t it, double primal, double gap) const {
+        std::fprintf(stderr, "netmirror.convex_relu: iter %lld  primal %.12e  gap %.3e (rel %.3e)\n",
+                     static_cast<long long>(it), primal, gap, gap / p0_);
+    }
+
+    void screen(double) {}
+    int64_t candidates() const { return 2 * P_; }
+
+    int64_t nnz() const {
+        int64_t nnz = 0;
+        for (int64_t g = 0; g < 2 * P_; ++g) nnz += nonzero(g);
+        return nnz;
+    }
+
+    // The barrier finds the optimal face first, and again when block CD stalls on it (three outer iterations
+    // that together fail to halve the gap).
+    bool outer_step(const WorkingSetStep& step) {
+        const int64_t it = step.it;
+        history_.push_back(step.gap);
+        const bool stalled = it >= 3 && step.gap > 0.5 * history_[static_cast<size_t>(it - 3)];
+        return barriers_ < opt_.max_barrier && (it == 0 || stalled) &&
+               barrier_solve(score_, step.tol_abs, it == 0 ? 0 : std::max<int64_t>(4 * step.ws_size, 64),
+                             it == 0 ? opt_.barrier_small_flops : opt_.barrier_flops);
+    }
+
+    // Support first, then the groups of largest dual score.
+    void priorities(std::vector<std::pair<double, int64_t>>& prio) const {
+        prio.reserve(static_cast<size_t>(2 * P_));
+        for (int64_t g = 0; g < 2 * P_; ++g)
+            prio.emplace_back(nonzero(g) ? -std::numeric_limits<double>::infinity() : -score_[g], g);
+    }
+
+    void inner_solve(const std::vector<int64_t>& ws, const WorkingSetStep& step) {
+        const int64_t e0 = epochs_, p0 = polishes_;
+        inner_solve(ws, step.tol_inner);
+        if (opt_.verbose)
+            std::fprintf(stderr, "netmirror.convex_relu:   %lld nonzero groups, working set %lld, %lld epochs, %lld polishes\n",
+                         static_cast<long long>(step.nnz), static_cast<long long>(step.ws_size),
+                         static_cast<long long>(epochs_ - e0), static_cast<long long>(polishes_ - p0));
     }
 
     // Interior-point solve on a working set: the support, then groups by decreasing dual score, at most
@@ -315,19 +340,6 @@ private:
             dual_best_ = d;
             theta_best_.swap(theta);
         }
-    }
-
-    std::vector<int64_t> working_set(const std::vector<double>& score, int64_t size) const {
-        std::vector<std::pair<double, int64_t>> prio;
-        prio.reserve(static_cast<size_t>(2 * P_));
-        for (int64_t g = 0; g < 2 * P_; ++g)
-            prio.emplace_back(nonzero(g) ? -std::numeric_limits<double>::infinity() : -score[g], g);
-        if (size < static_cast<int64_t>(prio.size()))
-            std::nth_element(prio.begin(), prio.begin() + size, prio.end());
-        std::vector<int64_t> ws;
-        for (int64_t q = 0; q < size; ++q) ws.push_back(prio[q].second);
-        std::sort(ws.begin(), ws.end());
-        return ws;
     }
 
     // Largest eigenvalue of the Gram X^T D_p X (cyclic Jacobi on k x k), cached per pattern (only the number:

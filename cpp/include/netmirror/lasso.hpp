@@ -1,13 +1,15 @@
 // Lasso with a free intercept, in sum units:  min_{z, xi} 1/2 ||A z + xi 1 - y||^2 + beta ||z||_1.
 //
-// Outer loop (celer-style): one full correlation pass A^T r per iteration gives a dual-feasible point,
-// the certified duality gap, Gap Safe screening and the working-set priorities. Inner loop: cyclic
-// coordinate descent on the working set (columns gathered and centered once), with dual extrapolation
-// from the last residuals and an exact finish: once the support and signs repeat, the reduced problem
-// (A_S^T P A_S) z_S = A_S^T P y - beta s is solved by a QR factorization updated as columns enter and leave,
-// with feature-sign line searches and KKT re-entry, so the gap can fall to rounding level on nearly
-// collinear neural-network dictionaries.
+// Outer loop: the working-set driver of working_set.hpp (celer-style): one full correlation pass A^T r per
+// iteration gives a dual-feasible point, the certified duality gap, Gap Safe screening and the working-set
+// priorities. Inner loop: cyclic coordinate descent on the working set (columns gathered and centered once),
+// with dual extrapolation from the last residuals and the exact finish of exact_finish.hpp: once the support
+// and signs repeat, the reduced problem (A_S^T P A_S) z_S = A_S^T P y - beta s is solved by a QR factorization
+// updated as columns enter and leave, with feature-sign line searches and KKT re-entry, so the gap can fall to
+// rounding level on nearly collinear neural-network dictionaries.
 //
+// The solver reads A only through DesignMatrix (matrix.hpp) and its batch hooks: the same solver serves dense
+// arrays, matrix-free libraries, oracles and the device-backed matrix of the CUDA module.
 // The intercept is implicit: columns enter as P a_j (P = I - 11^T/N) through their means, A is never copied.
 // Every value that certifies the result (primal, dual, gap) is computed in float64 from scratch.
 #pragma once
@@ -19,11 +21,14 @@
 #include <cstdio>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
+#include "exact_finish.hpp"
 #include "linalg.hpp"
 #include "matrix.hpp"
 #include "parallel.hpp"
+#include "working_set.hpp"
 
 namespace netmirror {
 
@@ -47,8 +52,6 @@ struct LassoOutput {
 };
 
 namespace detail {
-
-inline double soft_threshold(double u, double t) { return u > t ? u - t : (u < -t ? u + t : 0.0); }
 
 // y - mean(y) (y itself without intercept) by the corrected two-pass formula, accurate even when mean(y) is far
 // above y's spread; exactly 0 for an exactly constant y. ybar receives the mean.
@@ -75,12 +78,6 @@ inline std::vector<double> centred_target(const double* y, int64_t n, bool fit_i
     return yc;
 }
 
-inline double sq_norm(const std::vector<double>& v) {
-    double s = 0.0;
-    for (double x : v) s += x * x;
-    return s;
-}
-
 }  // namespace detail
 
 class LassoSolver {
@@ -105,64 +102,33 @@ public:
             return finish(out, std::vector<double>(static_cast<size_t>(n_), 0.0), 0.0, 0.0, true);
         }
         const double tol_abs = opt_.tol * p0_;
-        std::vector<double> corr(static_cast<size_t>(m_)), corr_extra(static_cast<size_t>(m_));
+        corr_.assign(static_cast<size_t>(m_), 0.0);
+        corr_extra_.assign(static_cast<size_t>(m_), 0.0);
         corr_best_.assign(static_cast<size_t>(m_), 0.0);
         theta_best_.assign(static_cast<size_t>(n_), 0.0);
         dual_best_ = 0.0;  // theta = 0 is always feasible with D(0) = 0
-        std::vector<double> extra;
-        if (theta0) extra.assign(theta0, theta0 + n_);
-        bool screened_any = false;
-        double gap = std::numeric_limits<double>::infinity(), primal = 0.0, prev_gap = gap;
-        int64_t ws_size = opt_.ws_start;
-        bool converged = false;
-        int64_t it = 0;
-        for (;; ++it) {  // the last pass only certifies the final iterate
-            residual_from_scratch();
-            primal = primal_value();
-            // Dual candidates: the rescaled residual, then the inner solver's extrapolated point (or warm start).
-            full_correlation(r_, corr);
-            consider_dual(r_, corr);
-            if (!extra.empty()) {
-                full_correlation(extra, corr_extra);
-                consider_dual(extra, corr_extra);
-                extra.clear();
-            }
-            gap = primal - dual_best_;
-            if (opt_.verbose)
-                std::fprintf(stderr, "netmirror.lasso: iter %lld  primal %.12e  gap %.3e  (rel %.3e)  active %zu\n",
-                             static_cast<long long>(it), primal, gap, gap / p0_, active_.size());
-            if (gap <= tol_abs) {
-                converged = true;
-                break;
-            }
-            if (it == opt_.max_iter || stopped()) break;
-            screened_any |= screen(gap);
-            // Working set: the support, then the columns closest to their dual constraint.
-            int64_t nnz = 0;
-            for (int64_t j : active_) nnz += z_[j] != 0.0;
-            // celer's rule (twice the support); grow only if the last outer iteration made no progress.
-            ws_size = std::max<int64_t>({opt_.ws_start, 2 * nnz, it > 0 && gap > 0.9 * prev_gap ? 2 * ws_size : 0});
-            std::vector<int64_t> ws =
-                working_set(corr, std::min<int64_t>(ws_size, static_cast<int64_t>(active_.size())));
-            ws_size = static_cast<int64_t>(ws.size());
-            prev_gap = gap;
-            const int64_t e0 = epochs_;
-            inner_solve(ws, std::max(0.3 * gap, 0.5 * tol_abs), extra);
-            if (opt_.verbose)
-                std::fprintf(stderr, "netmirror.lasso:   working set %lld, %lld epochs, %lld exact-finish rounds (%.3f s)\n",
-                             static_cast<long long>(ws_size), static_cast<long long>(epochs_ - e0),
-                             static_cast<long long>(exact_rounds_), exact_seconds_);
-        }
-        out.n_iter = it;
+        extra_.clear();
+        if (theta0) extra_.assign(theta0, theta0 + n_);
+        screened_any_ = false;
+        WorkingSetOptions wo;
+        wo.tol_abs = tol_abs;
+        wo.max_iter = opt_.max_iter;
+        wo.ws_start = opt_.ws_start;
+        wo.verbose = opt_.verbose;
+        wo.stop = opt_.stop;
+        const WorkingSetResult res = run_working_set(*this, wo);
+        double primal = res.primal, gap = res.gap;
+        bool converged = res.converged;
+        out.n_iter = res.n_iter;
         // Certificate over every column: screening is safe in exact arithmetic; re-check it in floating point.
-        if (screened_any) {
+        if (screened_any_) {
             active_.clear();
             for (int64_t j = 0; j < m_; ++j)
                 if (usable_[j]) active_.push_back(j);
             std::vector<double> t = theta_best_;
-            full_correlation(t, corr);
+            full_correlation(t, corr_);
             dual_best_ = -std::numeric_limits<double>::infinity();
-            consider_dual(t, corr);
+            consider_dual(t, corr_);
             residual_from_scratch();
             primal = primal_value();
             gap = primal - dual_best_;
@@ -182,7 +148,10 @@ private:
     std::vector<int64_t> active_;   // usable and not screened
     std::vector<double> z_, r_;     // coefficients and centered residual P(y - A z)
     std::vector<double> theta_best_, corr_best_;  // best dual point and its correlations (on active_)
+    std::vector<double> corr_, corr_extra_;        // this pass's correlations of the residual, of extra_
+    std::vector<double> extra_;                    // next dual candidate: warm start, then extrapolated point
     double dual_best_ = 0.0;
+    bool screened_any_ = false;
     int64_t epochs_ = 0, exact_rounds_ = 0;
     double exact_seconds_ = 0.0;
 
@@ -191,18 +160,12 @@ private:
     void column_statistics() {
         mean_.assign(static_cast<size_t>(m_), 0.0);
         norm2_.assign(static_cast<size_t>(m_), 0.0);
-        parallel_for(0, m_, threads_, [&](int64_t lo, int64_t hi) {
-            for (int64_t j = lo; j < hi; ++j) {
-                double mean, csq;
-                A_.column_stats(j, mean, csq);
-                if (opt_.fit_intercept) {
-                    mean_[j] = mean;
-                    norm2_[j] = csq;
-                } else {
-                    norm2_[j] = csq + static_cast<double>(n_) * mean * mean;
-                }
+        A_.all_column_stats(mean_.data(), norm2_.data(), threads_);  // centred squared norms into norm2_
+        if (!opt_.fit_intercept)
+            for (int64_t j = 0; j < m_; ++j) {
+                norm2_[j] = norm2_[j] + static_cast<double>(n_) * mean_[j] * mean_[j];
+                mean_[j] = 0.0;
             }
-        }, 1024);
         norm_.resize(static_cast<size_t>(m_));
         usable_.assign(static_cast<size_t>(m_), 0);
         for (int64_t j = 0; j < m_; ++j) {
@@ -255,20 +218,33 @@ private:
         }
     }
 
-    // Column j as the solver sees it: P a_j with an intercept (center_column: accurate far from the origin).
-    void centred_column(int64_t j, double* out) const {
-        A_.column(j, out);
-        if (opt_.fit_intercept) center_column(out, n_, mean_[j]);
+    // Columns idx[0..count) as the solver sees them: P a_j with an intercept (center_column: accurate far from
+    // the origin), column-major into out.
+    void centred_columns(const int64_t* idx, int64_t count, double* out) const {
+        A_.columns(idx, count, out);
+        if (opt_.fit_intercept)
+            for (int64_t c = 0; c < count; ++c) center_column(out + c * n_, n_, mean_[idx[c]]);
     }
 
     void residual_from_scratch() {
         r_ = yc_;
-        std::vector<double> col(static_cast<size_t>(n_));
-        for (int64_t j = 0; j < m_; ++j) {
-            if (z_[j] == 0.0) continue;
-            centred_column(j, col.data());
-            const double zj = z_[j];
-            for (int64_t i = 0; i < n_; ++i) r_[i] -= zj * col[i];
+        std::vector<int64_t> nz;
+        for (int64_t j = 0; j < m_; ++j)
+            if (z_[j] != 0.0) nz.push_back(j);
+        if (nz.empty()) return;
+        // Support columns in blocks of up to 4 MiB (one batch per block for a device matrix), applied in order.
+        const int64_t nnz = static_cast<int64_t>(nz.size());
+        const int64_t block =
+            std::min<int64_t>(nnz, std::max<int64_t>(1, (int64_t(1) << 19) / std::max<int64_t>(n_, 1)));
+        std::vector<double> cols(static_cast<size_t>(block * n_));
+        for (int64_t b0 = 0; b0 < nnz; b0 += block) {
+            const int64_t count = std::min(block, nnz - b0);
+            centred_columns(nz.data() + b0, count, cols.data());
+            for (int64_t c = 0; c < count; ++c) {
+                const double zj = z_[nz[b0 + c]];
+                const double* col = cols.data() + c * n_;
+                for (int64_t i = 0; i < n_; ++i) r_[i] -= zj * col[i];
+            }
         }
     }
 
@@ -278,8 +254,9 @@ private:
         return 0.5 * detail::sq_norm(r_) + opt_.beta * l1;
     }
 
-    // Gap Safe rule: |a_j^T theta| + ||P a_j|| sqrt(2 gap) < beta  =>  z*_j = 0.
-    bool screen(double gap) {
+    // Gap Safe rule (Ndiaye, Fercoq, Gramfort & Salmon 2017): |a_j^T theta| + ||P a_j|| sqrt(2 gap) < beta
+    // =>  z*_j = 0.
+    bool gap_safe_screen(double gap) {
         const double radius = std::sqrt(2.0 * gap);
         std::vector<int64_t> keep;
         keep.reserve(active_.size());
@@ -297,26 +274,60 @@ private:
         return any;
     }
 
+    // ---- the working-set driver's hooks (working_set.hpp) ----
+    template <class Problem>
+    friend WorkingSetResult run_working_set(Problem&, const WorkingSetOptions&);
+
+    // Dual candidates: the rescaled residual, then the inner solver's extrapolated point (or the warm start).
+    WorkingSetPass full_pass() {
+        residual_from_scratch();
+        const double primal = primal_value();
+        full_correlation(r_, corr_);
+        consider_dual(r_, corr_);
+        if (!extra_.empty()) {
+            full_correlation(extra_, corr_extra_);
+            consider_dual(extra_, corr_extra_);
+            extra_.clear();
+        }
+        return {primal, dual_best_};
+    }
+
+    void report(int64_t it, double primal, double gap) const {
+        std::fprintf(stderr, "netmirror.lasso: iter %lld  primal %.12e  gap %.3e  (rel %.3e)  active %zu\n",
+                     static_cast<long long>(it), primal, gap, gap / p0_, active_.size());
+    }
+
+    void screen(double gap) { screened_any_ |= gap_safe_screen(gap); }
+    bool outer_step(const WorkingSetStep&) { return false; }
+    int64_t candidates() const { return static_cast<int64_t>(active_.size()); }
+
+    int64_t nnz() const {
+        int64_t nnz = 0;
+        for (int64_t j : active_) nnz += z_[j] != 0.0;
+        return nnz;
+    }
+
     // Priorities from the current residual's correlations (celer's distance to the dual constraint):
     // they move with the iterate, so violators outside the last working set are the next to enter.
-    std::vector<int64_t> working_set(const std::vector<double>& corr, int64_t size) {
+    void priorities(std::vector<std::pair<double, int64_t>>& prio) const {
         double cmax = 0.0;
-        for (int64_t j : active_) cmax = std::max(cmax, std::abs(corr[j]));
+        for (int64_t j : active_) cmax = std::max(cmax, std::abs(corr_[j]));
         const double scale = std::max(1.0, cmax / opt_.beta);
-        std::vector<std::pair<double, int64_t>> prio;
         prio.reserve(active_.size());
         for (int64_t j : active_) {
             const double p = z_[j] != 0.0 ? -std::numeric_limits<double>::infinity()
-                                           : (opt_.beta - std::abs(corr[j]) / scale) / norm_[j];
+                                           : (opt_.beta - std::abs(corr_[j]) / scale) / norm_[j];
             prio.emplace_back(p, j);
         }
-        if (size < static_cast<int64_t>(prio.size()))
-            std::nth_element(prio.begin(), prio.begin() + size, prio.end());
-        std::vector<int64_t> ws;
-        ws.reserve(static_cast<size_t>(size));
-        for (int64_t k = 0; k < size; ++k) ws.push_back(prio[k].second);
-        std::sort(ws.begin(), ws.end());
-        return ws;
+    }
+
+    void inner_solve(const std::vector<int64_t>& ws, const WorkingSetStep& step) {
+        const int64_t e0 = epochs_;
+        inner_solve(ws, step.tol_inner, extra_);
+        if (opt_.verbose)
+            std::fprintf(stderr, "netmirror.lasso:   working set %lld, %lld epochs, %lld exact-finish rounds (%.3f s)\n",
+                         static_cast<long long>(ws.size()), static_cast<long long>(epochs_ - e0),
+                         static_cast<long long>(exact_rounds_), exact_seconds_);
     }
 
     // Coordinate descent on the working set until its gap <= tol_inner. Leaves in `extra` the
@@ -325,9 +336,8 @@ private:
         const int64_t k = static_cast<int64_t>(ws.size()), n = n_;
         const double beta = opt_.beta;
         std::vector<double> X(static_cast<size_t>(n * k)), nrm2(static_cast<size_t>(k)), zw(static_cast<size_t>(k));
-        for (int64_t c = 0; c < k; ++c) {  // gather and center once: the epochs then stream contiguous doubles
-            double* xc = X.data() + c * n;
-            centred_column(ws[c], xc);
+        centred_columns(ws.data(), k, X.data());  // gathered and centred once: the epochs stream contiguous doubles
+        for (int64_t c = 0; c < k; ++c) {
             nrm2[c] = norm2_[ws[c]];
             zw[c] = z_[ws[c]];
         }
@@ -435,312 +445,6 @@ private:
         return true;
     }
 
-    // Active-set (feature-sign) polish of the working-set problem from the current iterate: solve the
-    // equality-constrained quadratic on the support with fixed signs, line-search back to the first sign
-    // change, drop zeros, admit the worst KKT violators, repeat. The support's QR is updated, not refactored;
-    // columns in the span of the factored ones are swapped in by null-space steps. Every accepted step
-    // lowers the objective.
-    class ExactFinish {
-    public:
-        // max_rank bounds the rank of the columns (n - 1 when they are centered).
-        ExactFinish(const std::vector<double>& X, int64_t n, int64_t k, const std::vector<double>& yc, double beta,
-                    int64_t max_rank)
-            : X_(X), n_(n), k_(k), yc_(yc), beta_(beta), max_rank_(max_rank) {}
-
-        // r = yc - X zw (the support lies inside the working set).
-        void residual(const std::vector<double>& zw, std::vector<double>& r) const {
-            r = yc_;
-            for (int64_t c = 0; c < k_; ++c) {
-                if (zw[c] == 0.0) continue;
-                const double* xc = X_.data() + c * n_;
-                for (int64_t i = 0; i < n_; ++i) r[i] -= zw[c] * xc[i];
-            }
-        }
-
-        double objective(const std::vector<double>& zw, std::vector<double>& r) const {
-            residual(zw, r);
-            double l1 = 0.0;
-            for (double v : zw) l1 += std::abs(v);
-            return 0.5 * detail::sq_norm(r) + beta_ * l1;
-        }
-
-        // Returns true if the iterate changed.
-        bool run(std::vector<double>& zw, std::vector<double>& r, double primal, int64_t& rounds_done) {
-            std::vector<int64_t> S;
-            for (int64_t c = 0; c < k_; ++c)
-                if (zw[c] != 0.0) S.push_back(c);
-            if (S.empty()) return false;
-            bool changed = false;
-            std::vector<double> d(static_cast<size_t>(k_)), u(static_cast<size_t>(n_));
-            // The factorization follows the support one column at a time (O(n |S|) per change instead of
-            // O(n |S|^2) per round); rebuilt from scratch on each call to keep the updates' rounding small.
-            qr_.reset(n_, std::min(k_, max_rank_));
-            F_.clear();
-            pos_.assign(static_cast<size_t>(k_), -1);
-            refused_.clear();
-            dist2_.assign(static_cast<size_t>(k_), -1.0);
-            noise2_.assign(static_cast<size_t>(k_), 0.0);
-            if (norm2_.empty()) {
-                norm2_.resize(static_cast<size_t>(k_));
-                for (int64_t c = 0; c < k_; ++c) norm2_[c] = dot(X_.data() + c * n_, X_.data() + c * n_, n_);
-            }
-            // Run to the working-set optimum: stopping half-way would let coordinate descent undo the
-            // progress and the next attempt start over.
-            const int64_t max_rounds = 100 + 10 * k_;
-            int64_t idle = 0;
-            std::vector<double> zs, qtb;
-            for (int64_t round = 0; round < max_rounds && !S.empty() && idle < 2; ++round) {
-                ++rounds_done;
-                const double before = primal;
-                sync(zw, S);
-                if (swap_dependent(zw, r, S, d, primal)) {
-                    std::vector<int64_t> keep;
-                    for (int64_t c : S)
-                        if (zw[c] != 0.0) keep.push_back(c);
-                    S.swap(keep);
-                    changed = true;
-                    idle = 0;
-                    continue;
-                }
-                // Minimise 1/2 ||yc - A_F w||^2 + beta s_F^T w: R^T v = beta s_F, R w = Q^T yc - v.
-                const int64_t f = qr_.size();
-                zs.resize(static_cast<size_t>(f));
-                qtb.resize(static_cast<size_t>(f));
-                qr_.qt(yc_.data(), qtb.data());
-                for (int64_t q = 0; q < f; ++q) zs[q] = zw[F_[q]] > 0 ? beta_ : -beta_;
-                qr_.solve_rt(zs.data());
-                for (int64_t q = 0; q < f; ++q) zs[q] = qtb[q] - zs[q];
-                qr_.solve_r(zs.data());
-                // Move along d = zs - z_S (refused columns: zs = 0) by the exact minimiser of the true
-                // (piecewise quadratic) objective.
-                for (int64_t c : S) d[c] = -zw[c];
-                for (int64_t q = 0; q < f; ++q) d[F_[q]] += zs[q];
-                const bool full = line_search(zw, d, S, r, u);
-                for (int64_t c : S) d[c] = 0.0;
-                primal = objective(zw, r);
-                std::vector<int64_t> keep;
-                for (int64_t c : S)
-                    if (zw[c] != 0.0) keep.push_back(c);
-                S.swap(keep);
-                if (full) {
-                    // Optimal on the support: admit the worst KKT violators of the working set (a few per
-                    // round: most rounds end at a kink anyway), each by an exact one-coordinate step, which
-                    // is a strict descent and gives it the right sign.
-                    std::vector<std::pair<double, int64_t>> viol;
-                    for (int64_t c = 0; c < k_; ++c) {
-                        if (zw[c] != 0.0) continue;
-                        const double excess = std::abs(dot(X_.data() + c * n_, r.data(), n_)) - beta_;
-                        if (excess > 1e-12 * beta_) viol.emplace_back(-excess, c);
-                    }
-                    if (viol.empty()) {
-                        changed |= primal < before;
-                        break;
-                    }
-                    const size_t enter = std::min(viol.size(), static_cast<size_t>(kEnterPerRound));
-                    std::partial_sort(viol.begin(), viol.begin() + static_cast<std::ptrdiff_t>(enter), viol.end());
-                    for (size_t e = 0; e < enter; ++e) {
-                        const int64_t c = viol[e].second;
-                        const double* xc = X_.data() + c * n_;
-                        double nrm2 = 0.0;
-                        for (int64_t i = 0; i < n_; ++i) nrm2 += xc[i] * xc[i];
-                        const double g = dot(xc, r.data(), n_);  // r is current: earlier entries moved it
-                        const double v = detail::soft_threshold(g / nrm2, beta_ / nrm2);
-                        if (v == 0.0) continue;
-                        zw[c] = v;
-                        for (int64_t i = 0; i < n_; ++i) r[i] -= v * xc[i];
-                        S.push_back(c);
-                    }
-                    std::sort(S.begin(), S.end());
-                    primal = objective(zw, r);
-                }
-                const bool progress = primal < before * (1.0 - 1e-15);
-                changed |= primal < before;
-                idle = progress ? 0 : idle + 1;
-            }
-            return changed;
-        }
-
-        // A support column c refused as dependent, a_c = A_F w, gives a direction e_c - w with X d = 0: along
-        // it P is piecewise linear. Go downhill to the first kink where the slope stops being negative:
-        // a column leaves (often one of F, which lets c be factored next round: a swap). Without this, a
-        // dependent KKT violator would enter, be refused, be pushed out, and enter again.
-        // Returns true if a step did not raise P (then zw, r and primal are updated; a flat step still takes
-        // a column out of the support).
-        bool swap_dependent(std::vector<double>& zw, std::vector<double>& r, const std::vector<int64_t>& S,
-                            std::vector<double>& d, double& primal) {
-            for (int64_t c : S) {
-                if (pos_[c] >= 0) continue;
-                const int64_t f = qr_.size();
-                std::vector<double> w(static_cast<size_t>(f));
-                qr_.qt(X_.data() + c * n_, w.data());
-                qr_.solve_r(w.data());
-                d[c] = 1.0;
-                for (int64_t q = 0; q < f; ++q) d[F_[q]] = -w[q];
-                // slope of beta ||z + t d||_1 at t = 0+ (all of S is nonzero), divided by beta
-                double sigma = 0.0;
-                for (int64_t j : S) sigma += zw[j] > 0 ? d[j] : -d[j];
-                // Downhill; when flat, towards z_c = 0 (a smaller support for the same P).
-                const double dir = sigma != 0.0 ? (sigma > 0 ? -1.0 : 1.0) : (zw[c] > 0 ? -1.0 : 1.0);
-                sigma *= dir;
-                std::vector<std::pair<double, int64_t>> kinks;
-                for (int64_t j : S) {
-                    d[j] *= dir;
-                    if (d[j] != 0.0 && -zw[j] / d[j] > 0.0) kinks.emplace_back(-zw[j] / d[j], j);
-                }
-                std::sort(kinks.begin(), kinks.end());
-                double t = 0.0;
-                int64_t stop_at = -1;
-                for (const auto& kink : kinks) {
-                    sigma += 2.0 * std::abs(d[kink.second]);
-                    if (sigma >= 0.0) {
-                        t = kink.first;
-                        stop_at = kink.second;
-                        break;
-                    }
-                }
-                std::vector<double> saved;
-                if (stop_at >= 0) {
-                    saved.reserve(S.size());
-                    for (int64_t j : S) saved.push_back(zw[j]), zw[j] += t * d[j];
-                    zw[stop_at] = 0.0;
-                }
-                for (int64_t j : S) d[j] = 0.0;
-                if (stop_at < 0) continue;
-                const double after = objective(zw, r);
-                if (after <= primal) {
-                    primal = after;
-                    return true;
-                }
-                for (size_t q = 0; q < S.size(); ++q) zw[S[q]] = saved[q];  // rounding made it worse: undo
-                primal = objective(zw, r);
-            }
-            return false;
-        }
-
-        // Make the factored set F the columns of S that are not (numerically) in the span of the others:
-        // drop the columns that left S, append the others. A refused column is retried only once the
-        // removals have moved it far enough from the span (tracked in O(n) per removal, not O(n |F|)).
-        void sync(const std::vector<double>& zw, const std::vector<int64_t>& S) {
-            for (int64_t p = static_cast<int64_t>(F_.size()) - 1; p >= 0; --p) {
-                if (zw[F_[p]] != 0.0) continue;
-                qr_.remove(p);
-                pos_[F_[p]] = -1;
-                F_.erase(F_.begin() + p);
-                track_refused(qr_.dropped(), 1.0);
-            }
-            for (size_t p = 0; p < F_.size(); ++p) pos_[F_[p]] = static_cast<int64_t>(p);
-            size_t kept = 0;
-            for (int64_t c : refused_)  // forget refused columns that left the support
-                if (zw[c] != 0.0 && dist2_[c] >= 0.0) refused_[kept++] = c;
-                else dist2_[c] = -1.0;
-            refused_.resize(kept);
-            for (int64_t c : S) {
-                if (pos_[c] >= 0) continue;
-                const double* xc = X_.data() + c * n_;
-                if (dist2_[c] >= 0.0) {
-                    const double th = qr_.threshold(kRankTol, std::sqrt(norm2_[c]));
-                    if (!(dist2_[c] > th * th + noise2_[c])) continue;
-                }
-                double dist = 0.0;
-                if (qr_.append(xc, kRankTol, dist)) {
-                    pos_[c] = static_cast<int64_t>(F_.size());
-                    F_.push_back(c);
-                    dist2_[c] = -1.0;
-                    track_refused(qr_.newest(), -1.0);
-                } else {
-                    if (dist2_[c] < 0.0) refused_.push_back(c);
-                    dist2_[c] = dist * dist;
-                    noise2_[c] = 0.0;
-                }
-            }
-        }
-
-        // The span gained (sign -1) or lost (+1) the unit direction q: update the refused columns' distances.
-        // The distance is a difference of rounded squares: noise2_ bounds its error, so that a column is
-        // retried (an O(n |F|) append) only when it has really moved away from the span.
-        void track_refused(const double* q, double sign) {
-            for (int64_t c : refused_) {
-                if (dist2_[c] < 0.0) continue;
-                if (qr_.full()) {  // the span holds every column: exactly zero
-                    dist2_[c] = noise2_[c] = 0.0;
-                    continue;
-                }
-                // t is rounded to ~ n eps ||a_c|| (absolute, however small t is): t^2 to twice |t| that.
-                const double t = dot(X_.data() + c * n_, q, n_);
-                const double err = 1e-16 * static_cast<double>(n_) * std::sqrt(norm2_[c]);
-                dist2_[c] = std::max(0.0, dist2_[c] + sign * t * t);
-                noise2_[c] += (2.0 * std::abs(t) + err) * err + 1e-15 * t * t;
-            }
-        }
-
-        // zw += t* d with t* >= 0 the exact minimiser of P(zw + t d) = 1/2||r - t X d||^2 + beta ||zw + t d||_1
-        // (convex, piecewise quadratic: scan the kinks in order). Coordinates stopped at a kink are set to 0.
-        // Returns true when t* = 1 with no kink before it (zs was sign-consistent).
-        bool line_search(std::vector<double>& zw, const std::vector<double>& d, const std::vector<int64_t>& S,
-                         const std::vector<double>& r, std::vector<double>& u) const {
-            std::fill(u.begin(), u.end(), 0.0);
-            for (int64_t c : S) {
-                if (d[c] == 0.0) continue;
-                const double* xc = X_.data() + c * n_;
-                for (int64_t i = 0; i < n_; ++i) u[i] += d[c] * xc[i];
-            }
-            double a = 0.0, ur = 0.0;
-            for (int64_t i = 0; i < n_; ++i) a += u[i] * u[i], ur += u[i] * r[i];
-            if (!(a > 0.0)) return false;
-            // slope of the l1 part just after t: sigma; it jumps by 2|d_c| at the kink t_c = -z_c / d_c
-            double sigma = 0.0;
-            std::vector<std::pair<double, int64_t>> kinks;
-            for (int64_t c : S) {
-                if (d[c] == 0.0) continue;
-                if (zw[c] == 0.0) {
-                    sigma += std::abs(d[c]);
-                } else {
-                    sigma += zw[c] > 0 ? d[c] : -d[c];
-                    const double tc = -zw[c] / d[c];
-                    if (tc > 0.0) kinks.emplace_back(tc, c);
-                }
-            }
-            std::sort(kinks.begin(), kinks.end());
-            double t = 0.0;
-            int64_t stop_at = -1;
-            size_t k = 0;
-            for (;; ++k) {
-                const double lo = k == 0 ? 0.0 : kinks[k - 1].first;
-                const double hi = k < kinks.size() ? kinks[k].first : std::numeric_limits<double>::infinity();
-                const double ts = (ur - beta_ * sigma) / a;  // stationary point of this piece
-                if (ts <= lo) {
-                    t = lo;
-                    stop_at = k == 0 ? -1 : kinks[k - 1].second;
-                    break;
-                }
-                if (ts < hi) {
-                    t = ts;
-                    break;
-                }
-                sigma += 2.0 * std::abs(d[kinks[k].second]);
-            }
-            if (t == 0.0) return false;
-            for (int64_t c : S) zw[c] += t * d[c];
-            if (stop_at >= 0) zw[stop_at] = 0.0;  // stopped on its kink: exactly zero, not a rounding residue
-            const bool no_kink_before_one = kinks.empty() || kinks[0].first >= 1.0;
-            return no_kink_before_one && std::abs(t - 1.0) <= 1e-9;
-        }
-
-    private:
-        const std::vector<double>& X_;
-        int64_t n_, k_;
-        const std::vector<double>& yc_;
-        double beta_;
-        int64_t max_rank_;
-        UpdatedQR qr_;
-        std::vector<int64_t> F_, pos_;  // factored columns in factor order; position in F_ or -1
-        std::vector<int64_t> refused_;  // support columns refused as dependent
-        std::vector<double> dist2_, noise2_;  // their squared distance to the span (-1: not refused), its error
-        std::vector<double> norm2_;     // squared column norms
-        static constexpr double kRankTol = 1e-11;
-        static constexpr int64_t kEnterPerRound = 4;
-    };
-
     LassoOutput& finish(LassoOutput& out, const std::vector<double>& theta, double primal, double gap,
                         bool converged) {
         out.coef = z_;
@@ -775,14 +479,9 @@ inline double lasso_beta_max(const DesignMatrix& A, const double* y, bool fit_in
     std::vector<int64_t> idx(static_cast<size_t>(m));
     for (int64_t j = 0; j < m; ++j) idx[j] = j;
     std::vector<double> corr(static_cast<size_t>(m)), shift(static_cast<size_t>(m), 0.0);
-    if (fit_intercept) {  // columns shifted by their means inside the sums (see LassoSolver::full_correlation)
-        parallel_for(0, m, threads, [&](int64_t lo, int64_t hi) {
-            for (int64_t j = lo; j < hi; ++j) {
-                double csq;
-                A.column_stats(j, shift[j], csq);
-            }
-        }, 1024);
-    }
+    // Columns shifted by their means inside the sums (see LassoSolver::full_correlation); corr holds the
+    // centred squared norms until the pass overwrites it.
+    if (fit_intercept) A.all_column_stats(shift.data(), corr.data(), threads);
     parallel_tmul(A, yc.data(), idx.data(), m, corr.data(), threads, fit_intercept ? shift.data() : nullptr);
     double best = 0.0;
     for (int64_t j = 0; j < m; ++j) best = std::max(best, std::abs(corr[j]));

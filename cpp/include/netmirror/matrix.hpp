@@ -37,6 +37,31 @@ public:
 
     // Column means and centered squared norms sum_i (A_ij - mean_j)^2 (two-pass: exact for shifted data).
     virtual void column_stats(int64_t j, double& mean, double& centered_sq) const;
+
+    // Batch hooks: the solvers' passes over many columns go through these. The defaults split the work over
+    // `threads` CPU threads (tmul_batch: blocks of at least 256 columns; all_column_stats: 1024) or loop over
+    // single columns; a device-backed matrix overrides them with one launch and one transfer per call.
+    // out[k] = A(:, idx[k])^T v, or (A(:, idx[k]) - shift[idx[k]])^T v with a shift (see tmul_shifted).
+    virtual void tmul_batch(const double* v, const int64_t* idx, int64_t count, const double* shift, double* out,
+                            int threads) const {
+        // Row-major matrices scan every row per call: give each thread one large block.
+        parallel_for(0, count, threads, [&](int64_t lo, int64_t hi) {
+            if (shift)
+                tmul_shifted(v, idx + lo, hi - lo, shift, out + lo);
+            else
+                tmul(v, idx + lo, hi - lo, out + lo);
+        }, 256);
+    }
+    // column_stats of every column.
+    virtual void all_column_stats(double* mean, double* centered_sq, int threads) const {
+        parallel_for(0, cols(), threads, [&](int64_t lo, int64_t hi) {
+            for (int64_t j = lo; j < hi; ++j) column_stats(j, mean[j], centered_sq[j]);
+        }, 1024);
+    }
+    // Columns idx[0..count) as float64, column-major (rows() x count) into out.
+    virtual void columns(const int64_t* idx, int64_t count, double* out) const {
+        for (int64_t k = 0; k < count; ++k) column(idx[k], out + k * rows());
+    }
 };
 
 // Mean and centered squared norm of c[0..n) by the corrected two-pass formula: every DesignMatrix computes its
@@ -208,17 +233,11 @@ private:
     bool fortran_;
 };
 
-// out[k] = A(:, idx[k])^T v for all k (with shift: (A(:, idx[k]) - shift[idx[k]])^T v), split over threads in
-// column blocks.
+// out[k] = A(:, idx[k])^T v for all k (with shift: (A(:, idx[k]) - shift[idx[k]])^T v): A's batch hook, split
+// over threads in column blocks for CPU matrices.
 inline void parallel_tmul(const DesignMatrix& A, const double* v, const int64_t* idx, int64_t count, double* out,
                           int threads, const double* shift = nullptr) {
-    // Row-major matrices scan every row per call: give each thread one large block.
-    parallel_for(0, count, threads, [&](int64_t lo, int64_t hi) {
-        if (shift)
-            A.tmul_shifted(v, idx + lo, hi - lo, shift, out + lo);
-        else
-            A.tmul(v, idx + lo, hi - lo, out + lo);
-    }, 256);
+    A.tmul_batch(v, idx, count, shift, out, threads);
 }
 
 }  // namespace netmirror

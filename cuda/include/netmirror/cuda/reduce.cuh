@@ -1,4 +1,5 @@
-// Column reductions (correlations A^T v and column statistics), one 32-lane warp per column.
+// Column reductions (correlations A^T v and column statistics), one 32-lane warp per column, and the column
+// gather of the device-backed matrix (device_matrix.hpp).
 // Lane l sums rows l, l + 32, ... with fused multiply-adds; the 32 partial sums are then combined by the
 // xor butterfly of __shfl_xor_sync. warp_butterfly_sum is that butterfly written over an array, so the
 // host emulation adds in exactly the kernel's order and the two agree bit for bit.
@@ -12,6 +13,17 @@ namespace netmirror {
 namespace gpu {
 
 constexpr int kWarp = 32;
+
+// Column k of an index set: idx[k], or k itself when idx is null (every column, in order).
+NETMIRROR_HD inline int64_t column_of(const int64_t* idx, int64_t k) { return idx ? idx[k] : k; }
+
+// Gather, one thread per element of the (m x count) column-major float64 output: element e is row e % m of
+// column idx[e / m], so consecutive threads write consecutive addresses.
+template <class Source>
+NETMIRROR_HD inline void gather_element(const Source& src, const int64_t* idx, int64_t m, int64_t e, double* out) {
+    const int64_t k = e / m, i = e - k * m;
+    out[e] = src(idx[k], i);
+}
 
 // sum over lane's rows of (A(i, col) - shift[col]) v[i]; shift null: no shift. Shifting each column by its mean
 // inside the sum keeps the digits that A^T v - mean 1^T v cancels for columns far from the origin.
