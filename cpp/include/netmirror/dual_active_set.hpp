@@ -51,7 +51,7 @@ public:
         : X_(X), n_(X.rows()), m_(X.cols()), yt_(yt), yhat_(yhat), limit_(limit) {}
 
     ActiveSetOutput solve(double beta, double tol_abs, const std::atomic<bool>* stop = nullptr,
-                          int64_t max_passes = 50) {
+                          int64_t max_passes = 100) {
         ActiveSetOutput out;
         beta_ = beta;
         tol_abs_ = tol_abs;
@@ -77,10 +77,24 @@ public:
         std::vector<double> corr(usable.size()), cperp(usable.size());
         bool stopped = false;
         for (out.passes = 1; out.passes <= max_passes; ++out.passes) {
+            // Steps until the working set has no violator, or a budget of them: then a certificate over every
+            // column may already reach tol_abs (long runs of pivots among ties end the same optimum's search).
+            const int64_t budget = out.steps + kCheckEvery;
+            bool clean = false;
             while (out.steps < cap && !(stopped = stop && stop->load(std::memory_order_relaxed))) {
+                if (out.steps >= budget) break;
                 const int64_t p = most_violated();
-                if (p < 0) break;
+                if (p < 0) {
+                    clean = true;
+                    break;
+                }
                 step(p, out.steps, out.drops);
+            }
+            if (!clean && !stopped) {
+                collect(out);
+                certify(out, beta, tol_abs, usable, corr, cperp);
+                if (out.converged) return out;
+                if (out.steps < cap) continue;
             }
             // One pass over every column: theta is feasible (certified below) or the worst violators enter.
             X_.correlations(theta_.data(), usable.data(), static_cast<int64_t>(usable.size()), corr.data());
@@ -97,11 +111,7 @@ public:
             for (size_t k = 0; k < take; ++k) add(viol[k].second);
         }
         out.passes = std::min(out.passes, max_passes);
-        out.coef.assign(static_cast<size_t>(m_), 0.0);
-        for (size_t a = 0; a < act_.size(); ++a) {
-            const int64_t j = ws_[act_[a]];
-            out.coef[j] = sgn_[a] * lam_[a] / std::sqrt(X_.norm2(j));
-        }
+        collect(out);
         certify(out, beta, tol_abs, usable, corr, cperp);
         return out;
     }
@@ -123,6 +133,7 @@ private:
     // Independence of a constraint normal (unit length) from the active ones; violation tolerance relative to
     // beta (the certificate rescales theta by at most 1 + kViolTol).
     static constexpr double kRankTol = 1e-11, kViolTol = 1e-11, kGainTol = 1e-6, kTieTol = 1e-9;
+    static constexpr int64_t kCheckEvery = 512;
 
     // A correlation above this violates |x_j^T theta| <= beta: beyond viol_tol_ and beyond the rounding of the
     // dot product (16 eps ||x_j|| ||theta||), so that rounding never makes a tie look violated and cycle.
@@ -130,6 +141,15 @@ private:
     // (rescaling theta by 1 + v costs the dual about v beta ||z||_1 <= v beta ||z_limit||_1).
     double threshold(double xnorm, double tnorm) const {
         return beta_ * (1.0 + viol_tol_) + 16.0 * std::numeric_limits<double>::epsilon() * xnorm * tnorm;
+    }
+
+    // z_j = s_j lambda_j / ||x_j|| on the active set.
+    void collect(ActiveSetOutput& out) const {
+        out.coef.assign(static_cast<size_t>(m_), 0.0);
+        for (size_t a = 0; a < act_.size(); ++a) {
+            const int64_t j = ws_[act_[a]];
+            out.coef[j] = sgn_[a] * lam_[a] / std::sqrt(X_.norm2(j));
+        }
     }
 
     void add(int64_t j) {
