@@ -352,6 +352,8 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     res = _result(out, beta, time.perf_counter() - t0)
     res.interrupted = res.interrupted or max_iter == 0
     _to_basic(A, y, res, bool(fit_intercept), library_input)
+    if not res.converged and not res.interrupted:
+        _certify_exactly(A, y, res, bool(fit_intercept), tol, library_input)
     res.time = time.perf_counter() - t0
     return _warn_unconverged(res, tol)
 
@@ -482,6 +484,30 @@ def _to_basic(A, y, res, fit_intercept, library_input):
     res.gap = max(0.0, res.gap + objective - res.objective)
     res.relative_gap = res.gap / p0 if p0 > 0 else 0.0
     res.coef, res.intercept, res.objective = z, intercept, objective
+
+
+def _certify_exactly(A, y, res, fit_intercept, tol, library_input):
+    """Tiny problems that float64 cannot certify (features that differ by 1e-10 relative): the certificate of
+    _limit.exact_certificate, in rational arithmetic, replaces the float64 one when it is better."""
+    n, m = (len(A.x), len(A)) if library_input else A.shape
+    if n > _limit.FEW_ROWS or n * m > _limit.EXACT_MAX_ENTRIES:
+        return
+    D = A.matrix() if library_input else A
+    exact = _limit.exact_certificate(D, y, res.coef, res.beta, fit_intercept)
+    if exact is None:
+        return
+    p0 = res.gap / res.relative_gap if res.relative_gap > 0 else 0.5 * float(np.sum((y - y.mean()) ** 2))
+    # the basic solution when it certifies, else the better certificate
+    good = [c for c in exact if c[2] <= tol * p0]
+    z, theta, gap, objective = good[0] if good else min(exact, key=lambda c: c[2])
+    if not gap < res.gap:
+        return
+    r = y - _apply(D, z)
+    res.intercept = float(np.mean(r)) if fit_intercept else 0.0
+    res.coef, res.dual, res.gap = z, theta, max(gap, 0.0)
+    res.objective = objective
+    res.relative_gap = res.gap / p0 if p0 > 0 else 0.0
+    res.converged = res.relative_gap <= tol
 
 
 def _result(out, beta, elapsed):

@@ -84,3 +84,85 @@ def basic_solution(X, z, fit_intercept):
     if not out["lp_converged"] or out["lp_residual_norm2"] > 0.0:
         return None
     return out["lp_coef"]
+
+
+# Exact certificates for tiny problems: float64 cannot certify data whose features differ by 1e-10 relative
+# (x = 0, 1, 1e10: a fit through cancellations of 1e10-sized terms), rational arithmetic on the same float64
+# data can.
+EXACT_MAX_SUPPORT = 16
+EXACT_MAX_ENTRIES = 1 << 16
+
+
+def exact_certificate(A, y, z, beta, fit_intercept):
+    """[(coef, dual, gap, objective)] for the exact solution on an independent support (a basic solution, first)
+    and for z, certified in exact rational arithmetic on the given float64 data; None when the problem is too
+    large or the support singular.
+
+    On the support S of z with signs s, the stationarity condition (X_S^T X_S) z_S = X_S^T y - beta s is solved
+    exactly (X, y centred exactly with an intercept) and z_S rounded to float64; theta = y - X_S z_S (exact)
+    rounded; both points are then evaluated exactly: the primal of the better of z and the rounded z_S, the dual
+    at theta / max(1, max_j |x_j^T theta| / beta). The gap is a rigorous bound for the float64 data."""
+    from fractions import Fraction as F
+
+    A = np.asarray(A, dtype=np.float64)
+    n, m = A.shape
+    nz = np.flatnonzero(z)
+    if not 0 < nz.size <= EXACT_MAX_SUPPORT or n * m > EXACT_MAX_ENTRIES or not beta > 0:
+        return None
+    b = F(float(beta))
+    cols = [[F(v) for v in A[:, j].tolist()] for j in range(m)]
+    yv = [F(v) for v in np.asarray(y, dtype=np.float64).tolist()]
+    if fit_intercept:
+        cols = [[v - sum(c) / n for v in c] for c in cols]
+        ym = sum(yv) / n
+        yv = [v - ym for v in yv]
+
+    def dot(u, v):
+        return sum(p * q for p, q in zip(u, v))
+
+    # an independent support, the largest coefficients first (those of rounding size then drop out)
+    Xc = A - A.mean(axis=0) if fit_intercept else A
+    S = []
+    for j in nz[np.argsort(-np.abs(np.asarray(z)[nz]), kind="stable")].tolist():
+        T = Xc[:, S + [j]]
+        sv = np.linalg.svd(T / np.linalg.norm(T, axis=0), compute_uv=False)
+        if sv[-1] > 1e-13 * sv[0]:
+            S.append(j)
+    s = [1 if z[j] > 0 else -1 for j in S]
+    k = len(S)
+    aug = [[dot(cols[S[i]], cols[S[j]]) for j in range(k)] + [dot(cols[S[i]], yv) - b * s[i]] for i in range(k)]
+    for c in range(k):  # Gauss-Jordan, exact
+        p = next((r for r in range(c, k) if aug[r][c] != 0), None)
+        if p is None:
+            return None
+        aug[c], aug[p] = aug[p], aug[c]
+        for r in range(k):
+            if r != c and aug[r][c] != 0:
+                f = aug[r][c] / aug[c][c]
+                aug[r] = [u - f * v for u, v in zip(aug[r], aug[c])]
+    zs = [aug[i][k] / aug[i][i] for i in range(k)]
+    theta = list(yv)
+    for v, j in zip(zs, S):
+        theta = [t - v * c for t, c in zip(theta, cols[j])]
+    theta_f = [F(t) for t in np.array([float(t) for t in theta]).tolist()]  # the float64 point returned
+    if fit_intercept:  # keep 1^T theta = 0 exactly after rounding
+        shift = sum(theta_f) / n
+        theta_f = [t - shift for t in theta_f]
+    cmax = max(abs(dot(c, theta_f)) for c in cols)
+    scale = max(F(1), cmax / b)
+    th = [t / scale for t in theta_f]
+    dual = dot(th, yv) - dot(th, th) / 2
+
+    def primal(zv):
+        r = list(yv)
+        for j in np.flatnonzero(zv).tolist():
+            zj = F(float(zv[j]))
+            r = [ri - zj * c for ri, c in zip(r, cols[j])]
+        return dot(r, r) / 2 + b * sum(abs(F(float(v))) for v in zv)
+
+    z_round = np.zeros(m)
+    z_round[S] = [float(v) for v in zs]
+    z_given = np.array(z, dtype=np.float64)
+    theta_out = np.array([float(t) for t in th])
+    return [(zc, theta_out, float(pc - dual), float(pc)) for zc, pc in ((z_round, primal(z_round)),
+                                                                        (z_given, primal(z_given)))]
