@@ -683,3 +683,17 @@ def test_metric_parameters_accept_numpy_scalars_and_0d_arrays():
     for bad in (True, np.array([0.5]), "0.5", np.nan):
         with pytest.raises(ValueError, match="sigma must be"):
             netmirror.cka(X, Y, kernel="rbf", sigma=bad)
+
+
+def test_unpickled_arrays_are_accepted():
+    """An array sent to a worker process arrives with an equal but distinct dtype object: it is float64 all the
+    same (the bindings compared dtypes by identity and refused it)."""
+    import pickle
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((20, 6))
+    y = rng.standard_normal(20)
+    for dtype in (np.float64, np.float32):
+        B = pickle.loads(pickle.dumps(A.astype(dtype)))
+        assert netmirror.beta_max(B, y) == pytest.approx(netmirror.beta_max(A.astype(dtype), y))
+        r = netmirror.lasso(B, y, 0.5)
+        assert r.converged

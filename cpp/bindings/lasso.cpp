@@ -24,9 +24,9 @@ std::unique_ptr<netmirror::DesignMatrix> view(const py::array& A) {
     if (!fortran && !c_order) throw std::invalid_argument("A must be contiguous (C or Fortran order)");
     const int64_t n = A.shape(0), m = A.shape(1);
     // A single row or column is both C and Fortran contiguous; column-major reads are then exact either way.
-    if (A.dtype().is(py::dtype::of<double>()))
+    if (py::isinstance<py::array_t<double>>(A))  // dtype equivalence, not identity (unpickled arrays)
         return std::make_unique<netmirror::DenseMatrix<double>>(static_cast<const double*>(A.data()), n, m, fortran);
-    if (A.dtype().is(py::dtype::of<float>()))
+    if (py::isinstance<py::array_t<float>>(A))
         return std::make_unique<netmirror::DenseMatrix<float>>(static_cast<const float*>(A.data()), n, m, fortran);
     throw py::type_error("A must be float64 or float32");
 }

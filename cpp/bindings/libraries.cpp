@@ -106,7 +106,7 @@ void register_libraries(py::module_& m) {
                      raw_arr = raw.cast<IndexArray>();
                      rp = raw_arr.data();
                  }
-                 const bool interrupted = out.dtype().is(py::dtype::of<float>())
+                 const bool interrupted = py::isinstance<py::array_t<float>>(out)
                                               ? assemble_into<float>(f, rp, ncols, t.data(), m, out)
                                               : assemble_into<double>(f, rp, ncols, t.data(), m, out);
                  if (interrupted) nm_bind::raise_keyboard_interrupt();

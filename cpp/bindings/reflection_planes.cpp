@@ -145,7 +145,7 @@ void register_reflection_planes(py::module_& m) {
                      raw_arr = raw.cast<IndexArray>();
                      rp = raw_arr.data();
                  }
-                 if (out.dtype().is(py::dtype::of<float>()))
+                 if (py::isinstance<py::array_t<float>>(out))
                      assemble_into<float>(f, rp, ncols, t.data(), m, out);
                  else
                      assemble_into<double>(f, rp, ncols, t.data(), m, out);

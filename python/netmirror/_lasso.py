@@ -340,15 +340,27 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
         start = _start_from_limit(A, y, beta, bool(fit_intercept), tol, library_input, z0)
     except _LimitInterrupted as stop:
         start, max_iter = (stop.coef, None), 0  # one certifying pass over the iterate reached
-    dual0 = None
+    dual0, near = None, False
     if start is not None:  # warm start from the beta -> 0 limit, in primal and dual
-        z0, dual0 = start
+        z0, dual0, near = start if len(start) == 3 else (*start, False)
     if library_input:
         show = _show_progress(verbose)
         op = _library_operator(A, _progress(show, "netmirror.lasso: column statistics", shape[1]))
-        out = _solve_library(op, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose), show)
+
+        def solve(iters):
+            return _solve_library(op, y, beta, bool(fit_intercept), tol, iters, z0, dual0, bool(verbose), show)
     else:
-        out = _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, max_iter, z0, dual0, bool(verbose))
+        def solve(iters):
+            return _core.lasso_solve(A, y, beta, bool(fit_intercept), tol, iters, z0, dual0, bool(verbose))
+    if near:  # certify the active-set point as it is; polish briefly, keep whichever certifies better
+        out = solve(0)
+        if not out["converged"] and not out.get("interrupted", False):
+            polished = solve(min(max_iter, _NEAR_POLISH_ITER))
+            if (polished["converged"] or polished["gap"] < 0.5 * out["gap"]
+                    or polished.get("interrupted", False)):
+                out = polished
+    else:
+        out = solve(max_iter)
     res = _result(out, beta, time.perf_counter() - t0)
     res.interrupted = res.interrupted or max_iter == 0
     _to_basic(A, y, res, bool(fit_intercept), library_input)
@@ -418,6 +430,11 @@ def _solve_limit(A, y, fit_intercept, tol, library_input, t0):
                        time=time.perf_counter() - t0, interrupted=bool(out["interrupted"]))
 
 
+# Outer iterations of the polish of an active-set point already within 100 tol: beyond that the coordinate
+# descent only grows its working set at the rounding floor (minutes for nothing).
+_NEAR_POLISH_ITER = 5
+
+
 def _start_from_limit(A, y, beta, fit_intercept, tol, library_input, z0):
     """For beta < SMALL_BETA * beta_max (no warm start given): the solution from the limit (basis pursuit, then
     the dual active-set method), in primal and dual, as the warm start of the certified solver; None otherwise."""
@@ -436,13 +453,19 @@ def _start_from_limit(A, y, beta, fit_intercept, tol, library_input, z0):
     out = _limit.solve(D, y, beta, fit_intercept, tol, key)
     if out["interrupted"]:  # Ctrl-C during the limit: certify the iterate reached, nothing more
         raise _LimitInterrupted(out["coef"] if out["coef"].size else out["lp_coef"])
-    z = out["coef"]
-    r = y - _apply(D, z)
-    if fit_intercept:
-        r = r - r.mean()
-    if out["converged"] and out["merged"] is None:
-        return z, out["dual"]  # certified dual point: the solver's first pass confirms it
-    return z, r  # the residual: the solver rescales it into the dual-feasible set
+    z, theta = out["coef"], out["dual"]
+    if out["merged"] is not None:
+        # the weighted rows' dual on the original rows: theta_i = theta_g / sqrt(w_g) + (y_i - mean of y on g);
+        # the within-group part is orthogonal to every column, so feasibility and the gap carry over
+        _, group, counts = out["merged"]
+        means = np.bincount(group, weights=y, minlength=counts.size) / counts
+        theta = theta[group] / np.sqrt(counts[group]) + (y - means[group])
+        if fit_intercept:
+            theta = theta - theta.mean()
+    p0 = 0.5 * float(np.sum((y - y.mean()) ** 2)) if fit_intercept else 0.5 * float(y @ y)
+    # near: the active-set point is within 100 tol of certified; a long polish rarely beats it (rounding floor)
+    near = p0 > 0 and float(out["gap"]) <= 100.0 * tol * p0
+    return z, theta, near  # its dual point (feasible): the solver's first pass confirms or polishes it
 
 
 def _support_columns(A, nz, library_input):
@@ -602,7 +625,7 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
                 except _LimitInterrupted as stop:  # Ctrl-C: certify the iterate reached, end the path there
                     start, iters, stopped = (stop.coef, None), 0, True
                 if start is not None:
-                    z, dual = start
+                    z, dual = start[:2]
             if library_input:
                 out = _solve_library(A, y, float(beta), bool(fit_intercept), tol, iters, z, dual, False, show)
             else:
