@@ -47,6 +47,7 @@ Cases: (relu) netmirror.library(x, "relu", 3), N = 100 sorted uniform x in [-1, 
 
 Run: python bench/bench_beta_curve.py [--quick] [--cap 20] [--cases relu,abs,faithful] [--solvers ...]
                                       [--out bench] [--results-md bench/results.md] [--no-skip]
+     python bench/bench_beta_curve.py --render bench/beta_curve.json [--results-md bench/results.md]
 Writes OUT/beta_curve.png and OUT/beta_curve.json; --results-md replaces (or appends) this script's section in
 that file. Threads: --threads (default: all cores) for every solver: NETMIRROR_NUM_THREADS, OMP / OpenBLAS /
 MKL / numba threads and Clarabel's max_threads; HiGHS runs its (serial) simplex.
@@ -551,8 +552,13 @@ def fastest(case_rec, fractions):
     return out
 
 
+def fmt_x(r):
+    return f"{r:,.0f}x" if r >= 1000 else f"{r:.3g}x"
+
+
 def regime_sentences(report):
-    """Where each solver other than netmirror was the fastest to 1e-10 (measured), per case."""
+    """Per case, from the measurements: where each solver was the fastest to 1e-10, and each other solver's time
+    against netmirror's where both reached it."""
     lines = []
     for name, c in report["cases"].items():
         f = fastest(c, report["fractions"])
@@ -560,15 +566,35 @@ def regime_sentences(report):
         for key, got in f.items():
             if got:
                 wins.setdefault(got[0][1], []).append(key)
-        parts = []
-        for s in SOLVERS:
-            if s in wins:
-                parts.append(f"{s} at beta/beta_max = {', '.join(wins[s])}")
+        parts = [f"{s} at {', '.join(wins[s])}" for s in SOLVERS if s in wins]
+        txt = f"({name}) fastest to {TARGET:.0e}, by beta/beta_max: " + "; ".join(parts)
         none = [k for k, g in f.items() if not g]
-        txt = f"({name}) fastest to 1e-10: " + "; ".join(parts)
         if none:
             txt += f"; nobody reached it at {', '.join(none)}"
-        lines.append(txt)
+        nm = c["points"].get("netmirror", {})
+        rel = []
+        for s in SOLVERS[1:]:
+            pts = c["points"].get(s)
+            if not pts:
+                continue
+            both = [(p["time"] / nm[k]["time"], k) for k, p in pts.items()
+                    if p.get("time") is not None and nm.get(k, {}).get("time") is not None]
+            alone = [k for k, p in pts.items() if p.get("time") is not None
+                     and nm.get(k) is not None and nm[k].get("time") is None]
+            reached = sum(p.get("time") is not None for p in pts.values())
+            ran = sum(not p.get("skipped") for p in pts.values())
+            skipped = f", {len(pts) - ran} skipped" if ran < len(pts) else ""
+            if not reached:
+                rel.append(f"{s} at none of the {ran} betas it ran{skipped}")
+                continue
+            t = f"{s} at {reached} of {ran}{skipped}"
+            if both:
+                lo, hi = fmt_x(min(both)[0]), fmt_x(max(both)[0])
+                t += f", {lo} netmirror's time" if len(both) == 1 else f", {lo}-{hi} netmirror's time"
+            if alone:
+                t += f" (and where netmirror did not: {', '.join(alone)})"
+            rel.append(t)
+        lines.append(txt + f". Reached {TARGET:.0e}: " + "; ".join(rel) + ".")
     return lines
 
 
@@ -617,10 +643,11 @@ def plot(report, path):
         ax.set_title(f"({name}) N = {c['N']}, M = {c['M']:,}", fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].set_ylabel(f"seconds to certified gap <= {TARGET:.0e}")
-    axes[0][-1].legend(fontsize=8, loc="best")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     fig.suptitle(f"Lasso: time to a certified relative gap of {TARGET:.0e} (open marker at the {cap:g} s cap: "
-                 "not reached)", fontsize=10)
-    fig.tight_layout()
+                 "not reached; skipped points not drawn)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -643,7 +670,7 @@ def markdown_section(report, png_rel):
              "`stalls at g`: two tighter tolerances did not lower the certificate; `stops at g`: the solver stopped "
              "unconverged; `skipped`: not run, the solver ran out of its cap without reaching the target at the two "
              "larger β; n/a: the solver does not take that β. Every run, with the solvers' own reports: "
-             "`bench/beta_curve.json`.")
+             "`bench/beta_curve.json`; how to read it: `bench/README.md`, section `bench_beta_curve.py`.")
     for name, c in report["cases"].items():
         head = f"**({name})** {c['desc']}: N = {c['N']}, M = {c['M']:,}, β_max = {c['beta_max']:.6g}"
         lim = c.get("limit") or {}
@@ -702,7 +729,13 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None, help="threads for every solver (default: all cores)")
     p.add_argument("--out", default=here, help="directory for beta_curve.png and beta_curve.json (default bench/)")
     p.add_argument("--results-md", default=None, help="write this script's section into this markdown file")
+    p.add_argument("--render", metavar="JSON", help="only redraw the plot and rewrite --results-md from a saved run")
     args = p.parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            report = json.load(f)
+        write_outputs(report, args.out, args.results_md, lambda s="": print(s, flush=True), write_json=False)
+        return
     args.cap = args.cap if args.cap is not None else (3.0 if args.quick else 20.0)
     fractions = QUICK_FRACTIONS if args.quick else FRACTIONS
     solvers = [s for s in args.solvers.split(",") if s]
@@ -790,29 +823,35 @@ def main(argv=None):
             w.close()
     report["elapsed_s"] = time.perf_counter() - T0
     report["load"] = {"start": load0[0], "end": os.getloadavg()[0]}
-    report["regimes"] = regime_sentences(report)
+    write_outputs(report, args.out, args.results_md, log, write_json=True)
 
+
+def write_outputs(report, out, results_md, log, write_json):
+    """The summary tables, the plot, the JSON and (results_md) the markdown section, from a report."""
+    report["regimes"] = regime_sentences(report)
     log("")
     log("=" * 30 + f" time to a certified relative gap <= {TARGET:.0e} (total {report['elapsed_s']:.0f} s) " + "=" * 30)
     for name, c in report["cases"].items():
         log("")
         log(f"({name}) {c['desc']}: N = {c['N']}, M = {c['M']:,}, beta_max = {c['beta_max']:.6g}")
-        for line in case_table(c, fractions, args.cap):
+        for line in case_table(c, report["fractions"], report["cap"]):
             log(line)
     log("")
     for s in report["regimes"]:
         log(s)
-    os.makedirs(args.out, exist_ok=True)
-    png = os.path.join(args.out, "beta_curve.png")
-    js = os.path.join(args.out, "beta_curve.json")
+    os.makedirs(out, exist_ok=True)
+    png = os.path.join(out, "beta_curve.png")
     plot(report, png)
-    with open(js, "w") as f:
-        json.dump(_clean(report), f, indent=1)
-    log(f"\n# wrote {png} and {js}")
-    if args.results_md:
-        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(args.results_md)))
-        write_results_md(args.results_md, markdown_section(report, rel))
-        log(f"# wrote the section into {args.results_md}")
+    log(f"\n# wrote {png}")
+    if write_json:
+        js = os.path.join(out, "beta_curve.json")
+        with open(js, "w") as f:
+            json.dump(_clean(report), f, indent=1)
+        log(f"# wrote {js}")
+    if results_md:
+        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(results_md)))
+        write_results_md(results_md, markdown_section(report, rel))
+        log(f"# wrote the section into {results_md}")
 
 
 if __name__ == "__main__":
