@@ -11,6 +11,7 @@
 #include <netmirror/dedup.hpp>
 #include <netmirror/dictionary.hpp>
 #include <netmirror/libraries.hpp>
+#include <netmirror/oracles.hpp>
 
 #include "common.hpp"
 
@@ -64,6 +65,21 @@ bool assemble_into(const Family& f, const int64_t* raw, int64_t ncols, const dou
 }  // namespace
 
 void register_libraries(py::module_& m) {
+    m.def(
+        "relu_depth3_max_correlation",
+        [](nm_bind::DoubleVector x, nm_bind::DoubleVector theta) {
+            if (x.ndim() != 1 || theta.ndim() != 1 || x.size() != theta.size())
+                throw std::invalid_argument("x and theta must be 1-D of the same length");
+            netmirror::OracleHit hit;
+            {
+                py::gil_scoped_release release;
+                hit = netmirror::relu_depth3_max_correlation(x.data(), theta.data(), x.size());
+            }
+            return py::make_tuple(hit.value, hit.kind, hit.a, hit.b);
+        },
+        py::arg("x"), py::arg("theta"),
+        "max over the ReLU depth-3 library on x of |a_j^T P theta| without enumerating it: (value, kind, a, b), "
+        "kind 0: (x - a)_+, 1: (a - x)_+, 2: capped ramp between a < b.");
     py::class_<Family>(m, "Family")
         .def(py::init([](DoubleArray x, int activation, int architecture, int depth, double slope, int64_t switches) {
                  const int input_dim = x.ndim() == 2 ? static_cast<int>(x.shape(1)) : 1;

@@ -1520,3 +1520,19 @@ def relu_network_loss(U, alpha, X, y, beta):
     pred = np.maximum(np.asarray(X, dtype=np.float64) @ U.T, 0.0) @ alpha
     r = np.asarray(y, dtype=np.float64) - pred
     return 0.5 * float(r @ r) + 0.5 * float(beta) * (float((U * U).sum()) + float(alpha @ alpha))
+
+
+# --------------------------------------------------------------------------------------------------
+# exact dual oracles (oracles.hpp)
+def relu_depth3_max_correlation(x, theta):
+    """max_j |a_j^T P theta| over the ReLU depth-3 features on x, enumerated: the ramps (x - x_k)_+, (x_k - x)_+
+    and the capped ramps (x - x_a)_+ - (x - x_b)_+ for x_a < x_b (constants vanish against the centred theta)."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(theta, dtype=np.float64)
+    t = t - t.mean()
+    right = np.maximum(x[:, None] - x[None, :], 0.0)   # column k: (x - x_k)_+
+    left = np.maximum(x[None, :] - x[:, None], 0.0)    # column k: (x_k - x)_+
+    cr, cl = right.T @ t, left.T @ t
+    a, b = np.triu_indices(x.size, 1)
+    capped = np.abs(cr[a] - cr[b])[x[a] != x[b]]
+    return float(max(np.abs(cr).max(), np.abs(cl).max(), capped.max() if capped.size else 0.0))
