@@ -305,35 +305,11 @@ def versions(solver):
 
 def _forked_fit(solver, case, beta, tol, timeout):
     """One fit in a forked child of the (warmed-up) worker, timed by the child, killed past ``timeout``."""
-    rd, wr = mp.Pipe(duplex=False)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            bench_lasso._die_with_parent()
-            rd.close()
-            t0 = time.perf_counter()
-            coef, info, dual, rows = fit(solver, case, beta, tol)
-            t = time.perf_counter() - t0
-            wr.send(("done", t, np.asarray(coef, dtype=np.float64), info,
-                     None if dual is None else np.asarray(dual, dtype=np.float64), rows))
-        except BaseException as e:  # noqa: BLE001  (reported to the parent, whatever it is)
-            with contextlib.suppress(BaseException):
-                wr.send(("error", f"{type(e).__name__}: {e}"))
-        finally:
-            os._exit(0)
-    wr.close()
-    if rd.poll(timeout):
-        try:
-            msg = rd.recv()
-        except EOFError:
-            msg = ("error", "the fit process died without a result")
-        os.waitpid(pid, 0)
-    else:
-        os.kill(pid, signal.SIGKILL)  # our own child, by pid
-        os.waitpid(pid, 0)
-        msg = ("timeout",)
-    rd.close()
-    return msg
+    def work():
+        coef, info, dual, rows = fit(solver, case, beta, tol)
+        return (np.asarray(coef, dtype=np.float64), info,
+                None if dual is None else np.asarray(dual, dtype=np.float64), rows)
+    return bench_lasso.run_forked(work, timeout)
 
 
 def worker_main(solver, conn):

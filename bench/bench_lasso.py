@@ -236,9 +236,10 @@ def _die_with_parent():
         pass
 
 
-def _forked_fit(solver, A, y, beta, tol, max_iter, timeout):
-    """Run one fit in a forked child of this (warmed-up) worker, so that a run past the cap can be killed
-    without losing the worker's imports and numba compilations. The child times the fit itself."""
+def run_forked(work, timeout):
+    """Run work() in a forked child of this (warmed-up) worker, so that a run past the cap can be killed
+    without losing the worker's imports and numba compilations. The child times work() itself and sends
+    ("done", seconds, *work()); otherwise ("error", text) or, past ``timeout``, ("timeout",)."""
     rd, wr = mp.Pipe(duplex=False)
     pid = os.fork()
     if pid == 0:  # child
@@ -246,10 +247,10 @@ def _forked_fit(solver, A, y, beta, tol, max_iter, timeout):
             _die_with_parent()
             rd.close()
             t0 = time.perf_counter()
-            coef, info = _fit(solver, A, y, beta, tol, max_iter)
+            payload = work()
             t = time.perf_counter() - t0
-            wr.send(("done", t, np.asarray(coef, dtype=np.float64), info))
-        except BaseException as e:  # noqa: BLE001
+            wr.send(("done", t, *payload))
+        except BaseException as e:  # noqa: BLE001  (reported to the parent, whatever it is)
             try:
                 wr.send(("error", f"{type(e).__name__}: {e}"))
             except BaseException:  # noqa: BLE001
@@ -269,6 +270,14 @@ def _forked_fit(solver, A, y, beta, tol, max_iter, timeout):
         msg = ("timeout",)
     rd.close()
     return msg
+
+
+def _forked_fit(solver, A, y, beta, tol, max_iter, timeout):
+    """One fit (coef, info) in a forked child: run_forked."""
+    def work():
+        coef, info = _fit(solver, A, y, beta, tol, max_iter)
+        return np.asarray(coef, dtype=np.float64), info
+    return run_forked(work, timeout)
 
 
 def worker_main(solver, conn):

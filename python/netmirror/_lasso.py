@@ -339,10 +339,10 @@ def lasso(A, y, beta, *, fit_intercept=True, tol=1e-10, max_iter=None, coef_init
     try:
         start = _start_from_limit(A, y, beta, bool(fit_intercept), tol, library_input, z0)
     except _LimitInterrupted as stop:
-        start, max_iter = (stop.coef, None), 0  # one certifying pass over the iterate reached
+        start, max_iter = (stop.coef, None, False), 0  # one certifying pass over the iterate reached
     dual0, near = None, False
     if start is not None:  # warm start from the beta -> 0 limit, in primal and dual
-        z0, dual0, near = start if len(start) == 3 else (*start, False)
+        z0, dual0, near = start
     if library_input:
         show = _show_progress(verbose)
         op = _library_operator(A, _progress(show, "netmirror.lasso: column statistics", shape[1]))
@@ -462,7 +462,7 @@ def _start_from_limit(A, y, beta, fit_intercept, tol, library_input, z0):
         theta = theta[group] / np.sqrt(counts[group]) + (y - means[group])
         if fit_intercept:
             theta = theta - theta.mean()
-    p0 = 0.5 * float(np.sum((y - y.mean()) ** 2)) if fit_intercept else 0.5 * float(y @ y)
+    p0 = out["p0"]
     # near: the active-set point is within 100 tol of certified; a long polish rarely beats it (rounding floor)
     near = p0 > 0 and float(out["gap"]) <= 100.0 * tol * p0
     return z, theta, near  # its dual point (feasible): the solver's first pass confirms or polishes it
@@ -623,9 +623,9 @@ def lasso_path(A, y, betas=None, *, n_betas=100, eps=1e-3, fit_intercept=True, t
                 try:
                     start = _start_from_limit(given, y, float(beta), bool(fit_intercept), tol, library_input, None)
                 except _LimitInterrupted as stop:  # Ctrl-C: certify the iterate reached, end the path there
-                    start, iters, stopped = (stop.coef, None), 0, True
+                    start, iters, stopped = (stop.coef, None, False), 0, True
                 if start is not None:
-                    z, dual = start[:2]
+                    z, dual, _ = start
             if library_input:
                 out = _solve_library(A, y, float(beta), bool(fit_intercept), tol, iters, z, dual, False, show)
             else:

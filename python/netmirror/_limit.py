@@ -66,6 +66,7 @@ def solve(A, y, beta, fit_intercept, tol, key=None):
     p0 = 0.5 * float(np.sum((y - y.mean()) ** 2)) if fit_intercept else 0.5 * float(y @ y)
     out = _core.lasso_limit(Au, yu, w, float(beta), bool(fit_intercept), float(tol) * p0, max(float(tol), 1e-15), 200)
     out["merged"] = merged  # (representatives, group of each row, group sizes) or None
+    out["p0"] = p0  # P(0) of the original rows, the scale of tol
     return out
 
 
